@@ -1,0 +1,275 @@
+//! Runs one command: finds and loads the lab file, then does the command's work.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use serde_json::json;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::spec::{self, HostFacts, Lab, Provider};
+use crate::state::{STATE_VERSION, State, StateDir};
+use crate::ui::Printer;
+use crate::{kickstart, plan, templates};
+
+pub const LAB_FILE: &str = "lab.yaml";
+
+pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
+    let g = cli.global.clone();
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "lab", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Init { template, force, list } => init(g.file.as_deref(), &template, force, list, printer),
+        Command::Validate => validate(&load(g.file.as_deref())?, printer),
+        Command::Up { dry_run, no_provision } => up(&load(g.file.as_deref())?, dry_run, !no_provision, printer),
+        Command::Kickstart { node, iso } => kickstart_cmd(&load(g.file.as_deref())?, &node, iso.as_deref(), printer),
+        Command::SshConfig => ssh_config(&load(g.file.as_deref())?, printer),
+        Command::Destroy { yes } => destroy(&load(g.file.as_deref())?, yes, printer),
+        Command::Ssh { node, .. } => {
+            let lab = load(g.file.as_deref())?;
+            node_of(&lab, &node)?;
+            Err(not_built("`lab ssh` (remote access over russh)"))
+        }
+        Command::Verify => {
+            load(g.file.as_deref())?;
+            Err(not_built("`lab verify` (Spark verification)"))
+        }
+        Command::Status => {
+            let lab = load(g.file.as_deref())?;
+            Err(not_built(&format!("`lab status` for the {} provider", provider_name(lab.provider))))
+        }
+        Command::Halt => {
+            let lab = load(g.file.as_deref())?;
+            Err(not_built(&format!("`lab halt` for the {} provider", provider_name(lab.provider))))
+        }
+        Command::Provision => {
+            load(g.file.as_deref())?;
+            Err(not_built("`lab provision` (Spark provisioning over SSH)"))
+        }
+    }
+}
+
+fn not_built(what: &str) -> Error {
+    Error::NotBuilt { what: what.to_string() }
+}
+
+pub fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Virtualbox => "virtualbox",
+        Provider::Sandbox => "sandbox",
+        Provider::Existing => "existing",
+    }
+}
+
+/// The lab file: `-f PATH`, else `lab.yaml` in the current folder or the nearest one above it
+/// (as Vagrant finds its Vagrantfile).
+pub fn find_lab_file(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        if !p.is_file() {
+            return Err(Error::Usage(format!("{} does not exist or is not a file", p.display())));
+        }
+        return absolute(p);
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current folder", e))?;
+    let mut dir: Option<&Path> = Some(&cwd);
+    while let Some(d) = dir {
+        let candidate = d.join(LAB_FILE);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(Error::NoLabFile { start: cwd })
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io(format!("resolving {}", p.display()), e))
+}
+
+/// Finds, reads and validates the lab file.
+pub fn load(explicit: Option<&Path>) -> Result<Lab> {
+    let file = find_lab_file(explicit)?;
+    // Report the path as the user would write it, relative to the current folder when possible.
+    let shown = std::env::current_dir().ok().and_then(|cwd| file.strip_prefix(&cwd).ok().map(Path::to_path_buf)).unwrap_or_else(|| file.clone());
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+    let mut lab = spec::parse(&shown, &text, &HostFacts::read()).map_err(|diagnostics| Error::Spec { file: shown.clone(), diagnostics })?;
+    lab.file = file;
+    Ok(lab)
+}
+
+fn node_of<'l>(lab: &'l Lab, name: &str) -> Result<&'l spec::Node> {
+    lab.node(name).ok_or_else(|| Error::UnknownNode {
+        lab: lab.name.clone(),
+        name: name.to_string(),
+        known: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+    })
+}
+
+fn validate(lab: &Lab, printer: &Printer) -> Result<()> {
+    let nodes: Vec<_> = lab.nodes.iter().map(|n| json!({
+        "name": n.name, "role": format!("{:?}", n.role).to_lowercase(), "ip": n.ip.to_string(),
+        "cpus": n.cpus, "memory_mib": n.memory_mib, "disk_gib": n.disk_gib,
+    })).collect();
+    if printer.is_json() {
+        printer.json(&json!({
+            "valid": true,
+            "file": lab.file.display().to_string(),
+            "name": lab.name,
+            "provider": provider_name(lab.provider),
+            "image": lab.image.as_ref().map(|i| i.name.clone()),
+            "network": lab.network.cidr.to_string(),
+            "host": lab.network.host.to_string(),
+            "user": lab.user,
+            "nodes": nodes,
+            "java": lab.java.version,
+            "spark": lab.spark.version.to_string(),
+        }));
+        return Ok(());
+    }
+    let image = lab.image.as_ref().map(|i| format!(", image {}", i.name)).unwrap_or_default();
+    printer.out(&format!(
+        "{}: ok: lab {:?}, provider {}{image}, {} nodes ({}), Java {}, Spark {}",
+        lab.file.display(),
+        lab.name,
+        provider_name(lab.provider),
+        lab.nodes.len(),
+        lab.nodes.iter().map(|n| format!("{} {}", n.name, n.ip)).collect::<Vec<_>>().join(", "),
+        lab.java.version,
+        lab.spark.version,
+    ));
+    Ok(())
+}
+
+fn init(explicit: Option<&Path>, template: &str, force: bool, list: bool, printer: &Printer) -> Result<()> {
+    if list {
+        for t in templates::ALL {
+            printer.out(&format!("{:<12} {}", t.name, t.summary));
+        }
+        return Ok(());
+    }
+    let t = templates::find(template).ok_or_else(|| Error::UnknownTemplate {
+        name: template.to_string(),
+        known: templates::ALL.iter().map(|t| t.name.to_string()).collect(),
+    })?;
+    let target = explicit.map_or_else(|| PathBuf::from(LAB_FILE), Path::to_path_buf);
+    if target.exists() && !force {
+        return Err(Error::Exists { file: target });
+    }
+    std::fs::write(&target, t.text).map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+    printer.info(&format!("wrote {} from the {} template ({})", target.display(), t.name, t.summary));
+    printer.info("next: read it, then `lab validate` and `lab up`");
+    Ok(())
+}
+
+fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()> {
+    let steps = plan::up(lab, provision);
+    if dry_run {
+        if printer.is_json() {
+            printer.json(&json!(steps.iter().map(|s| json!({"target": s.target, "step": s.name, "goal": s.goal})).collect::<Vec<_>>()));
+        } else {
+            printer.out(&plan::render(&steps));
+        }
+        return Ok(());
+    }
+    let sd = StateDir::for_lab(lab);
+    let _lock = sd.lock("up")?;
+    prepare_state(lab, &sd, printer)?;
+    Err(not_built(&format!("the {} provider", provider_name(lab.provider))))
+}
+
+/// The provider-independent part of every lab: the state folder, its keys and the state file.
+fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<State> {
+    let task = printer.task(&format!("host: state in {}", sd.path().display()));
+    sd.ensure_keys(lab)?;
+    let state = match sd.load()? {
+        Some(s) => s,
+        None => {
+            let s = State { version: STATE_VERSION, lab: lab.name.clone(), provider: provider_name(lab.provider).into(), ..State::default() };
+            sd.save(&s)?;
+            s
+        }
+    };
+    if state.provider != provider_name(lab.provider) {
+        return Err(Error::Other(format!(
+            "lab {:?} was built with the {} provider; the lab file now says {}. Run `lab destroy` with the old lab file first",
+            lab.name,
+            state.provider,
+            provider_name(lab.provider)
+        )));
+    }
+    task.finish("ready");
+    Ok(state)
+}
+
+fn kickstart_cmd(lab: &Lab, node: &str, iso: Option<&Path>, printer: &Printer) -> Result<()> {
+    let node = node_of(lab, node)?.clone();
+    let sd = StateDir::for_lab(lab);
+    let keys = {
+        let _lock = sd.lock("kickstart")?;
+        sd.ensure_keys(lab)?
+    };
+    let text = kickstart::render(lab, &node, &keys).map_err(Error::Other)?;
+    if let Some(path) = iso {
+        let image = kickstart::oemdrv::build(text.as_bytes(), kickstart::oemdrv::Timestamp::now()).map_err(Error::Other)?;
+        crate::state::write_atomic(path, &image, 0o644)?;
+        printer.info(&format!("wrote {} ({} bytes, label OEMDRV, ks.cfg at its root)", path.display(), image.len()));
+    }
+    printer.out(&text);
+    Ok(())
+}
+
+fn ssh_config(lab: &Lab, printer: &Printer) -> Result<()> {
+    let sd = StateDir::for_lab(lab);
+    if !sd.client_key_path().exists() {
+        return Err(Error::Other(format!("lab {:?} has no keys yet: run `lab up` first", lab.name)));
+    }
+    let mut out = String::new();
+    for n in &lab.nodes {
+        out.push_str(&format!(
+            "Host lab-{lab}-{node}\n  HostName {ip}\n  User {user}\n  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n  HostKeyAlias {node}\n\n",
+            lab = lab.name,
+            node = n.name,
+            ip = n.ip,
+            user = lab.user,
+            key = sd.client_key_path().display(),
+            known = sd.known_hosts_path().display(),
+        ));
+    }
+    printer.out(out.trim_end());
+    Ok(())
+}
+
+fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
+    let sd = StateDir::for_lab(lab);
+    if !sd.exists() {
+        printer.info(&format!("lab {:?}: nothing to destroy", lab.name));
+        return Ok(());
+    }
+    let _lock = sd.lock("destroy")?;
+    let state = sd.load()?;
+    if let Some(s) = &state {
+        if !s.resources.is_empty() || s.nodes.values().any(|n| !n.steps.is_empty()) {
+            return Err(not_built(&format!("`lab destroy` for the {} provider", s.provider)));
+        }
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::Usage("lab destroy asks for confirmation; pass --yes when there is no terminal".into()));
+        }
+        eprint!("Destroy lab {:?} (remove {})? [y/N] ", lab.name, sd.path().display());
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("reading the answer", e))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            printer.info("nothing removed");
+            return Ok(());
+        }
+    }
+    drop(_lock);
+    sd.remove()?;
+    printer.info(&format!("lab {:?}: removed {}", lab.name, sd.path().display()));
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The command line. Only argument shapes and help live here; `app` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lab",
+    version,
+    about = "Turn one YAML file into a working multi-node Apache Spark cluster",
+    long_about = "Turn one YAML file into a working multi-node Apache Spark cluster.\n\n\
+        lab reads lab.yaml (found in this folder or the nearest folder above it), builds the \
+        nodes it describes (VirtualBox VMs, sandbox namespaces, or machines you already have), \
+        installs Java and Spark over SSH, starts the cluster and proves it works. Re-running a \
+        command converges: lab does only what is missing.",
+    after_help = "Examples:\n  lab init                 write a commented lab.yaml for the course lab\n  lab validate             check lab.yaml without touching anything\n  lab up                   build the lab; run it again to converge\n  lab verify               prove the cluster works\n  lab ssh node1 -- jps     run one command on a node\n  lab destroy              remove everything the lab created\n\nExit codes: 0 ok or nothing to do, 1 a failure while working, 2 a usage or lab-file problem.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The lab file [default: lab.yaml in this folder or the nearest folder above]
+    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Say more (repeat for even more)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Machine-readable output, where the command prints data
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Plain lines instead of progress bars, even on a terminal
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the lab, or converge it to the lab file
+    #[command(after_help = "Examples:\n  lab up                  create what is missing, provision, start Spark\n  lab up --dry-run        print the plan and change nothing\n  lab up --no-provision   stop once every node answers SSH")]
+    Up {
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop once the nodes answer SSH (no Java, no Spark)
+        #[arg(long)]
+        no_provision: bool,
+    },
+    /// Stop the nodes and keep their disks (`lab up` starts them again)
+    #[command(after_help = "Example:\n  lab halt && lab up")]
+    Halt,
+    /// Re-run only the provisioning (hosts, Java, Spark, SSH, daemons) on running nodes
+    #[command(after_help = "Example:\n  lab provision")]
+    Provision,
+    /// Open a shell on a node, or run one command there and return its exit status
+    #[command(after_help = "Examples:\n  lab ssh master\n  lab ssh node1 -- jps\n  lab ssh node2 -- sudo tail -n 50 /opt/spark/logs/*.out")]
+    Ssh {
+        /// The node's name, as in the lab file
+        node: String,
+        /// The command to run instead of a shell (after `--`)
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Print an OpenSSH config block for every node (for ssh, scp, rsync, editors)
+    #[command(name = "ssh-config", after_help = "Example:\n  lab ssh-config >> ~/.ssh/config && ssh lab-spark-node1")]
+    SshConfig,
+    /// Prove the cluster works: SSH, names, Java, jps, master UI, a Spark job on every worker
+    #[command(after_help = "Examples:\n  lab verify\n  lab verify --json")]
+    Verify,
+    /// Show each node: address, state, SSH, Spark daemons; and the master's web UI
+    #[command(after_help = "Examples:\n  lab status\n  lab status --json")]
+    Status,
+    /// Remove everything the lab created (VMs, disks, networks, namespaces, .lab/<name>)
+    #[command(after_help = "Examples:\n  lab destroy\n  lab destroy --yes     do not ask")]
+    Destroy {
+        /// Do not ask for confirmation
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Check the lab file and report every problem at once; changes nothing
+    #[command(after_help = "Examples:\n  lab validate\n  lab -f labs/course-2018.yaml validate --json")]
+    Validate,
+    /// Write lab.yaml here from one of the built-in lab templates
+    #[command(after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init --list")]
+    Init {
+        /// Template name (spark, course-2018, sandbox)
+        #[arg(default_value = "spark")]
+        template: String,
+        /// Overwrite an existing lab.yaml
+        #[arg(long)]
+        force: bool,
+        /// List the templates
+        #[arg(long)]
+        list: bool,
+    },
+    /// Print the kickstart lab generates for a node (and optionally write its OEMDRV image)
+    #[command(after_help = "Examples:\n  lab kickstart master\n  lab kickstart node1 --iso node1-oemdrv.iso")]
+    Kickstart {
+        /// The node's name
+        node: String,
+        /// Also write the OEMDRV ISO image (ks.cfg at its root) to this path
+        #[arg(long, value_name = "PATH")]
+        iso: Option<PathBuf>,
+    },
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  lab completions bash > ~/.local/share/bash-completion/completions/lab\n  lab completions zsh > ~/.zfunc/_lab")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ssh_command_after_double_dash() {
+        let cli = Cli::try_parse_from(["lab", "ssh", "node1", "--", "ls", "-la"]).expect("parses");
+        match cli.command {
+            Command::Ssh { node, command } => {
+                assert_eq!(node, "node1");
+                assert_eq!(command, vec!["ls", "-la"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Kickstart files for unattended installs, rendered per node from the templates in
+//! `kickstart/` (one per OS family), and the OEMDRV image that carries them to the installer.
+
+pub mod oemdrv;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use crate::identity;
+use crate::images::Family;
+use crate::spec::{JavaInstall, Lab, Node, checks};
+use crate::state::Keys;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("el9.ks.j2", include_str!("../../kickstart/el9.ks.j2")),
+    ("el10.ks.j2", include_str!("../../kickstart/el10.ks.j2")),
+    ("el7.ks.j2", include_str!("../../kickstart/el7.ks.j2")),
+    ("post-common.sh.j2", include_str!("../../kickstart/post-common.sh.j2")),
+];
+
+fn template_name(f: Family) -> &'static str {
+    match f {
+        Family::El7 => "el7.ks.j2",
+        Family::El9 => "el9.ks.j2",
+        Family::El10 => "el10.ks.j2",
+    }
+}
+
+/// A value that is pasted into kickstart text must be one line of safe characters. The lab
+/// file's validation already guarantees this; checking again here keeps a future caller from
+/// smuggling kickstart commands or shell into `%post`.
+fn one_safe_line(what: &str, v: &str, extra: &[char]) -> Result<(), String> {
+    let ok = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '+' | '=') || extra.contains(&c));
+    if v.is_empty() || !ok {
+        return Err(format!("refusing to put {what} {v:?} into a kickstart: unexpected characters"));
+    }
+    Ok(())
+}
+
+/// Renders the kickstart for `node`. `keys` are the lab's keys (`StateDir::ensure_keys`); the
+/// node's private host key is read from its file.
+pub fn render(lab: &Lab, node: &Node, keys: &Keys) -> Result<String, String> {
+    if lab.image.is_none() {
+        return Err(format!("lab {:?} does not use the virtualbox provider; kickstarts are for VirtualBox images", lab.name));
+    }
+    let host = keys.hosts.get(&node.name).ok_or_else(|| format!("no host key for node {}", node.name))?;
+    let host_private = std::fs::read_to_string(&host.private_path)
+        .map_err(|e| format!("reading {}: {e}", host.private_path.display()))?;
+    render_with(lab, node, &keys.client.public_line, host_private.trim_end(), &host.public_line)
+}
+
+/// Renders with explicit key material (tests use fixed keys).
+pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &str, host_public: &str) -> Result<String, String> {
+    let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
+    checks::hostname(&node.name)?;
+    checks::username(&lab.user)?;
+    checks::lang(&lab.locale.lang)?;
+    checks::keyboard(&lab.locale.keyboard)?;
+    checks::timezone(&lab.locale.timezone)?;
+    for n in &lab.nodes {
+        checks::hostname(&n.name)?;
+    }
+    for (what, v) in [("public key", client_public), ("host public key", host_public)] {
+        one_safe_line(what, v, &[' '])?;
+    }
+    if !host_private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") || host_private.lines().any(|l| l.starts_with("LAB_EOF")) {
+        return Err("the host key is not an OpenSSH private key".into());
+    }
+    let java_package = match lab.java.install {
+        JavaInstall::Package => Some(
+            image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?,
+        ),
+        JavaInstall::Tarball(_) => None,
+    };
+    let (nat_mac, hostonly_mac) = identity::macs(lab, &node.name);
+
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    for (name, text) in TEMPLATES {
+        env.add_template(name, text).map_err(|e| format!("kickstart template {name}: {e}"))?;
+    }
+    let tmpl = env.get_template(template_name(image.kickstart)).map_err(|e| e.to_string())?;
+    tmpl.render(context! {
+        lab => context! { name => lab.name },
+        image => context! { title => image.title },
+        node => context! { name => node.name, ip => node.ip.to_string() },
+        netmask => lab.network.cidr.netmask().to_string(),
+        cidr => lab.network.cidr.to_string(),
+        user => lab.user,
+        locale => context! { lang => lab.locale.lang, keyboard => lab.locale.keyboard, timezone => lab.locale.timezone },
+        nat_mac => nat_mac.to_string(),
+        hostonly_mac => hostonly_mac.to_string(),
+        client_public => client_public,
+        host_private => host_private,
+        host_public => host_public,
+        hosts_file => crate::files::hosts_file(lab),
+        java_package => java_package,
+    })
+    .map_err(|e| format!("rendering the kickstart: {e}"))
+}
+
+#[cfg(test)]
+mod tests;

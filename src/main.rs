@@ -1,0 +1,32 @@
+//! `lab`: one YAML file in, a working multi-node Apache Spark cluster out.
+
+mod app;
+mod cli;
+mod error;
+mod files;
+mod identity;
+mod images;
+mod kickstart;
+mod plan;
+mod spec;
+mod state;
+mod templates;
+mod ui;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help and version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
+        }
+    };
+    let printer = ui::Printer::new(cli.global.quiet, cli.global.verbose, cli.global.json, cli.global.no_progress);
+    if let Err(e) = app::run(cli, &printer) {
+        printer.error(&e);
+        std::process::exit(e.exit_code());
+    }
+}
