@@ -1,0 +1,87 @@
+use std::path::Path;
+
+use super::*;
+use crate::spec::{HostFacts, parse};
+
+const CLIENT: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF1olcpEunI8nEDHJEIHO/HTJABkd8bHFecSIjIDX2RJ lab-spark";
+const HOST_PUB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCch6LldDJRBN335LAX0NYYW1gySJU1QV8goN7W9hRL node1@lab-spark";
+const HOST_PRIV: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
+
+fn lab(text: &str) -> Lab {
+    parse(Path::new("lab.yaml"), text, &HostFacts::default()).expect("valid")
+}
+
+fn spark_lab() -> Lab {
+    lab(include_str!("../../labs/spark.yaml"))
+}
+
+fn render_node(l: &Lab, node: &str) -> Result<String, String> {
+    let n = l.node(node).expect("node").clone();
+    render_with(l, &n, CLIENT, HOST_PRIV, HOST_PUB)
+}
+
+#[test]
+fn el9_kickstart_carries_the_node_identity() {
+    let ks = render_node(&spark_lab(), "node1").expect("renders");
+    assert!(ks.starts_with("#version=RHEL9\n"), "{ks}");
+    assert!(ks.contains("network --hostname=node1\n"));
+    assert!(ks.contains("--bootproto=static --ip=192.168.56.11 --netmask=255.255.255.0 --nodefroute"));
+    assert!(ks.contains(&format!("sshkey --username=spark \"{CLIENT}\"")));
+    assert!(ks.contains("rootpw --lock\n"));
+    assert!(ks.contains("\npoweroff\n"));
+    assert!(ks.contains("192.168.56.12   node2\n"));
+    assert!(ks.contains(HOST_PRIV));
+    assert!(ks.contains("firewall-offline-cmd --zone=trusted --add-source=192.168.56.0/24"));
+    assert!(!ks.contains("openjdk"), "tarball Java must not add a package");
+}
+
+#[test]
+fn el7_writes_authorized_keys_and_package_java() {
+    let text = include_str!("../../labs/course-2018.yaml").replace("  install: tarball", "  install: package");
+    let text: String = text.lines().filter(|l| !l.starts_with("  url: https://github.com") && !l.starts_with("  sha256:")).collect::<Vec<_>>().join("\n");
+    let ks = render_node(&lab(&text), "master").expect("renders");
+    assert!(ks.starts_with("#version=RHEL7\n"));
+    assert!(!ks.contains("\nsshkey "));
+    assert!(ks.contains("/home/spark/.ssh/authorized_keys"));
+    assert!(ks.contains("\njava-1.8.0-openjdk-devel\n"), "{ks}");
+}
+
+#[test]
+fn el10_differs_from_el9_only_in_its_header() {
+    let el9 = spark_lab();
+    let mut el10 = el9.clone();
+    el10.image = crate::images::find("centos-stream-10");
+    let (a, b) = (render_node(&el9, "master").expect("el9"), render_node(&el10, "master").expect("el10"));
+    assert!(b.starts_with("#version=RHEL10\n"));
+    assert_eq!(a.replace("RHEL9", "").replace("CentOS Stream 9", ""), b.replace("RHEL10", "").replace("CentOS Stream 10", ""));
+}
+
+#[test]
+fn same_input_same_output() {
+    let l = spark_lab();
+    assert_eq!(render_node(&l, "master"), render_node(&l, "master"));
+}
+
+#[test]
+fn hostile_values_are_refused_even_past_validation() {
+    let good = spark_lab();
+    let mut l = good.clone();
+    l.nodes[1].name = "node1\n%post\nreboot".into();
+    assert!(render_node(&l, "node1\n%post\nreboot").is_err());
+    let mut l = good.clone();
+    l.user = "spark\nrootpw --plaintext x".into();
+    assert!(render_node(&l, "master").is_err());
+    let mut l = good.clone();
+    l.locale.timezone = "UTC\n%post".into();
+    assert!(render_node(&l, "master").is_err());
+    let n = good.node("master").expect("master").clone();
+    assert!(render_with(&good, &n, "ssh-ed25519 AAAA x\n%post", HOST_PRIV, HOST_PUB).is_err());
+    assert!(render_with(&good, &n, "ssh-ed25519 AAAA $(reboot)", HOST_PRIV, HOST_PUB).is_err());
+    assert!(render_with(&good, &n, CLIENT, "-----BEGIN OPENSSH PRIVATE KEY-----\nLAB_EOF_HOSTKEY\nreboot", HOST_PUB).is_err());
+}
+
+#[test]
+fn no_kickstart_without_an_image() {
+    let l = lab(include_str!("../../labs/sandbox.yaml"));
+    assert!(render_node(&l, "master").is_err());
+}

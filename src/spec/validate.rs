@@ -91,6 +91,9 @@ fn type_hint(message: &str) -> Option<String> {
     if message.contains("floating point") {
         return Some("write a whole number (Java 1.8 is written 8)".into());
     }
+    if message.starts_with("invalid value") {
+        return Some("use a whole number in the range the README's lab file reference gives".into());
+    }
     if message.starts_with("invalid type") {
         return Some("check the value's type against the lab file reference in the README".into());
     }

@@ -92,13 +92,15 @@ impl Document {
                 .keys()
                 .map(|k| match k {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(self.diag(path, format!("keys must be text, found {}", describe(other)))),
+                    other => Err(self.diag(path, format!("keys must be text, found {}", describe(other))).hint("write keys as plain words")),
                 })
                 .collect(),
             Some(Value::Null) | None if path.is_root() => {
                 Err(self.diag(path, "the file is empty").hint("start from `lab init`, which writes a commented lab file"))
             }
-            Some(other) => Err(self.diag(path, format!("expected a mapping of `key: value` lines, found {}", describe(other)))),
+            Some(other) => Err(self
+                .diag(path, format!("expected a mapping of `key: value` lines, found {}", describe(other)))
+                .hint("write `key: value` lines, indented under this one")),
             None => Ok(Vec::new()),
         }
     }
@@ -107,7 +109,9 @@ impl Document {
     pub fn seq_len(&self, path: &FieldPath) -> Result<usize, Diagnostic> {
         match self.lookup(path) {
             Some(Value::Sequence(s)) => Ok(s.len()),
-            Some(other) => Err(self.diag(path, format!("expected a list (lines starting with `- `), found {}", describe(other)))),
+            Some(other) => Err(self
+                .diag(path, format!("expected a list (lines starting with `- `), found {}", describe(other)))
+                .hint("write one `- ` item per line, indented under this one")),
             None => Ok(0),
         }
     }
@@ -128,20 +132,10 @@ impl Document {
                     serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
                 }
             }
-            let message = e.into_inner().to_string();
-            // Unknown keys: point at the key itself, not at the mapping that holds it.
-            if let Some(name) = unknown_field_name(&message) {
-                at = at.key(&name);
-            }
-            self.diag(&at, message)
+            // For an unknown key the path already ends with that key.
+            self.diag(&at, e.into_inner().to_string())
         })
     }
-}
-
-/// The field name in serde's "unknown field `x`, expected ..." message.
-fn unknown_field_name(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    Some(rest.split('`').next()?.to_string())
 }
 
 fn describe(v: &Value) -> String {
@@ -165,14 +159,16 @@ struct MarkIndex {
 }
 
 enum Frame {
-    Map { path: FieldPath, key: Option<String> },
+    /// `item`: the mapping is a sequence item, whose position is best given by its first key
+    /// (the parser marks a block mapping's start at its first `:`).
+    Map { path: FieldPath, key: Option<String>, item: bool, first: bool },
     Seq { path: FieldPath, next: usize },
 }
 
 impl MarkIndex {
     /// The path of the node that starts now, or `None` when the node is a mapping key.
     fn place(&mut self, mark: Marker, scalar: Option<&str>) -> Option<FieldPath> {
-        let pos = Pos { line: mark.line(), col: mark.col() + usize::from(mark.col() == 0) };
+        let pos = Pos { line: mark.line(), col: mark.col() + 1 }; // yaml-rust2 columns count from 0
         match self.stack.last_mut() {
             None => Some(FieldPath::root()),
             Some(Frame::Seq { path, next }) => {
@@ -181,11 +177,15 @@ impl MarkIndex {
                 self.marks.entry(p.to_string()).or_insert(pos);
                 Some(p)
             }
-            Some(Frame::Map { path, key }) => match key.take() {
+            Some(Frame::Map { path, key, item, first }) => match key.take() {
                 Some(k) => Some(path.key(&k)),
                 None => {
                     let k = scalar.unwrap_or("?").to_string();
                     self.marks.entry(path.key(&k).to_string()).or_insert(pos);
+                    if *item && *first {
+                        self.marks.insert(path.to_string(), pos);
+                    }
+                    *first = false;
                     *key = Some(k);
                     None
                 }
@@ -216,8 +216,9 @@ impl MarkedEventReceiver for MarkIndex {
                 self.place(mark, None);
             }
             Event::MappingStart(..) => {
+                let item = matches!(self.stack.last(), Some(Frame::Seq { .. }));
                 let path = self.place(mark, None).unwrap_or_else(|| FieldPath::root().key("<complex key>"));
-                self.stack.push(Frame::Map { path, key: None });
+                self.stack.push(Frame::Map { path, key: None, item, first: true });
             }
             Event::SequenceStart(..) => {
                 let path = self.place(mark, None).unwrap_or_else(|| FieldPath::root().key("<complex key>"));
