@@ -207,6 +207,13 @@ fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<State> {
 
 fn kickstart_cmd(lab: &Lab, node: &str, iso: Option<&Path>, printer: &Printer) -> Result<()> {
     let node = node_of(lab, node)?.clone();
+    if lab.image.is_none() {
+        return Err(Error::Usage(format!(
+            "lab {:?} uses the {} provider: kickstarts are made only for virtualbox labs, whose VMs install an OS",
+            lab.name,
+            provider_name(lab.provider)
+        )));
+    }
     let sd = StateDir::for_lab(lab);
     let keys = {
         let _lock = sd.lock("kickstart")?;

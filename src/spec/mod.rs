@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, FieldPath, Pos};
 pub use net::Ipv4Net;
-pub use raw::{JavaInstall as JavaInstallKind, ProviderName as Provider, Role};
+pub use raw::{ProviderName as Provider, Role};
 
 use crate::images::Image;
 

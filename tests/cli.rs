@@ -1,0 +1,144 @@
+//! The command line as a user meets it: help, init, validate, lookup, exit codes.
+
+use crate::support::{Lab, lab_dir, repo};
+
+const COMMANDS: &[&str] = &[
+    "up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "kickstart", "completions",
+];
+
+#[test]
+fn help_lists_every_command_with_examples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Lab::new(dir.path()).args(["--help"]).run().ok();
+    for c in COMMANDS {
+        assert!(out.stdout.contains(&format!("\n  {c} ")), "`lab --help` does not list {c}:\n{}", out.stdout);
+    }
+    assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
+    for c in COMMANDS {
+        let out = Lab::new(dir.path()).args(["help", c]).run().ok();
+        assert!(out.stdout.contains("Example"), "`lab help {c}` has no example:\n{}", out.stdout);
+        assert!(out.stdout.contains(&format!("lab {c}")), "`lab help {c}` shows no use of it:\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Lab::new(dir.path()).args(["frobnicate"]).run().expect_code(2);
+    Lab::new(dir.path()).args(["up", "--no-such-flag"]).run().expect_code(2);
+}
+
+#[test]
+fn completions_are_generated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Lab::new(dir.path()).args(["completions", "bash"]).run().ok();
+    assert!(out.stdout.contains("complete") && out.stdout.contains("kickstart"), "{}", out.stdout);
+}
+
+#[test]
+fn every_lab_in_labs_validates() {
+    for entry in std::fs::read_dir(repo().join("labs")).expect("labs/") {
+        let path = entry.expect("entry").path();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Lab::new(dir.path()).args(["-f", path.to_str().expect("utf-8"), "validate"]).run().ok();
+        assert!(out.stdout.contains(": ok: "), "{}", out.stdout);
+        let json = Lab::new(dir.path()).args(["-f", path.to_str().expect("utf-8"), "--json", "validate"]).run().ok();
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["nodes"].as_array().map(Vec::len), Some(3));
+    }
+}
+
+#[test]
+fn init_writes_each_template_and_refuses_to_overwrite() {
+    let list = Lab::new(&repo()).args(["init", "--list"]).run().ok();
+    for t in ["spark", "course-2018", "sandbox"] {
+        assert!(list.stdout.contains(t), "{}", list.stdout);
+        let dir = tempfile::tempdir().expect("tempdir");
+        Lab::new(dir.path()).args(["init", t]).run().ok();
+        let written = std::fs::read_to_string(dir.path().join("lab.yaml")).expect("lab.yaml");
+        let original = std::fs::read_to_string(repo().join(format!("labs/{t}.yaml"))).expect("template");
+        assert_eq!(written, original, "lab init {t} must write labs/{t}.yaml");
+        Lab::new(dir.path()).args(["validate"]).run().ok();
+        let again = Lab::new(dir.path()).args(["init", t]).run().expect_code(2);
+        assert!(again.stderr.contains("exists already") && again.stderr.contains("--force"), "{}", again.stderr);
+        Lab::new(dir.path()).args(["init", t, "--force"]).run().ok();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Lab::new(dir.path()).args(["init", "kubernetes"]).run().expect_code(2);
+    assert!(out.stderr.contains("course-2018"), "{}", out.stderr);
+    assert!(!dir.path().join("lab.yaml").exists());
+}
+
+#[test]
+fn lab_file_is_found_in_parent_folders() {
+    let dir = lab_dir(include_str!("../labs/sandbox.yaml"));
+    let sub = dir.path().join("notebooks/week1");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let out = Lab::new(&sub).args(["validate"]).run().ok();
+    assert!(out.stdout.contains("lab \"sandbox\""), "{}", out.stdout);
+}
+
+#[test]
+fn missing_lab_file_says_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Lab::new(dir.path()).args(["validate"]).run().expect_code(2);
+    assert!(out.stderr.contains("no lab.yaml") && out.stderr.contains("lab init"), "{}", out.stderr);
+    let out = Lab::new(dir.path()).args(["-f", "nope.yaml", "up"]).run().expect_code(2);
+    assert!(out.stderr.contains("nope.yaml"), "{}", out.stderr);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    let out = Lab::new(dir.path()).args(["up", "--dry-run"]).run().ok();
+    for needle in ["lab-spark-master", "hostonly_network", "conf/workers lists node1, node2", "spark_worker_running"] {
+        assert!(out.stdout.contains(needle), "plan lacks {needle}:\n{}", out.stdout);
+    }
+    assert!(!dir.path().join(".lab").exists());
+    let short = Lab::new(dir.path()).args(["up", "--dry-run", "--no-provision"]).run().ok();
+    assert!(!short.stdout.contains("spark_installed"), "{}", short.stdout);
+}
+
+#[test]
+fn parts_not_built_fail_clearly_never_pretending() {
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    for args in [vec!["verify"], vec!["status"], vec!["halt"], vec!["provision"], vec!["ssh", "node1", "--", "hostname"]] {
+        let out = Lab::new(dir.path()).args(&args).run().expect_code(1);
+        assert!(out.stderr.contains("not built yet"), "lab {args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("hint:"), "lab {args:?}: {}", out.stderr);
+    }
+    let out = Lab::new(dir.path()).args(["ssh", "node9"]).run().expect_code(2);
+    assert!(out.stderr.contains("node9") && out.stderr.contains("master, node1, node2"), "{}", out.stderr);
+}
+
+#[test]
+fn up_prepares_state_then_stops_where_the_provider_is_missing_and_destroy_removes_it() {
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    let out = Lab::new(dir.path()).args(["up"]).run().expect_code(1);
+    assert!(out.stderr.contains("the virtualbox provider is not built yet"), "{}", out.stderr);
+    let state = dir.path().join(".lab/spark");
+    assert!(state.join("id_ed25519").exists() && state.join("state.json").exists());
+    // A second run reuses the keys.
+    let key = std::fs::read(state.join("id_ed25519")).expect("key");
+    Lab::new(dir.path()).args(["up"]).run().expect_code(1);
+    assert_eq!(std::fs::read(state.join("id_ed25519")).expect("key"), key);
+    let cfg = Lab::new(dir.path()).args(["ssh-config"]).run().ok();
+    assert!(cfg.stdout.contains("Host lab-spark-node1\n  HostName 192.168.56.11\n  User spark"), "{}", cfg.stdout);
+    // Without a terminal, destroy asks for --yes instead of guessing.
+    Lab::new(dir.path()).args(["destroy"]).run().expect_code(2);
+    assert!(state.exists());
+    Lab::new(dir.path()).args(["destroy", "--yes"]).run().ok();
+    assert!(!dir.path().join(".lab").exists());
+    let again = Lab::new(dir.path()).args(["destroy", "--yes"]).run().ok();
+    assert!(again.stderr.contains("nothing to destroy"), "{}", again.stderr);
+}
+
+#[test]
+fn json_errors_are_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Lab::new(dir.path()).args(["--json", "status"]).run().expect_code(2);
+    let v: serde_json::Value = serde_json::from_str(&out.stderr).expect("stderr is JSON");
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["hint"].is_string());
+}

@@ -1,0 +1,84 @@
+//! Kickstarts and OEMDRV images for every image in the catalog and every node of the course
+//! labs, checked with the real tools (ksvalidator, pykickstart, bash -n, pycdlib, blkid).
+
+use serde_json::json;
+
+use crate::support::{Lab, lab_dir, python_tool, repo};
+
+const IMAGES: &[(&str, &str)] = &[
+    ("centos-stream-9", "RHEL9"),
+    ("rocky-9", "RHEL9"),
+    ("almalinux-9", "RHEL9"),
+    ("centos-stream-10", "RHEL10"),
+    ("centos-7", "RHEL7"),
+];
+
+fn with_image(text: &str, image: &str) -> String {
+    text.lines().map(|l| if l.starts_with("image: ") { format!("image: {image}") } else { l.to_string() }).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn catalog_covers_every_image_file() {
+    let files: Vec<String> = std::fs::read_dir(repo().join("images")).expect("images/").map(|e| e.expect("e").file_name().to_string_lossy().replace(".yaml", "")).collect();
+    for f in &files {
+        assert!(IMAGES.iter().any(|(i, _)| i == f), "images/{f}.yaml is not covered by this test");
+    }
+}
+
+#[test]
+fn every_kickstart_validates_and_every_image_reads_back() {
+    let mut cases = Vec::new();
+    let work = tempfile::tempdir().expect("tempdir");
+    for lab_file in ["spark.yaml", "course-2018.yaml"] {
+        let original = std::fs::read_to_string(repo().join("labs").join(lab_file)).expect("lab");
+        for (image, syntax) in IMAGES {
+            let dir = lab_dir(&with_image(&original, image));
+            let validate = Lab::new(dir.path()).args(["--json", "validate"]).run().ok();
+            let v: serde_json::Value = serde_json::from_str(&validate.stdout).expect("json");
+            let user = v["user"].as_str().expect("user").to_string();
+            let key_file = dir.path().join(".lab").join(v["name"].as_str().expect("name")).join("id_ed25519.pub");
+            for node in v["nodes"].as_array().expect("nodes") {
+                let name = node["name"].as_str().expect("name");
+                let stem = format!("{}-{image}-{name}", lab_file.trim_end_matches(".yaml"));
+                let iso = work.path().join(format!("{stem}.iso"));
+                let ks = work.path().join(format!("{stem}.ks"));
+                let out = Lab::new(dir.path()).args(["kickstart", name, "--iso", iso.to_str().expect("utf-8")]).run().ok();
+                std::fs::write(&ks, &out.stdout).expect("write ks");
+                let key = std::fs::read_to_string(&key_file).expect("the lab's public key");
+                cases.push(json!({
+                    "ks": ks, "iso": iso, "syntax": syntax, "hostname": name, "ip": node["ip"],
+                    "netmask": "255.255.255.0", "user": user, "key": key.trim(),
+                }));
+            }
+        }
+    }
+    assert_eq!(cases.len(), 2 * IMAGES.len() * 3);
+    let manifest = work.path().join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_string(&cases).expect("json")).expect("manifest");
+    let out = python_tool("check_kickstart.py", &[manifest.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("checked {} kickstarts: 0 problems", cases.len())), "{}", out.stdout);
+}
+
+#[test]
+fn same_input_gives_the_same_image_bytes() {
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    let build = |node: &str, name: &str, epoch: &str| -> Vec<u8> {
+        let iso = dir.path().join(name);
+        Lab::new(dir.path()).env("SOURCE_DATE_EPOCH", epoch).args(["-q", "kickstart", node, "--iso", iso.to_str().expect("utf-8")]).run().ok();
+        std::fs::read(&iso).expect("iso")
+    };
+    let a = build("node1", "a.iso", "1700000000");
+    let b = build("node1", "b.iso", "1700000000");
+    assert_eq!(a, b, "same node, same time: the images must be identical");
+    assert_ne!(a, build("node2", "c.iso", "1700000000"), "another node must give another image");
+    assert_ne!(a, build("node1", "d.iso", "1700000001"), "the timestamp is part of the image");
+}
+
+#[test]
+fn kickstart_is_for_virtualbox_labs_only() {
+    let dir = lab_dir(include_str!("../labs/sandbox.yaml"));
+    let out = Lab::new(dir.path()).args(["kickstart", "master"]).run().expect_code(2);
+    assert!(out.stderr.contains("virtualbox"), "{}", out.stderr);
+    assert!(!dir.path().join(".lab").exists(), "a refused kickstart must not create state");
+}

@@ -1,0 +1,93 @@
+//! A small builder to run the real `lab` binary and look at what it did.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub fn lab_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_lab")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One invocation of `lab`.
+pub struct Lab {
+    cmd: Command,
+    argv: Vec<String>,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub argv: Vec<String>,
+}
+
+impl Output {
+    /// Panics with everything `lab` printed unless it exited with `code`.
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "lab {:?} exited {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}", self.argv, self.code, self.stdout, self.stderr);
+        self
+    }
+    pub fn ok(self) -> Self {
+        self.expect_code(0)
+    }
+}
+
+impl Lab {
+    pub fn new(dir: &Path) -> Self {
+        let mut cmd = Command::new(lab_bin());
+        cmd.current_dir(dir).env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1").stdin(Stdio::null());
+        Self { cmd, argv: Vec::new() }
+    }
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for a in args {
+            self.argv.push(a.as_ref().to_string());
+            self.cmd.arg(a.as_ref());
+        }
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", lab_bin()));
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            argv: self.argv,
+        }
+    }
+}
+
+/// A temporary folder holding `lab.yaml` with `text`.
+pub fn lab_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("lab.yaml"), text).expect("write lab.yaml");
+    dir
+}
+
+/// A Python program from tests/tools, or a failure that says how to get what it needs.
+pub fn python_tool(tool: &str, args: &[&str]) -> Output {
+    let script = repo().join("tests/tools").join(tool);
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed for this test ({e}); run the whole suite with `bash tests/run.sh`, which installs it"));
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        argv: std::iter::once(tool.to_string()).chain(args.iter().map(|s| (*s).to_string())).collect(),
+    }
+}
