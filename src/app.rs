@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::spec::{self, HostFacts, Lab, Provider};
 use crate::state::{STATE_VERSION, State, StateDir};
 use crate::ui::Printer;
-use crate::{kickstart, plan, templates};
+use crate::{kickstart, plan, sandbox, templates};
 
 pub const LAB_FILE: &str = "lab.yaml";
 
@@ -38,14 +38,8 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
             load(g.file.as_deref())?;
             Err(not_built("`lab verify` (Spark verification)"))
         }
-        Command::Status => {
-            let lab = load(g.file.as_deref())?;
-            Err(not_built(&format!("`lab status` for the {} provider", provider_name(lab.provider))))
-        }
-        Command::Halt => {
-            let lab = load(g.file.as_deref())?;
-            Err(not_built(&format!("`lab halt` for the {} provider", provider_name(lab.provider))))
-        }
+        Command::Status => status(&load(g.file.as_deref())?, printer),
+        Command::Halt => halt(&load(g.file.as_deref())?, printer),
         Command::Provision => {
             load(g.file.as_deref())?;
             Err(not_built("`lab provision` (Spark provisioning over SSH)"))
@@ -175,16 +169,69 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()
         }
         return Ok(());
     }
+    if lab.provider == Provider::Sandbox {
+        sandbox::preflight(lab)?;
+    }
     let sd = StateDir::for_lab(lab);
     let _lock = sd.lock("up")?;
-    prepare_state(lab, &sd, printer)?;
-    Err(not_built(&format!("the {} provider", provider_name(lab.provider))))
+    let (_, keys) = prepare_state(lab, &sd, printer)?;
+    match lab.provider {
+        Provider::Sandbox => sandbox::up(lab, &sd, &keys, printer)?,
+        Provider::Virtualbox | Provider::Existing => return Err(not_built(&format!("the {} provider", provider_name(lab.provider)))),
+    }
+    printer.info(&format!("lab {:?}: every node answers SSH ({} nodes)", lab.name, lab.nodes.len()));
+    if provision {
+        return Err(not_built(
+            "Spark provisioning over SSH (Java, Spark, daemons); the nodes are up: `lab up --no-provision` stops here",
+        ));
+    }
+    Ok(())
+}
+
+fn halt(lab: &Lab, printer: &Printer) -> Result<()> {
+    let sd = StateDir::for_lab(lab);
+    match lab.provider {
+        Provider::Sandbox => {
+            sandbox::preflight(lab)?;
+            let _lock = sd.lock("halt")?;
+            sandbox::halt(lab, &sd, printer)?;
+            printer.info(&format!("lab {:?}: halted; disks kept (`lab up` starts it again)", lab.name));
+            Ok(())
+        }
+        _ => Err(not_built(&format!("`lab halt` for the {} provider", provider_name(lab.provider)))),
+    }
+}
+
+fn status(lab: &Lab, printer: &Printer) -> Result<()> {
+    let sd = StateDir::for_lab(lab);
+    let nodes = match lab.provider {
+        Provider::Sandbox => sandbox::status(lab, &sd),
+        _ => return Err(not_built(&format!("`lab status` for the {} provider", provider_name(lab.provider)))),
+    };
+    let master = lab.master();
+    let ui = format!("http://{}:8080", master.ip);
+    if printer.is_json() {
+        printer.json(&json!({
+            "lab": lab.name,
+            "provider": provider_name(lab.provider),
+            "master_ui": ui,
+            "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string(), "state": n.state, "ssh": n.ssh, "spark": null})).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    let mut out = format!("{:<12} {:<15} {:<12} {:<5} {}\n", "NODE", "ADDRESS", "STATE", "SSH", "SPARK");
+    for n in &nodes {
+        out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, n.state, if n.ssh { "yes" } else { "no" }, "-"));
+    }
+    out.push_str(&format!("master web UI: {ui} (Spark daemons are not checked yet: provisioning is not built)"));
+    printer.out(&out);
+    Ok(())
 }
 
 /// The provider-independent part of every lab: the state folder, its keys and the state file.
-fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<State> {
+fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<(State, crate::state::Keys)> {
     let task = printer.task(&format!("host: state in {}", sd.path().display()));
-    sd.ensure_keys(lab)?;
+    let keys = sd.ensure_keys(lab)?;
     let state = match sd.load()? {
         Some(s) => s,
         None => {
@@ -202,7 +249,7 @@ fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<State> {
         )));
     }
     task.finish("ready");
-    Ok(state)
+    Ok((state, keys))
 }
 
 fn kickstart_cmd(lab: &Lab, node: &str, iso: Option<&Path>, printer: &Printer) -> Result<()> {
@@ -252,14 +299,20 @@ fn ssh_config(lab: &Lab, printer: &Printer) -> Result<()> {
 
 fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
     let sd = StateDir::for_lab(lab);
-    if !sd.exists() {
+    // The state folder may be gone while namespaces remain: look at what exists too.
+    let leftovers = lab.provider == Provider::Sandbox && sandbox::has_leftovers(lab, &sd);
+    if !sd.exists() && !leftovers {
         printer.info(&format!("lab {:?}: nothing to destroy", lab.name));
         return Ok(());
+    }
+    if lab.provider == Provider::Sandbox {
+        sandbox::preflight(lab)?;
     }
     let _lock = sd.lock("destroy")?;
     let state = sd.load()?;
     if let Some(s) = &state {
-        if !s.resources.is_empty() || s.nodes.values().any(|n| !n.steps.is_empty()) {
+        let built_here = s.provider == provider_name(Provider::Sandbox);
+        if !built_here && (!s.resources.is_empty() || s.nodes.values().any(|n| !n.steps.is_empty())) {
             return Err(not_built(&format!("`lab destroy` for the {} provider", s.provider)));
         }
     }
@@ -275,7 +328,9 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
             return Ok(());
         }
     }
-    drop(_lock);
+    if lab.provider == Provider::Sandbox {
+        sandbox::destroy(lab, &sd, printer)?;
+    }
     sd.remove()?;
     printer.info(&format!("lab {:?}: removed {}", lab.name, sd.path().display()));
     Ok(())

@@ -46,6 +46,18 @@ pub enum Error {
     #[error("no lab template named {name:?}")]
     UnknownTemplate { name: String, known: Vec<String> },
 
+    /// An external program failed.
+    #[error("`{argv}` failed ({status}){}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    Command { argv: String, status: String, stderr: String },
+
+    /// Something on this machine stops the work; `fix` says what to run or change.
+    #[error("{problem}")]
+    Preflight { problem: String, fix: String },
+
+    /// A node did not come up or answer in time.
+    #[error("node {node}: {problem}")]
+    Node { node: String, problem: String, hint: Option<String> },
+
     #[error("{0}")]
     Other(String),
 }
@@ -63,9 +75,14 @@ impl Error {
             | Self::UnknownNode { .. }
             | Self::Exists { .. }
             | Self::UnknownTemplate { .. } => EXIT_USAGE,
-            Self::NotBuilt { .. } | Self::Locked { .. } | Self::Io { .. } | Self::BadState { .. } | Self::Other(_) => {
-                EXIT_FAILURE
-            }
+            Self::NotBuilt { .. }
+            | Self::Locked { .. }
+            | Self::Io { .. }
+            | Self::BadState { .. }
+            | Self::Command { .. }
+            | Self::Preflight { .. }
+            | Self::Node { .. }
+            | Self::Other(_) => EXIT_FAILURE,
         }
     }
 
@@ -92,6 +109,9 @@ impl Error {
             )),
             Self::Exists { .. } => Some("pass --force to overwrite it".into()),
             Self::UnknownTemplate { known, .. } => Some(format!("templates: {}", known.join(", "))),
+            Self::Command { .. } => Some("run it again with -v to see every command lab runs".into()),
+            Self::Preflight { fix, .. } => Some(fix.clone()),
+            Self::Node { hint, .. } => hint.clone(),
             Self::Other(_) => None,
         }
     }

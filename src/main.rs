@@ -8,6 +8,8 @@ mod identity;
 mod images;
 mod kickstart;
 mod plan;
+mod proc;
+mod sandbox;
 mod spec;
 mod state;
 mod templates;

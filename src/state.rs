@@ -154,6 +154,10 @@ impl StateDir {
     pub fn ensure_keys(&self, lab: &Lab) -> Result<Keys> {
         self.create()?;
         let client = ensure_key(&self.client_key_path(), &format!("lab-{}", lab.name))?;
+        let hostkeys = self.root.join("hostkeys");
+        fs::create_dir_all(&hostkeys).map_err(|e| Error::io(format!("creating {}", hostkeys.display()), e))?;
+        fs::set_permissions(&hostkeys, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("setting the mode of {}", hostkeys.display()), e))?;
         let mut hosts = BTreeMap::new();
         let mut known = String::new();
         for node in &lab.nodes {
@@ -168,7 +172,9 @@ impl StateDir {
             known.push_str(&format!("{},{} {public}\n", node.name, node.ip));
             hosts.insert(node.name.clone(), key);
         }
-        write_atomic(&self.known_hosts_path(), known.as_bytes(), 0o644)?;
+        if fs::read_to_string(self.known_hosts_path()).ok().as_deref() != Some(known.as_str()) {
+            write_atomic(&self.known_hosts_path(), known.as_bytes(), 0o644)?;
+        }
         Ok(Keys { client, hosts })
     }
 

@@ -5,4 +5,5 @@ mod support;
 mod broken_labs;
 mod cli;
 mod kickstart;
+mod sandbox;
 mod state;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of lab, installing first what the tests need on a fresh Debian machine:
-#   Debian packages: util-linux (blkid), python3 + pip
+#   Debian packages: util-linux (blkid, unshare, setpriv), iproute2, openssh-server (sshd for
+#                    sandbox nodes), openssh-client, sudo, python3 + pip
 #   PyPI packages:   pykickstart (ksvalidator, kickstart parser), pycdlib (ISO reader)
 # Usage: bash tests/run.sh [extra cargo test arguments]
 set -euo pipefail
@@ -10,6 +11,10 @@ say() { printf '== %s\n' "$*"; }
 
 missing=()
 command -v blkid >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -18,7 +23,11 @@ if ((${#missing[@]})); then
   fi
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
+  # Install services without starting them (no sshd listening on this machine's port 22).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  rm -f "$policy"; trap - EXIT
 fi
 
 say "installing Python test tools (pykickstart, pycdlib)"
