@@ -29,11 +29,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
         Command::Kickstart { node, iso } => kickstart_cmd(&load(g.file.as_deref())?, &node, iso.as_deref(), printer),
         Command::SshConfig => ssh_config(&load(g.file.as_deref())?, printer),
         Command::Destroy { yes } => destroy(&load(g.file.as_deref())?, yes, printer),
-        Command::Ssh { node, .. } => {
-            let lab = load(g.file.as_deref())?;
-            node_of(&lab, &node)?;
-            Err(not_built("`lab ssh` (remote access over russh)"))
-        }
+        Command::Ssh { node, command } => ssh(&load(g.file.as_deref())?, &node, &command),
         Command::Verify => {
             load(g.file.as_deref())?;
             Err(not_built("`lab verify` (Spark verification)"))
@@ -274,6 +270,46 @@ fn kickstart_cmd(lab: &Lab, node: &str, iso: Option<&Path>, printer: &Printer) -
     }
     printer.out(&text);
     Ok(())
+}
+
+/// The lab's keys, for commands that need a built lab (they never create keys).
+fn existing_keys(lab: &Lab, sd: &StateDir) -> Result<crate::state::Keys> {
+    if !sd.client_key_path().exists() {
+        return Err(Error::Other(format!("lab {:?} has not been built here: run `lab up` first", lab.name)));
+    }
+    sd.ensure_keys(lab)
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))
+}
+
+fn ssh(lab: &Lab, node: &str, command: &[String]) -> Result<()> {
+    let n = node_of(lab, node)?.clone();
+    if lab.provider == Provider::Existing {
+        return Err(not_built("`lab ssh` for the existing provider"));
+    }
+    let sd = StateDir::for_lab(lab);
+    let keys = existing_keys(lab, &sd)?;
+    let target = crate::remote::Target::for_node(lab, &keys, &n)?;
+    let rt = runtime()?;
+    let status = rt.block_on(async {
+        let session = crate::remote::Session::connect(&target, std::time::Duration::from_secs(10)).await?;
+        let status = if command.is_empty() {
+            crate::remote::interactive::shell(&session).await?
+        } else {
+            crate::remote::interactive::run(&session, &crate::remote::interactive::command_line(command)).await?
+        };
+        session.close().await;
+        Ok::<u32, Error>(status)
+    })?;
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    // The remote command's status is lab's status (255 when it ended by a signal).
+    std::process::exit(i32::try_from(status).unwrap_or(255));
 }
 
 fn ssh_config(lab: &Lab, printer: &Printer) -> Result<()> {

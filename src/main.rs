@@ -2,6 +2,7 @@
 
 mod app;
 mod cli;
+mod download;
 mod error;
 mod files;
 mod identity;
@@ -9,6 +10,7 @@ mod images;
 mod kickstart;
 mod plan;
 mod proc;
+mod remote;
 mod sandbox;
 mod spec;
 mod state;
@@ -18,6 +20,8 @@ mod ui;
 use clap::Parser;
 
 fn main() {
+    // TLS for downloads uses ring, like SSH; install it before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -42,6 +42,14 @@ pub trait Reporter: Send + Sync {
 pub struct Printer {
     mode: Mode,
     verbose: u8,
+    /// Byte progress per download or upload: a bar on a terminal, else the last quarter printed.
+    transfers: std::sync::Mutex<std::collections::HashMap<String, Transfer>>,
+    bars: indicatif::MultiProgress,
+}
+
+enum Transfer {
+    Bar(ProgressBar),
+    Quarter(u64),
 }
 
 impl Printer {
@@ -55,7 +63,7 @@ impl Printer {
         } else {
             Mode::Bars
         };
-        Self { mode, verbose }
+        Self { mode, verbose, transfers: std::sync::Mutex::new(std::collections::HashMap::new()), bars: indicatif::MultiProgress::new() }
     }
 
     pub fn mode(&self) -> Mode {
@@ -208,11 +216,37 @@ impl Reporter for Printer {
     }
 
     fn bytes(&self, what: &str, done: u64, total: Option<u64>) {
-        if self.verbose > 1 {
-            match total {
-                Some(t) => self.info(&format!("{what}: {done}/{t} bytes")),
-                None => self.info(&format!("{what}: {done} bytes")),
+        let Ok(mut map) = self.transfers.lock() else { return };
+        match self.mode {
+            Mode::Bars => {
+                let entry = map.entry(what.to_string()).or_insert_with(|| {
+                    let pb = self.bars.add(total.map_or_else(ProgressBar::new_spinner, ProgressBar::new));
+                    let style = ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                        .map(|s| s.progress_chars("=> "))
+                        .unwrap_or_else(|_| ProgressStyle::default_bar());
+                    pb.set_style(style);
+                    pb.set_message(what.to_string());
+                    Transfer::Bar(pb)
+                });
+                if let Transfer::Bar(pb) = entry {
+                    pb.set_position(done);
+                    if total.is_some_and(|t| done >= t) {
+                        pb.finish();
+                    }
+                }
             }
+            Mode::Plain => {
+                let Some(t) = total.filter(|t| *t > 0) else { return };
+                let quarter = done.saturating_mul(4) / t;
+                let entry = map.entry(what.to_string()).or_insert(Transfer::Quarter(0));
+                if let Transfer::Quarter(last) = entry {
+                    if quarter > *last {
+                        *last = quarter;
+                        eprintln!("{what}: {}% of {:.1} MB", quarter * 25, t as f64 / 1e6);
+                    }
+                }
+            }
+            Mode::Quiet | Mode::Json => {}
         }
     }
 }

@@ -1,0 +1,328 @@
+//! Artifacts (ISO, JDK, Spark) through one downloader: a content-addressed cache shared by all
+//! labs, a lock per artifact so two runs never download the same thing twice, resume with HTTP
+//! Range, checksum verified before use (a mismatch deletes the file), retries with backoff on
+//! transient errors only, and `file://` URLs.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::error::{Error, Result};
+use crate::spec::{Artifact, Checksum, ChecksumAlgo, checks};
+use crate::ui::Reporter;
+
+const ATTEMPTS: u32 = 4;
+
+/// The cache folder: `$LAB_CACHE_DIR`, else `$XDG_CACHE_HOME/lab`, else `~/.cache/lab`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LAB_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("lab");
+    }
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/var/cache/lab"), |h| PathBuf::from(h).join(".cache/lab"))
+}
+
+/// Reads the digest for `file_name` out of a checksum file. Understands GNU (`HEX  NAME`),
+/// BSD (`SHA256 (NAME) = HEX`, also inside PGP clear-signed CHECKSUM files) and Apache's old
+/// `gpg --print-md` layout (`NAME: HEX HEX ...` over several lines); falls back to the only
+/// digest in the file.
+pub fn parse_checksum_file(text: &str, file_name: &str, algo: &ChecksumAlgo) -> Option<String> {
+    let len = if *algo == ChecksumAlgo::Sha256 { 64 } else { 128 };
+    let is_digest = |s: &str| checks::hex_digest(s, len).ok();
+    // BSD style.
+    for line in text.lines() {
+        if let Some((lhs, rhs)) = line.split_once(") = ") {
+            if lhs.split_once(" (").is_some_and(|(_, name)| name == file_name) {
+                if let Some(d) = is_digest(rhs.trim()) {
+                    return Some(d);
+                }
+            }
+        }
+    }
+    // GNU style.
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        if let (Some(hex), Some(name)) = (parts.next(), parts.next()) {
+            if name.trim_start_matches('*') == file_name {
+                if let Some(d) = is_digest(hex) {
+                    return Some(d);
+                }
+            }
+        }
+    }
+    // Apache's old multi-line layout: everything after "NAME:".
+    if let Some(idx) = text.find(&format!("{file_name}:")) {
+        let rest = &text[idx + file_name.len() + 1..];
+        let hex: String = rest.chars().take_while(|c| c.is_ascii_hexdigit() || c.is_whitespace()).collect();
+        if let Some(d) = is_digest(&hex) {
+            return Some(d);
+        }
+    }
+    // A file holding a single digest.
+    let found: Vec<String> = text.split(|c: char| !c.is_ascii_hexdigit()).filter_map(is_digest).collect();
+    if found.len() == 1 { found.into_iter().next() } else { None }
+}
+
+fn hash_file(path: &Path, algo: &ChecksumAlgo) -> Result<String> {
+    let mut f = File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sha256 = Sha256::new();
+    let mut sha512 = Sha512::new();
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        match algo {
+            ChecksumAlgo::Sha256 => sha256.update(&buf[..n]),
+            ChecksumAlgo::Sha512 => sha512.update(&buf[..n]),
+        }
+    }
+    Ok(match algo {
+        ChecksumAlgo::Sha256 => format!("{:x}", sha256.finalize()),
+        ChecksumAlgo::Sha512 => format!("{:x}", sha512.finalize()),
+    })
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// Worth another try (connection reset, timeout, 5xx, 429).
+    Transient(String),
+    Final(Error),
+}
+
+pub struct Downloader<'r> {
+    cache: PathBuf,
+    client: reqwest::Client,
+    reporter: &'r dyn Reporter,
+}
+
+impl<'r> Downloader<'r> {
+    pub fn new(reporter: &'r dyn Reporter) -> Result<Self> {
+        Self::with_cache(cache_dir(), reporter)
+    }
+
+    pub fn with_cache(cache: PathBuf, reporter: &'r dyn Reporter) -> Result<Self> {
+        for sub in ["", "partial", "sums", "locks"] {
+            let d = cache.join(sub);
+            fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating the download cache {}", d.display()), e))?;
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
+            .user_agent(concat!("lab/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Other(format!("starting the HTTP client: {e}")))?;
+        Ok(Self { cache, client, reporter })
+    }
+
+    /// The verified file for `artifact`, downloading it only when the cache lacks it.
+    pub async fn fetch(&self, artifact: &Artifact) -> Result<PathBuf> {
+        let (algo, digest) = self.digest(artifact).await?;
+        let final_path = self.cache.join(format!("{algo}-{digest}"));
+        if final_path.is_file() {
+            return Ok(final_path);
+        }
+        // One download per artifact at a time, across processes.
+        let lock_path = self.cache.join("locks").join(format!("{algo}-{digest}.lock"));
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(|e| Error::Other(format!("waiting for the download lock: {e}")))?
+            .map_err(|e| Error::io("locking the download cache", e))?;
+        if final_path.is_file() {
+            return Ok(final_path); // another run finished it while we waited
+        }
+        let partial = self.cache.join("partial").join(format!("{algo}-{digest}"));
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.transfer(&artifact.url, &partial).await {
+                Ok(()) => {
+                    last.clear();
+                    break;
+                }
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e)) => {
+                    last = e;
+                    if attempt < ATTEMPTS {
+                        tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+                    }
+                }
+            }
+        }
+        if !last.is_empty() {
+            return Err(Error::Other(format!("downloading {} failed {ATTEMPTS} times; last error: {last}", artifact.url)));
+        }
+        let got = hash_file(&partial, &algo)?;
+        if got != digest {
+            let _ = fs::remove_file(&partial);
+            return Err(Error::Other(format!(
+                "checksum mismatch for {}: expected {algo} {digest}, got {got}; the file was deleted. Run again to download it anew; if it fails again, the URL serves another file than the checksum describes",
+                artifact.url
+            )));
+        }
+        fs::rename(&partial, &final_path).map_err(|e| Error::io(format!("moving {} into the cache", partial.display()), e))?;
+        drop(lock);
+        Ok(final_path)
+    }
+
+    /// The expected digest: pinned, or read from the checksum file (cached by URL, so a second
+    /// run needs no network).
+    async fn digest(&self, artifact: &Artifact) -> Result<(ChecksumAlgo, String)> {
+        match &artifact.checksum {
+            Checksum::Pinned { algo, hex } => Ok((algo.clone(), hex.clone())),
+            Checksum::File { algo, url } => {
+                let key = format!("{:x}", Sha256::digest(format!("{url}\n{}", artifact.file_name()).as_bytes()));
+                let cached = self.cache.join("sums").join(&key);
+                if let Ok(d) = fs::read_to_string(&cached) {
+                    return Ok((algo.clone(), d.trim().to_string()));
+                }
+                let text = self.small_text(url).await?;
+                let digest = parse_checksum_file(&text, artifact.file_name(), algo).ok_or_else(|| {
+                    Error::Other(format!("{url} has no {algo} checksum for {}", artifact.file_name()))
+                })?;
+                crate::state::write_atomic(&cached, digest.as_bytes(), 0o644)?;
+                Ok((algo.clone(), digest))
+            }
+        }
+    }
+
+    async fn small_text(&self, url: &str) -> Result<String> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return fs::read_to_string(path).map_err(|e| Error::io(format!("reading {path}"), e));
+        }
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.client.get(url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    return r.text().await.map_err(|e| Error::Other(format!("reading {url}: {e}")));
+                }
+                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => last = format!("HTTP {}", r.status()),
+                Ok(r) => return Err(Error::Other(format!("{url} answered HTTP {}", r.status()))),
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
+            }
+        }
+        Err(Error::Other(format!("fetching {url} failed {ATTEMPTS} times; last error: {last}")))
+    }
+
+    /// Brings `partial` to the whole file, resuming from its current length.
+    async fn transfer(&self, url: &str, partial: &Path) -> std::result::Result<(), Failure> {
+        let name = url.rsplit('/').next().unwrap_or(url).to_string();
+        if let Some(path) = url.strip_prefix("file://") {
+            return self.copy_local(Path::new(path), partial, &name).map_err(Failure::Final);
+        }
+        let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+        let mut req = self.client.get(url);
+        if have > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
+        }
+        let resp = req.send().await.map_err(|e| Failure::Transient(format!("{url}: {e}")))?;
+        let status = resp.status();
+        let (mut file, mut done, total) = match status.as_u16() {
+            206 => {
+                let total = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit('/').next())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let f = OpenOptions::new().append(true).open(partial).map_err(|e| Failure::Final(Error::io(format!("opening {}", partial.display()), e)))?;
+                (f, have, total)
+            }
+            200 => {
+                let total = resp.content_length();
+                let f = File::create(partial).map_err(|e| Failure::Final(Error::io(format!("creating {}", partial.display()), e)))?;
+                (f, 0, total)
+            }
+            416 if have > 0 => return Ok(()), // nothing left to fetch; the checksum decides
+            429 | 500..=599 => return Err(Failure::Transient(format!("{url}: HTTP {status}"))),
+            _ => return Err(Failure::Final(Error::Other(format!("{url} answered HTTP {status}")))),
+        };
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Failure::Transient(format!("{url}: {e}")))?;
+            file.write_all(&chunk).map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
+            done += chunk.len() as u64;
+            self.reporter.bytes(&name, done, total);
+        }
+        file.sync_all().map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
+        if let Some(t) = total {
+            if done < t {
+                return Err(Failure::Transient(format!("{url}: the connection ended after {done} of {t} bytes")));
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_local(&self, from: &Path, to: &Path, name: &str) -> Result<()> {
+        let mut src = File::open(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+        let total = src.metadata().map(|m| m.len()).ok();
+        let mut dst = File::create(to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        loop {
+            let n = src.read(&mut buf).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            dst.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing {}", to.display()), e))?;
+            done += n as u64;
+            self.reporter.bytes(name, done, total);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "a3b1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+    #[test]
+    fn gnu_and_bsd_and_signed_checksum_files() {
+        let gnu = format!("{A}  CentOS-7-x86_64-Minimal-2009.iso\n{}  other.iso\n", "b".repeat(64));
+        assert_eq!(parse_checksum_file(&gnu, "CentOS-7-x86_64-Minimal-2009.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+        assert_eq!(parse_checksum_file(&gnu, "other.iso", &ChecksumAlgo::Sha256), Some("b".repeat(64)));
+        let bsd = format!("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# Rocky-9.iso: 2252013568 bytes\nSHA256 (Rocky-9.iso) = {A}\n-----BEGIN PGP SIGNATURE-----\nxyz\n");
+        assert_eq!(parse_checksum_file(&bsd, "Rocky-9.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+        // A file naming only another name: its single digest is used (CentOS's "latest" alias
+        // is listed under the dated name); with two entries and no match there is no answer.
+        assert_eq!(parse_checksum_file(&bsd, "Rocky-9-latest.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+        assert_eq!(parse_checksum_file(&gnu, "third.iso", &ChecksumAlgo::Sha256), None);
+    }
+
+    #[test]
+    fn both_apache_sha512_formats() {
+        let new = format!("{}  spark-3.5.8-bin-hadoop3.tgz\n", "c".repeat(128));
+        assert_eq!(parse_checksum_file(&new, "spark-3.5.8-bin-hadoop3.tgz", &ChecksumAlgo::Sha512), Some("c".repeat(128)));
+        let old = "spark-2.3.2-bin-hadoop2.7.tgz: E61D9330 125746A2 4D778416 6A15B415 14546CAD\n                               874357C9 8DCA0A2C 39FA7303 D8FA7C04 9BA6CDF5\n                               A24C172D 4F47A2E5 B6E1F658 A57A9B2A 30D46D98\n                               58CDB531\n";
+        assert_eq!(
+            parse_checksum_file(old, "spark-2.3.2-bin-hadoop2.7.tgz", &ChecksumAlgo::Sha512).as_deref(),
+            Some("e61d9330125746a24d7784166a15b41514546cad874357c98dca0a2c39fa7303d8fa7c049ba6cdf5a24c172d4f47a2e5b6e1f658a57a9b2a30d46d9858cdb531")
+        );
+    }
+
+    #[test]
+    fn single_digest_fallback() {
+        assert_eq!(parse_checksum_file(&format!("{A}\n"), "anything", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+        assert_eq!(parse_checksum_file("nothing here", "x", &ChecksumAlgo::Sha256), None);
+    }
+
+    #[test]
+    fn hashes_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("f");
+        fs::write(&p, b"abc").expect("write");
+        assert_eq!(hash_file(&p, &ChecksumAlgo::Sha256).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

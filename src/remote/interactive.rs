@@ -1,0 +1,128 @@
+//! `lab ssh NODE`: an interactive shell through russh, with a pseudo-terminal, raw mode and
+//! window-size changes; and `lab ssh NODE -- CMD`, one command with its exit status.
+
+use std::io::IsTerminal;
+
+use russh::ChannelMsg;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::Session;
+use crate::error::{Error, Result};
+
+/// Puts the terminal back as it was, however the shell ends.
+struct RawMode;
+
+impl RawMode {
+    fn enable() -> Result<Self> {
+        crossterm::terminal::enable_raw_mode().map_err(|e| Error::io("switching the terminal to raw mode", e))?;
+        Ok(Self)
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+fn term_size() -> (u32, u32) {
+    crossterm::terminal::size().map_or((80, 24), |(c, r)| (u32::from(c), u32::from(r)))
+}
+
+/// Opens a login shell on the node; returns its exit status.
+pub async fn shell(session: &Session) -> Result<u32> {
+    let node = &session.target.node;
+    let fail = |what: &str, e: russh::Error| Error::Node { node: node.clone(), problem: format!("{what}: {e}"), hint: None };
+    let channel = session.handle.channel_open_session().await.map_err(|e| fail("opening an SSH channel", e))?;
+    let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
+    let (cols, rows) = term_size();
+    channel.request_pty(true, &term, cols, rows, 0, 0, &[]).await.map_err(|e| fail("requesting a terminal", e))?;
+    channel.request_shell(true).await.map_err(|e| fail("starting a shell", e))?;
+    let (mut rx, tx) = channel.split();
+    let _raw = if std::io::stdin().is_terminal() { Some(RawMode::enable()?) } else { None };
+    let mut stdin = tokio::io::stdin();
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut winch = signal(SignalKind::window_change()).map_err(|e| Error::io("watching the window size", e))?;
+    let mut buf = vec![0u8; 8192];
+    let mut stdin_open = true;
+    let mut status = 255;
+    loop {
+        tokio::select! {
+            n = stdin.read(&mut buf), if stdin_open => match n {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = tx.eof().await;
+                }
+                Ok(n) => {
+                    if tx.data(&buf[..n]).await.is_err() {
+                        stdin_open = false;
+                    }
+                }
+            },
+            _ = winch.recv() => {
+                let (c, r) = term_size();
+                let _ = tx.window_change(c, r, 0, 0).await;
+            }
+            msg = rx.wait() => match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    let _ = stdout.write_all(&data).await;
+                    let _ = stdout.flush().await;
+                }
+                Some(ChannelMsg::ExtendedData { data, .. }) => {
+                    let _ = stderr.write_all(&data).await;
+                    let _ = stderr.flush().await;
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => status = exit_status,
+                Some(ChannelMsg::ExitSignal { .. }) => status = 255,
+                Some(_) => {}
+                None => break,
+            },
+        }
+    }
+    Ok(status)
+}
+
+/// The command line for `lab ssh NODE -- ARGS...`: one argument is taken as a shell command
+/// line (like `ssh host 'cmd'`); several are quoted one by one, so they arrive as written.
+pub fn command_line(args: &[String]) -> String {
+    match args {
+        [one] => one.clone(),
+        many => many.iter().map(|a| super::shell_quote(a)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Runs one command, streaming its output; input is forwarded when it is not a terminal.
+pub async fn run(session: &Session, command: &str) -> Result<u32> {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let mut on_output = |is_err: bool, data: &[u8]| {
+        use std::io::Write;
+        if is_err {
+            let _ = err.write_all(data);
+            let _ = err.flush();
+        } else {
+            let _ = out.write_all(data);
+            let _ = out.flush();
+        }
+    };
+    let result = if std::io::stdin().is_terminal() {
+        session.exec_with(command, None, None, &mut on_output).await?
+    } else {
+        let mut stdin = tokio::io::stdin();
+        session.exec_with(command, Some(&mut stdin), None, &mut on_output).await?
+    };
+    Ok(result.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(command_line(&["echo $HOME".into()]), "echo $HOME");
+        assert_eq!(command_line(&["sh".into(), "-c".into(), "echo $HOME".into()]), "sh -c 'echo $HOME'");
+    }
+}
