@@ -30,16 +30,10 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
         Command::SshConfig => ssh_config(&load(g.file.as_deref())?, printer),
         Command::Destroy { yes } => destroy(&load(g.file.as_deref())?, yes, printer),
         Command::Ssh { node, command } => ssh(&load(g.file.as_deref())?, &node, &command),
-        Command::Verify => {
-            load(g.file.as_deref())?;
-            Err(not_built("`lab verify` (Spark verification)"))
-        }
+        Command::Verify => verify(&load(g.file.as_deref())?, printer),
         Command::Status => status(&load(g.file.as_deref())?, printer),
         Command::Halt => halt(&load(g.file.as_deref())?, printer),
-        Command::Provision => {
-            load(g.file.as_deref())?;
-            Err(not_built("`lab provision` (Spark provisioning over SSH)"))
-        }
+        Command::Provision => provision_cmd(&load(g.file.as_deref())?, printer),
     }
 }
 
@@ -171,16 +165,160 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()
     let sd = StateDir::for_lab(lab);
     let _lock = sd.lock("up")?;
     let (_, keys) = prepare_state(lab, &sd, printer)?;
+    let rt = runtime()?;
+    // Downloads first: a bad URL or checksum fails before anything is created.
+    let artifacts = if provision { Some(rt.block_on(download_artifacts(lab, printer))?) } else { None };
     match lab.provider {
         Provider::Sandbox => sandbox::up(lab, &sd, &keys, printer)?,
         Provider::Virtualbox | Provider::Existing => return Err(not_built(&format!("the {} provider", provider_name(lab.provider)))),
     }
-    printer.info(&format!("lab {:?}: every node answers SSH ({} nodes)", lab.name, lab.nodes.len()));
-    if provision {
-        return Err(not_built(
-            "Spark provisioning over SSH (Java, Spark, daemons); the nodes are up: `lab up --no-provision` stops here",
-        ));
+    let Some(artifacts) = artifacts else {
+        printer.info(&format!("lab {:?}: every node answers SSH ({} nodes); not provisioned (--no-provision)", lab.name, lab.nodes.len()));
+        return Ok(());
+    };
+    rt.block_on(provision_nodes(lab, &sd, &keys, &artifacts, printer, std::time::Duration::from_secs(60)))?;
+    summary(lab, printer);
+    Ok(())
+}
+
+fn verify(lab: &Lab, printer: &Printer) -> Result<()> {
+    if lab.provider == Provider::Existing {
+        return Err(not_built("`lab verify` for the existing provider"));
     }
+    let sd = StateDir::for_lab(lab);
+    let keys = existing_keys(lab, &sd)?;
+    let rt = runtime()?;
+    let checks = rt.block_on(async {
+        let mut sessions = std::collections::HashMap::new();
+        let mut errors = std::collections::HashMap::new();
+        let attempts = futures_util::future::join_all(lab.nodes.iter().map(|n| async {
+            let start = std::time::Instant::now();
+            let r = match crate::remote::Target::for_node(lab, &keys, n) {
+                Ok(t) => crate::remote::Session::connect(&t, std::time::Duration::from_secs(10)).await,
+                Err(e) => Err(e),
+            };
+            (n.name.clone(), r, start.elapsed().as_secs_f64())
+        }))
+        .await;
+        for (name, r, secs) in attempts {
+            match r {
+                Ok(s) => {
+                    sessions.insert(name, s);
+                }
+                Err(e) => {
+                    errors.insert(name, (e.to_string(), secs));
+                }
+            }
+        }
+        let checks = crate::verify::run(lab, &sessions, &errors).await;
+        for (_, s) in sessions {
+            s.close().await;
+        }
+        checks
+    });
+    let failed: Vec<&crate::verify::Check> = checks.iter().filter(|c| !c.ok).collect();
+    if printer.is_json() {
+        printer.json(&json!({ "lab": lab.name, "ok": failed.is_empty(), "checks": checks }));
+    } else {
+        let mut out = String::new();
+        for c in &checks {
+            let evidence = c.evidence.replace('\n', "\n      ");
+            out.push_str(&format!("{} {:<11} {:<14} {:>5.1}s  {}\n", if c.ok { "PASS" } else { "FAIL" }, c.check, c.node, c.seconds, evidence));
+        }
+        if failed.is_empty() {
+            out.push_str(&format!("lab verify: all {} checks passed", checks.len()));
+        } else {
+            out.push_str(&format!("lab verify: {} of {} checks failed", failed.len(), checks.len()));
+        }
+        printer.out(&out);
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::VerifyFailed { failed: failed.len(), total: checks.len(), names: failed.iter().map(|c| format!("{} on {}", c.check, c.node)).collect() })
+    }
+}
+
+fn summary(lab: &Lab, printer: &Printer) {
+    let m = lab.master();
+    printer.info(&format!(
+        "lab {:?} is up: Spark master spark://{}:{} (web UI http://{}:{}), {} workers. Next: `lab verify`",
+        lab.name,
+        m.name,
+        crate::provision::MASTER_PORT,
+        m.ip,
+        crate::provision::MASTER_UI_PORT,
+        lab.workers().count()
+    ));
+}
+
+async fn download_artifacts(lab: &Lab, printer: &Printer) -> Result<crate::provision::Artifacts> {
+    let dl = crate::download::Downloader::new(printer)?;
+    let task = printer.task("host: downloads (verified, cached)");
+    let spark = dl.fetch(&lab.spark.artifact).await?;
+    let jdk = match &lab.java.install {
+        spec::JavaInstall::Tarball(a) => Some(dl.fetch(a).await?),
+        spec::JavaInstall::Package => None,
+    };
+    task.finish("ready");
+    Ok(crate::provision::Artifacts { spark, jdk })
+}
+
+/// One SSH session per node, opened in parallel, waiting for nodes that are still starting.
+pub async fn connect_all(lab: &Lab, keys: &crate::state::Keys, wait: std::time::Duration) -> Result<std::collections::HashMap<String, crate::remote::Session>> {
+    let deadline = std::time::Instant::now() + wait;
+    let targets = lab.nodes.iter().map(|n| crate::remote::Target::for_node(lab, keys, n)).collect::<Result<Vec<_>>>()?;
+    let sessions = futures_util::future::join_all(targets.iter().map(|t| crate::remote::Session::wait(t, deadline))).await;
+    let mut map = std::collections::HashMap::new();
+    for (t, s) in targets.iter().zip(sessions) {
+        map.insert(t.node.clone(), s?);
+    }
+    Ok(map)
+}
+
+async fn provision_nodes(
+    lab: &Lab,
+    sd: &StateDir,
+    keys: &crate::state::Keys,
+    artifacts: &crate::provision::Artifacts,
+    printer: &Printer,
+    wait: std::time::Duration,
+) -> Result<()> {
+    let sessions = connect_all(lab, keys, wait).await?;
+    let mut state = sd.load()?.unwrap_or_else(|| State { version: STATE_VERSION, lab: lab.name.clone(), provider: provider_name(lab.provider).into(), ..State::default() });
+    let recorded = state.nodes.iter().map(|(k, v)| (k.clone(), v.steps.clone())).collect();
+    let p = crate::provision::Provisioner { lab, keys, sessions: &sessions, artifacts, reporter: printer, recorded };
+    let result = p.run().await;
+    if let Ok(fps) = &result {
+        let before = state.clone();
+        for (node, steps) in fps {
+            let entry = state.nodes.entry(node.clone()).or_default();
+            if let Some(n) = lab.node(node) {
+                entry.ip = n.ip.to_string();
+            }
+            entry.steps.extend(steps.clone());
+        }
+        if state != before {
+            sd.save(&state)?;
+        }
+    }
+    for (_, s) in sessions {
+        s.close().await;
+    }
+    result.map(drop)
+}
+
+fn provision_cmd(lab: &Lab, printer: &Printer) -> Result<()> {
+    if lab.provider == Provider::Existing {
+        return Err(not_built("`lab provision` for the existing provider"));
+    }
+    let sd = StateDir::for_lab(lab);
+    let keys = existing_keys(lab, &sd)?;
+    let _lock = sd.lock("provision")?;
+    let rt = runtime()?;
+    let artifacts = rt.block_on(download_artifacts(lab, printer))?;
+    rt.block_on(provision_nodes(lab, &sd, &keys, &artifacts, printer, std::time::Duration::from_secs(10)))?;
+    summary(lab, printer);
     Ok(())
 }
 

@@ -58,6 +58,9 @@ pub enum Error {
     #[error("node {node}: {problem}")]
     Node { node: String, problem: String, hint: Option<String> },
 
+    #[error("{failed} of {total} checks failed: {}", names.join(", "))]
+    VerifyFailed { failed: usize, total: usize, names: Vec<String> },
+
     #[error("{0}")]
     Other(String),
 }
@@ -82,6 +85,7 @@ impl Error {
             | Self::Command { .. }
             | Self::Preflight { .. }
             | Self::Node { .. }
+            | Self::VerifyFailed { .. }
             | Self::Other(_) => EXIT_FAILURE,
         }
     }
@@ -112,6 +116,7 @@ impl Error {
             Self::Command { .. } => Some("run it again with -v to see every command lab runs".into()),
             Self::Preflight { fix, .. } => Some(fix.clone()),
             Self::Node { hint, .. } => hint.clone(),
+            Self::VerifyFailed { .. } => Some("`lab up` restarts what is missing; `lab ssh NODE` shows the node".into()),
             Self::Other(_) => None,
         }
     }

@@ -23,3 +23,131 @@ pub fn hosts_file(lab: &Lab) -> String {
         hosts_block(lab)
     )
 }
+
+/// The node's `/etc/hosts` made right: lab's block replaced (or added), and the node's own
+/// name taken off loopback lines (with it there, Spark binds to 127.0.0.1 and workers cannot
+/// reach the master). Everything else is kept.
+pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
+    let begin = format!("# BEGIN lab {} ", lab.name);
+    let end = format!("# END lab {}", lab.name);
+    let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut out = String::new();
+    let mut in_block = false;
+    for line in current.lines() {
+        if line.starts_with(&begin) {
+            in_block = true;
+            continue;
+        }
+        if in_block {
+            if line.trim_end() == end {
+                in_block = false;
+            }
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let addr = fields.next().unwrap_or("");
+        if !line.trim_start().starts_with('#') && (addr.starts_with("127.") || addr == "::1") {
+            let kept: Vec<&str> = fields.filter(|f| *f != node && !f.starts_with(&format!("{node}."))).collect();
+            if kept.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("{addr} {}\n", kept.join(" ")));
+            continue;
+        }
+        // A lab node's name mapped elsewhere outside the block would shadow lab's entry.
+        if !addr.is_empty() && !line.trim_start().starts_with('#') && line.split_whitespace().skip(1).any(|f| names.contains(&f)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&hosts_block(lab));
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{HostFacts, parse};
+    use std::path::Path;
+
+    fn lab() -> Lab {
+        parse(Path::new("x"), include_str!("../labs/sandbox.yaml"), &HostFacts::default()).expect("valid")
+    }
+
+    #[test]
+    fn own_name_leaves_loopback_and_block_is_replaced() {
+        let current = "127.0.0.1 localhost\n127.0.1.1 node1.example node1\n::1 localhost ip6-localhost\n10.0.0.5 nas\n192.168.1.9 node2\n# BEGIN lab sandbox (managed by lab; changes here are replaced)\n1.2.3.4 stale\n# END lab sandbox\n";
+        let merged = merge_hosts(current, &lab(), "node1");
+        assert!(merged.starts_with("127.0.0.1 localhost\n::1 localhost ip6-localhost\n10.0.0.5 nas\n"), "{merged}");
+        assert!(!merged.contains("stale") && !merged.contains("192.168.1.9"), "{merged}");
+        assert!(merged.contains("192.168.57.11   node1\n"));
+        assert_eq!(merge_hosts(&merged, &lab(), "node1"), merged, "merging twice changes nothing");
+    }
+}
+
+/// A short, stable fingerprint of a text.
+pub fn short_hash(text: &str) -> String {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// `conf/spark-env.sh` for `node`: the same SPARK_HOME everywhere, the master's name, this
+/// node's own lab address (never the NAT address every VM shares), worker resources, and pid
+/// files outside /tmp.
+pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str, pid_dir: &str) -> String {
+    let mut s = String::from("#!/usr/bin/env bash\n# Written by lab; `lab up` replaces changes made here.\n");
+    let _ = writeln!(s, "export JAVA_HOME={java_home}");
+    let _ = writeln!(s, "export SPARK_HOME=/opt/spark");
+    let _ = writeln!(s, "export SPARK_MASTER_HOST={}", lab.master().name);
+    let _ = writeln!(s, "export SPARK_MASTER_PORT=7077");
+    let _ = writeln!(s, "export SPARK_MASTER_WEBUI_PORT=8080");
+    let _ = writeln!(s, "export SPARK_LOCAL_IP={}", node.ip);
+    let _ = writeln!(s, "export SPARK_PID_DIR={pid_dir}");
+    if let Some(c) = lab.spark.worker_cores {
+        let _ = writeln!(s, "export SPARK_WORKER_CORES={c}");
+    }
+    if let Some(m) = &lab.spark.worker_memory {
+        let _ = writeln!(s, "export SPARK_WORKER_MEMORY={m}");
+    }
+    s
+}
+
+/// `current` with `line` present exactly once (other lines kept in order).
+pub fn with_line(current: &str, line: &str) -> String {
+    let mut out: String = current.lines().filter(|l| l.trim() != line.trim() && !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
+    out.push_str(line.trim());
+    out.push('\n');
+    out
+}
+
+/// A known_hosts text with lab's entries (`hosts`, `key`) replacing any line for those hosts.
+pub fn known_hosts(current: &str, entries: &[(String, String)]) -> String {
+    let ours: Vec<&str> = entries.iter().flat_map(|(h, _)| h.split(',')).collect();
+    let mut out: String = current
+        .lines()
+        .filter(|l| {
+            let hosts = l.split_whitespace().next().unwrap_or("");
+            !l.trim().is_empty() && !hosts.split(',').any(|h| ours.contains(&h))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (h, k) in entries {
+        let _ = writeln!(out, "{h} {k}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_known_hosts() {
+        assert_eq!(with_line("a\nb\n", "c"), "a\nb\nc\n");
+        assert_eq!(with_line("a\nc\nb\n", "c"), "a\nb\nc\n");
+        let k = known_hosts("node1,10.0.0.11 ssh-ed25519 OLD\ngithub.com ssh-ed25519 GH\n", &[("node1,10.0.0.11".into(), "ssh-ed25519 NEW".into())]);
+        assert_eq!(k, "github.com ssh-ed25519 GH\nnode1,10.0.0.11 ssh-ed25519 NEW\n");
+    }
+}

@@ -10,12 +10,14 @@ mod images;
 mod kickstart;
 mod plan;
 mod proc;
+mod provision;
 mod remote;
 mod sandbox;
 mod spec;
 mod state;
 mod templates;
 mod ui;
+mod verify;
 
 use clap::Parser;
 

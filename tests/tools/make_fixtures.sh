@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the fixtures the end-to-end tests serve from 127.0.0.1, in tests/fixtures/cache/
+# (ignored by git; built once, then reused):
+#   spark-3.5.7-bin-hadoop3.tgz (+ .sha512)  Spark's bin/, sbin/, jars/ repackaged from the
+#                                            pyspark 3.5.7 source package on PyPI
+#   jdk-17-lab.tar.gz (+ .sha256)            this machine's JDK 17 (openjdk-17-jdk-headless)
+set -euo pipefail
+V=3.5.7
+cache="$(cd "$(dirname "$0")/.." && pwd)/fixtures/cache"
+mkdir -p "$cache"
+cd "$cache"
+
+if [ ! -s "spark-$V-bin-hadoop3.tgz" ]; then
+  [ -s "pyspark-$V.tar.gz" ] || python3 -m pip download --quiet --no-deps --no-binary :all: "pyspark==$V" -d .
+  echo "== building spark-$V-bin-hadoop3.tgz from pyspark-$V.tar.gz"
+  rm -rf stage && mkdir -p stage
+  tar xzf "pyspark-$V.tar.gz" -C stage "pyspark-$V/deps"
+  dist="stage/spark-$V-bin-hadoop3"
+  mkdir -p "$dist/conf"
+  for d in bin sbin jars examples data licenses; do
+    [ -d "stage/pyspark-$V/deps/$d" ] && mv "stage/pyspark-$V/deps/$d" "$dist/"
+  done
+  echo "Spark $V built for Hadoop 3 (repackaged by lab's tests from the pyspark $V source package)" > "$dist/RELEASE"
+  tar -C stage -cf - "spark-$V-bin-hadoop3" | gzip -1 > "spark-$V-bin-hadoop3.tgz.tmp"
+  mv "spark-$V-bin-hadoop3.tgz.tmp" "spark-$V-bin-hadoop3.tgz"
+  rm -rf stage
+fi
+[ -s "spark-$V-bin-hadoop3.tgz.sha512" ] || sha512sum "spark-$V-bin-hadoop3.tgz" > "spark-$V-bin-hadoop3.tgz.sha512"
+
+if [ ! -s jdk-17-lab.tar.gz ]; then
+  jdk=/usr/lib/jvm/java-17-openjdk-amd64
+  [ -x "$jdk/bin/jps" ] || { echo "no JDK 17 at $jdk: apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+  echo "== building jdk-17-lab.tar.gz from $jdk"
+  tar -C "$(dirname "$jdk")" -chf - --exclude=jmods --exclude=docs --exclude=demo --exclude=man --exclude=src.zip \
+      --transform "s|^$(basename "$jdk")|jdk-17-lab|" "$(basename "$jdk")" | gzip -1 > jdk-17-lab.tar.gz.tmp
+  mv jdk-17-lab.tar.gz.tmp jdk-17-lab.tar.gz
+fi
+[ -s jdk-17-lab.tar.gz.sha256 ] || sha256sum jdk-17-lab.tar.gz > jdk-17-lab.tar.gz.sha256
+ls -l "$cache"
