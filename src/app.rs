@@ -25,7 +25,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
         }
         Command::Init { template, force, list } => init(g.file.as_deref(), &template, force, list, printer),
         Command::Validate => validate(&load(g.file.as_deref())?, printer),
-        Command::Up { dry_run, no_provision } => up(&load(g.file.as_deref())?, dry_run, !no_provision, printer),
+        Command::Up { dry_run, no_provision, accept_host_keys } => up(&load(g.file.as_deref())?, dry_run, !no_provision, accept_host_keys, printer),
         Command::Kickstart { node, iso } => kickstart_cmd(&load(g.file.as_deref())?, &node, iso.as_deref(), printer),
         Command::SshConfig => ssh_config(&load(g.file.as_deref())?, printer),
         Command::Destroy { yes } => destroy(&load(g.file.as_deref())?, yes, printer),
@@ -33,6 +33,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
         Command::Verify => verify(&load(g.file.as_deref())?, printer),
         Command::Status => status(&load(g.file.as_deref())?, printer),
         Command::Halt => halt(&load(g.file.as_deref())?, printer),
+        Command::Fetch => fetch(&load(g.file.as_deref())?, printer),
         Command::Provision => provision_cmd(&load(g.file.as_deref())?, printer),
     }
 }
@@ -149,7 +150,7 @@ fn init(explicit: Option<&Path>, template: &str, force: bool, list: bool, printe
     Ok(())
 }
 
-fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()> {
+fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer: &Printer) -> Result<()> {
     let steps = plan::up(lab, provision);
     if dry_run {
         if printer.is_json() {
@@ -164,13 +165,23 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()
     }
     let sd = StateDir::for_lab(lab);
     let _lock = sd.lock("up")?;
-    let (_, keys) = prepare_state(lab, &sd, printer)?;
+    let (_, mut keys) = prepare_state(lab, &sd, printer)?;
     let rt = runtime()?;
     // Downloads first: a bad URL or checksum fails before anything is created.
     let artifacts = if provision { Some(rt.block_on(download_artifacts(lab, printer))?) } else { None };
     match lab.provider {
         Provider::Sandbox => sandbox::up(lab, &sd, &keys, printer)?,
-        Provider::Virtualbox | Provider::Existing => return Err(not_built(&format!("the {} provider", provider_name(lab.provider)))),
+        Provider::Existing => {
+            let created = rt.block_on(crate::existing::up(lab, &sd, accept_host_keys, printer))?;
+            let mut state = sd.load()?.unwrap_or_default();
+            let before = state.clone();
+            state.resources.extend(created);
+            if state != before {
+                sd.save(&state)?;
+            }
+            keys = sd.ensure_keys(lab)?; // now with the recorded host keys
+        }
+        Provider::Virtualbox => return Err(not_built(&format!("the {} provider", provider_name(lab.provider)))),
     }
     let Some(artifacts) = artifacts else {
         printer.info(&format!("lab {:?}: every node answers SSH ({} nodes); not provisioned (--no-provision)", lab.name, lab.nodes.len()));
@@ -182,9 +193,6 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, printer: &Printer) -> Result<()
 }
 
 fn verify(lab: &Lab, printer: &Printer) -> Result<()> {
-    if lab.provider == Provider::Existing {
-        return Err(not_built("`lab verify` for the existing provider"));
-    }
     let sd = StateDir::for_lab(lab);
     let keys = existing_keys(lab, &sd)?;
     let rt = runtime()?;
@@ -252,6 +260,35 @@ fn summary(lab: &Lab, printer: &Printer) {
     ));
 }
 
+fn fetch(lab: &Lab, printer: &Printer) -> Result<()> {
+    let rt = runtime()?;
+    let paths = rt.block_on(async {
+        let dl = crate::download::Downloader::new(printer)?;
+        let mut wanted = Vec::new();
+        if let Some(img) = &lab.image {
+            wanted.push(("ISO", img.iso.clone()));
+        }
+        if let spec::JavaInstall::Tarball(a) = &lab.java.install {
+            wanted.push(("JDK", a.clone()));
+        }
+        wanted.push(("Spark", lab.spark.artifact.clone()));
+        let mut paths = Vec::new();
+        for (what, a) in wanted {
+            let p = dl.fetch(&a).await?;
+            paths.push((what, a.url.clone(), p));
+        }
+        Ok::<_, Error>(paths)
+    })?;
+    if printer.is_json() {
+        printer.json(&json!(paths.iter().map(|(w, u, p)| json!({"artifact": w, "url": u, "path": p.display().to_string()})).collect::<Vec<_>>()));
+    } else {
+        for (what, url, path) in &paths {
+            printer.out(&format!("{what:<6} {}  ({url})", path.display()));
+        }
+    }
+    Ok(())
+}
+
 async fn download_artifacts(lab: &Lab, printer: &Printer) -> Result<crate::provision::Artifacts> {
     let dl = crate::download::Downloader::new(printer)?;
     let task = printer.task("host: downloads (verified, cached)");
@@ -309,9 +346,6 @@ async fn provision_nodes(
 }
 
 fn provision_cmd(lab: &Lab, printer: &Printer) -> Result<()> {
-    if lab.provider == Provider::Existing {
-        return Err(not_built("`lab provision` for the existing provider"));
-    }
     let sd = StateDir::for_lab(lab);
     let keys = existing_keys(lab, &sd)?;
     let _lock = sd.lock("provision")?;
@@ -338,26 +372,55 @@ fn halt(lab: &Lab, printer: &Printer) -> Result<()> {
 
 fn status(lab: &Lab, printer: &Printer) -> Result<()> {
     let sd = StateDir::for_lab(lab);
-    let nodes = match lab.provider {
-        Provider::Sandbox => sandbox::status(lab, &sd),
-        _ => return Err(not_built(&format!("`lab status` for the {} provider", provider_name(lab.provider)))),
+    // What the provider sees; then, for every node, SSH with the pinned key and the daemon.
+    let provider_state: Vec<(String, String)> = match lab.provider {
+        Provider::Sandbox => sandbox::status(lab, &sd).into_iter().map(|n| (n.name, n.state.to_string())).collect(),
+        Provider::Existing => lab.nodes.iter().map(|n| (n.name.clone(), "existing".to_string())).collect(),
+        Provider::Virtualbox => return Err(not_built("`lab status` for the virtualbox provider")),
     };
+    let keys = if sd.client_key_path().exists() { Some(sd.ensure_keys(lab)?) } else { None };
+    let rt = runtime()?;
+    let probes = rt.block_on(futures_util::future::join_all(lab.nodes.iter().map(|n| {
+        let keys = keys.as_ref();
+        let running = provider_state.iter().any(|(name, st)| name == &n.name && (st == "running" || st == "existing"));
+        async move {
+            let Some(keys) = keys.filter(|_| running) else { return (false, None) };
+            let Ok(t) = crate::remote::Target::for_node(lab, keys, n) else { return (false, None) };
+            let Ok(s) = crate::remote::Session::connect(&t, std::time::Duration::from_secs(3)).await else { return (false, None) };
+            let class = if n.role == spec::Role::Master { "org.apache.spark.deploy.master.Master" } else { "org.apache.spark.deploy.worker.Worker" };
+            let daemon = s.exec(&format!("[ -x /opt/spark/sbin/spark-daemon.sh ] || exit 3; cd /opt/spark && sbin/spark-daemon.sh status {class} 1")).await.ok().map(|o| o.status);
+            s.close().await;
+            (true, daemon)
+        }
+    })));
     let master = lab.master();
-    let ui = format!("http://{}:8080", master.ip);
+    let ui = format!("http://{}:{}", master.ip, crate::provision::MASTER_UI_PORT);
+    let spark_word = |d: Option<u32>, role: spec::Role| match (d, role) {
+        (Some(0), spec::Role::Master) => "Master running",
+        (Some(0), spec::Role::Worker) => "Worker running",
+        (Some(3), _) => "not installed",
+        (Some(_), _) => "stopped",
+        (None, _) => "-",
+    };
     if printer.is_json() {
         printer.json(&json!({
             "lab": lab.name,
             "provider": provider_name(lab.provider),
             "master_ui": ui,
-            "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string(), "state": n.state, "ssh": n.ssh, "spark": null})).collect::<Vec<_>>(),
+            "nodes": lab.nodes.iter().zip(&probes).map(|(n, (ssh, d))| json!({
+                "name": n.name, "ip": n.ip.to_string(),
+                "state": provider_state.iter().find(|(name, _)| name == &n.name).map(|(_, s)| s.clone()),
+                "ssh": ssh, "spark": d.map(|c| c == 0),
+            })).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
     let mut out = format!("{:<12} {:<15} {:<12} {:<5} {}\n", "NODE", "ADDRESS", "STATE", "SSH", "SPARK");
-    for n in &nodes {
-        out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, n.state, if n.ssh { "yes" } else { "no" }, "-"));
+    for (n, (ssh, d)) in lab.nodes.iter().zip(&probes) {
+        let st = provider_state.iter().find(|(name, _)| name == &n.name).map_or("?", |(_, s)| s.as_str());
+        out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, st, if *ssh { "yes" } else { "no" }, spark_word(*d, n.role)));
     }
-    out.push_str(&format!("master web UI: {ui} (Spark daemons are not checked yet: provisioning is not built)"));
+    out.push_str(&format!("master web UI: {ui}"));
     printer.out(&out);
     Ok(())
 }
@@ -428,9 +491,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn ssh(lab: &Lab, node: &str, command: &[String]) -> Result<()> {
     let n = node_of(lab, node)?.clone();
-    if lab.provider == Provider::Existing {
-        return Err(not_built("`lab ssh` for the existing provider"));
-    }
     let sd = StateDir::for_lab(lab);
     let keys = existing_keys(lab, &sd)?;
     let target = crate::remote::Target::for_node(lab, &keys, &n)?;
@@ -446,6 +506,7 @@ fn ssh(lab: &Lab, node: &str, command: &[String]) -> Result<()> {
         Ok::<u32, Error>(status)
     })?;
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    crate::report_peak_memory();
     // The remote command's status is lab's status (255 when it ended by a signal).
     std::process::exit(i32::try_from(status).unwrap_or(255));
 }
@@ -485,7 +546,7 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
     let _lock = sd.lock("destroy")?;
     let state = sd.load()?;
     if let Some(s) = &state {
-        let built_here = s.provider == provider_name(Provider::Sandbox);
+        let built_here = s.provider != provider_name(Provider::Virtualbox);
         if !built_here && (!s.resources.is_empty() || s.nodes.values().any(|n| !n.steps.is_empty())) {
             return Err(not_built(&format!("`lab destroy` for the {} provider", s.provider)));
         }
@@ -502,8 +563,13 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
             return Ok(());
         }
     }
-    if lab.provider == Provider::Sandbox {
-        sandbox::destroy(lab, &sd, printer)?;
+    match lab.provider {
+        Provider::Sandbox => sandbox::destroy(lab, &sd, printer)?,
+        Provider::Existing => {
+            let created = state.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
+            runtime()?.block_on(crate::existing::destroy(lab, &sd, &created, printer))?;
+        }
+        Provider::Virtualbox => {}
     }
     sd.remove()?;
     printer.info(&format!("lab {:?}: removed {}", lab.name, sd.path().display()));

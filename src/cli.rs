@@ -54,6 +54,9 @@ pub enum Command {
         /// Stop once the nodes answer SSH (no Java, no Spark)
         #[arg(long)]
         no_provision: bool,
+        /// existing provider: record the host key each machine presents where none is known
+        #[arg(long)]
+        accept_host_keys: bool,
     },
     /// Stop the nodes and keep their disks (`lab up` starts them again)
     #[command(after_help = "Example:\n  lab halt && lab up")]
@@ -102,6 +105,9 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Download and verify the lab's artifacts (ISO, JDK, Spark) into the cache, touching no node
+    #[command(after_help = "Examples:\n  lab fetch                 fill the cache before going offline\n  LAB_CACHE_DIR=/srv/cache lab fetch")]
+    Fetch,
     /// Print the kickstart lab generates for a node (and optionally write its OEMDRV image)
     #[command(after_help = "Examples:\n  lab kickstart master\n  lab kickstart node1 --iso node1-oemdrv.iso")]
     Kickstart {

@@ -4,6 +4,7 @@ mod app;
 mod cli;
 mod download;
 mod error;
+mod existing;
 mod files;
 mod identity;
 mod images;
@@ -33,8 +34,21 @@ fn main() {
         }
     };
     let printer = ui::Printer::new(cli.global.quiet, cli.global.verbose, cli.global.json, cli.global.no_progress);
-    if let Err(e) = app::run(cli, &printer) {
+    let result = app::run(cli, &printer);
+    report_peak_memory();
+    if let Err(e) = result {
         printer.error(&e);
         std::process::exit(e.exit_code());
+    }
+}
+
+/// With `LAB_REPORT_PEAK_MEMORY` set, prints the process's peak resident memory (for the
+/// memory benchmark and tests).
+pub fn report_peak_memory() {
+    if std::env::var_os("LAB_REPORT_PEAK_MEMORY").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+            eprintln!("lab: peak memory {}", hwm.trim());
+        }
     }
 }

@@ -160,7 +160,16 @@ impl StateDir {
             .map_err(|e| Error::io(format!("setting the mode of {}", hostkeys.display()), e))?;
         let mut hosts = BTreeMap::new();
         let mut known = String::new();
-        for node in &lab.nodes {
+        if lab.provider == crate::spec::Provider::Existing {
+            // Existing machines have their own host keys: known ones only, never generated.
+            hosts = crate::existing::host_keys(lab, self);
+            for n in &lab.nodes {
+                if let Some(k) = hosts.get(&n.name) {
+                    known.push_str(&format!("{},{} {}\n", n.name, n.ip, k.public_line));
+                }
+            }
+        }
+        for node in lab.nodes.iter().filter(|_| lab.provider != crate::spec::Provider::Existing) {
             let path = self.host_key_path(&node.name);
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;

@@ -178,9 +178,21 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Session>, ssh_errors: &Ha
     let t = Instant::now();
     checks.push(done("master_ui", &m.name, t, master_ui(lab).await));
     if lab.verify.spark_shell {
-        if let Some(ms) = sessions.get(&m.name) {
-            let t = Instant::now();
-            checks.push(done("spark_job", &m.name, t, spark_job(lab, ms).await));
+        let broken: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{} on {}", c.check, c.node)).collect();
+        match sessions.get(&m.name) {
+            // A job on a broken cluster would only wait for executors that cannot come.
+            _ if !broken.is_empty() => checks.push(Check {
+                check: "spark_job".into(),
+                node: m.name.clone(),
+                ok: false,
+                seconds: 0.0,
+                evidence: format!("not run: the cluster is not healthy ({})", broken.join(", ")),
+            }),
+            Some(ms) => {
+                let t = Instant::now();
+                checks.push(done("spark_job", &m.name, t, spark_job(lab, ms).await));
+            }
+            None => {}
         }
     }
     checks

@@ -4,6 +4,10 @@ mod support;
 
 mod broken_labs;
 mod cli;
+mod downloads;
+mod existing;
 mod kickstart;
 mod sandbox;
+mod spark;
+mod ssh;
 mod state;

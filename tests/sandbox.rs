@@ -27,24 +27,44 @@ pub struct SandboxLab {
     pub net: String,
 }
 
+/// The `nodes:` section for a master at .10 and `workers` workers at .11, .12, ...
+pub fn nodes_yaml(net: &str, workers: usize) -> String {
+    let mut nodes = format!("nodes:\n  - name: master\n    role: master\n    ip: {net}.10\n");
+    for w in 1..=workers {
+        nodes.push_str(&format!("  - name: node{w}\n    role: worker\n    ip: {net}.{}\n", 10 + w));
+    }
+    nodes
+}
+
 impl SandboxLab {
     pub fn new(workers: usize) -> Self {
+        Self::with(workers, |_| {
+            "java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.8\n  url: http://127.0.0.1:9/spark-3.5.8-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/spark-3.5.8-bin-hadoop3.tgz.sha512\n".to_string()
+        })
+    }
+
+    /// A lab with `workers` workers; `software` writes its java and spark sections.
+    pub fn with(workers: usize, software: impl FnOnce(&str) -> String) -> Self {
         require_root();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let name = format!("t{}-{n}", pid % 100_000);
         let net = format!("10.{}.{}", 200 + (n % 50), pid % 250);
-        let mut nodes = format!("  - name: master\n    role: master\n    ip: {net}.10\n");
-        for w in 1..=workers {
-            nodes.push_str(&format!("  - name: node{w}\n    role: worker\n    ip: {net}.{}\n", 10 + w));
-        }
-        let text = format!(
-            "name: {name}\nprovider: sandbox\nnetwork:\n  cidr: {net}.0/24\n  host: {net}.1\nuser: spark\nnodes:\n{nodes}\
-             java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.8\n  url: http://127.0.0.1:9/spark-3.5.8-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/spark-3.5.8-bin-hadoop3.tgz.sha512\n"
-        );
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("lab.yaml"), text).expect("lab.yaml");
-        Self { dir, name, net }
+        let lab = Self { dir, name, net };
+        lab.write(workers, &software(&lab.net));
+        lab
+    }
+
+    /// Rewrites the lab file with `workers` workers and the given java/spark sections.
+    pub fn write(&self, workers: usize, software: &str) {
+        let text = format!(
+            "name: {}\nprovider: sandbox\nnetwork:\n  cidr: {net}.0/24\n  host: {net}.1\nuser: spark\n{}{software}",
+            self.name,
+            nodes_yaml(&self.net, workers),
+            net = self.net,
+        );
+        std::fs::write(self.dir.path().join("lab.yaml"), text).expect("lab.yaml");
     }
 
     pub fn lab(&self) -> Lab {

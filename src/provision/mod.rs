@@ -178,6 +178,15 @@ impl Provisioner<'_> {
         if put_file(s, "/etc/profile.d/lab-java.sh", &profile, 0o644, &Owner::root()).await? == Outcome::Applied {
             outcome = Outcome::Applied;
         }
+        // Commands run over SSH get no login profile: put the JDK's tools where every shell
+        // looks (`lab ssh node -- jps`).
+        let tools = ["java", "javac", "jps", "jstack", "jcmd"];
+        let check = tools.iter().map(|t| format!("[ \"$(readlink /usr/local/bin/{t})\" = {home}/bin/{t} ] || [ ! -e {home}/bin/{t} ]")).collect::<Vec<_>>().join(" && ");
+        if !s.exec(&check).await?.ok() {
+            let link = tools.iter().map(|t| format!("if [ -e {home}/bin/{t} ]; then ln -sfn {home}/bin/{t} /usr/local/bin/{t}; fi")).collect::<Vec<_>>().join("; ");
+            s.sudo_check(&format!("mkdir -p /usr/local/bin; {link}")).await?;
+            outcome = Outcome::Applied;
+        }
         Ok((home, outcome))
     }
 
@@ -302,16 +311,14 @@ impl Provisioner<'_> {
             return Err(Error::Node { node: master.name.clone(), problem: format!("unexpected public key {master_key:?}"), hint: None });
         }
         let owner = Owner::user(user);
-        let home = s.check("printf %s \"$HOME\"").await?.stdout;
         let results = join_all(self.lab.workers().map(|w| {
             let master_key = master_key.clone();
             let owner = owner.clone();
             async move {
                 let ws = self.session(&w.name)?;
-                let whome = ws.check("printf %s \"$HOME\"").await?.stdout;
-                let current = ws.exec("cat ~/.ssh/authorized_keys 2>/dev/null").await?.stdout;
-                let desired = files::with_line(&current, &master_key);
-                ws.check("mkdir -p ~/.ssh && chmod 700 ~/.ssh").await?;
+                let got = ws.check("mkdir -p ~/.ssh && chmod 700 ~/.ssh && printf '%s\\n' \"$HOME\" && cat ~/.ssh/authorized_keys 2>/dev/null; true").await?.stdout;
+                let (whome, current) = got.split_once('\n').unwrap_or((got.as_str(), ""));
+                let desired = files::with_line(current, &master_key);
                 let o = put_file(ws, &format!("{whome}/.ssh/authorized_keys"), &desired, 0o600, &owner).await?;
                 if o == Outcome::Applied {
                     ws.exec("command -v restorecon >/dev/null && restorecon -R ~/.ssh || true").await?;
@@ -325,14 +332,15 @@ impl Provisioner<'_> {
                 outcome = Outcome::Applied;
             }
         }
-        let known_now = s.exec("cat ~/.ssh/known_hosts 2>/dev/null").await?.stdout;
+        let got = s.check("printf '%s\\n' \"$HOME\"; cat ~/.ssh/known_hosts 2>/dev/null; true").await?.stdout;
+        let (home, known_now) = got.split_once('\n').unwrap_or((got.as_str(), ""));
         let entries: Vec<(String, String)> = self
             .lab
             .nodes
             .iter()
             .filter_map(|n| self.keys.hosts.get(&n.name).map(|k| (format!("{},{}", n.name, n.ip), k.public_line.split_whitespace().take(2).collect::<Vec<_>>().join(" "))))
             .collect();
-        let known = files::known_hosts(&known_now, &entries);
+        let known = files::known_hosts(known_now, &entries);
         if put_file(s, &format!("{home}/.ssh/known_hosts"), &known, 0o644, &owner).await? == Outcome::Applied {
             outcome = Outcome::Applied;
         }
@@ -425,11 +433,17 @@ impl Provisioner<'_> {
         loop {
             let j = master_json(self.lab).await.ok();
             let missing: Vec<&Node> = self.lab.workers().filter(|w| !j.as_ref().is_some_and(|j| j.alive_worker(w))).collect();
-            if missing.is_empty() {
+            // Also wait out entries of workers that were replaced (a killed worker's old
+            // registration stays until the master notices).
+            let exact = j.as_ref().is_some_and(|j| j.alive_hosts().len() == self.lab.workers().count());
+            if missing.is_empty() && exact {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(self.daemon_failure(missing[0], "it did not register with the master as ALIVE within 120 s").await);
+                return match missing.first() {
+                    Some(w) => Err(self.daemon_failure(w, "it did not register with the master as ALIVE within 120 s").await),
+                    None => Err(Error::Other(format!("the master lists other workers than the lab's: {:?}", j.map(|j| j.alive_hosts())))),
+                };
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -465,9 +479,10 @@ impl MasterJson {
 
 /// GET http://<master>:8080/json/ from this machine.
 pub async fn master_json(lab: &Lab) -> Result<MasterJson> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let m = lab.master();
     let url = format!("http://{}:{MASTER_UI_PORT}/json/", m.ip);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build().map_err(|e| Error::Other(e.to_string()))?;
+    let client = CLIENT.get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build().unwrap_or_default());
     let resp = client.get(&url).send().await.map_err(|e| Error::Other(format!("{url}: {e}")))?;
     let text = resp.text().await.map_err(|e| Error::Other(format!("{url}: {e}")))?;
     serde_json::from_str(&text).map_err(|e| Error::Other(format!("{url}: not the master's JSON: {e}")))

@@ -93,3 +93,17 @@ pub fn python_tool(tool: &str, args: &[&str]) -> Output {
         argv: std::iter::once(tool.to_string()).chain(args.iter().map(|s| (*s).to_string())).collect(),
     }
 }
+
+/// The folder of built fixtures (Spark and JDK tarballs); fails saying how to build them.
+pub fn fixtures() -> PathBuf {
+    let dir = repo().join("tests/fixtures/cache");
+    for f in ["spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512", "jdk-17-lab.tar.gz", "jdk-17-lab.tar.gz.sha256"] {
+        assert!(dir.join(f).is_file(), "fixture {f} is missing: run `bash tests/tools/make_fixtures.sh` (`bash tests/run.sh` does)");
+    }
+    dir
+}
+
+/// The first word of a checksum file.
+pub fn digest_in(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("checksum file").split_whitespace().next().expect("digest").to_string()
+}

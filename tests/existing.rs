@@ -1,0 +1,179 @@
+//! The `existing` provider on machines the test builds itself, outside lab: namespaces with an
+//! overlay root, an `admin` account with the test's key and sudo, and sshd with a host key the
+//! test generated.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::support::Lab;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+const BOOT: &str = r#"set -eu
+D=$1; IP=$2; NAME=$3
+mount --make-rprivate /
+mount -t overlay outside -o lowerdir=/,upperdir=$D/up,workdir=$D/work $D/root
+R=$D/root
+mount -t proc proc $R/proc; mount --rbind /dev $R/dev; mount -t sysfs sysfs $R/sys
+mount -t tmpfs tmpfs $R/tmp; mount -t tmpfs tmpfs $R/run; mkdir -p $R/run/sshd
+hostname $NAME; echo $NAME > $R/etc/hostname
+printf '127.0.0.1 localhost\n' > $R/etc/hosts
+chroot $R sh -c 'id -u admin >/dev/null 2>&1 || useradd -m -s /bin/bash admin; usermod -p "*" admin'
+chroot $R install -d -m 700 -o admin -g admin /home/admin/.ssh
+cp $D/../admin.pub $R/home/admin/.ssh/authorized_keys; chroot $R chown admin:admin /home/admin/.ssh/authorized_keys
+echo 'admin ALL=(ALL) NOPASSWD: ALL' > $R/etc/sudoers.d/admin
+cp $D/hostkey $R/etc/ssh/outside_host_key; chmod 600 $R/etc/ssh/outside_host_key
+exec chroot $R /usr/sbin/sshd -D -e -o ListenAddress=$IP -h /etc/ssh/outside_host_key -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no
+"#;
+
+/// Machines that lab did not create.
+struct Outside {
+    dir: tempfile::TempDir,
+    tag: String,
+    net: String,
+    nodes: Vec<(String, String)>,
+}
+
+fn sh(cmd: &str) {
+    let ok = Command::new("sh").args(["-c", cmd]).status().expect("sh").success();
+    assert!(ok, "failed: {cmd}");
+}
+
+impl Outside {
+    fn new(workers: usize) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("ex{}{n}", std::process::id() % 10_000);
+        let net = format!("10.{}.{}", 150 + n, std::process::id() % 250);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().to_path_buf();
+        sh(&format!("ssh-keygen -q -t ed25519 -N '' -f {}/admin", d.display()));
+        sh(&format!("ip link add {tag} type bridge && ip addr add {net}.1/24 dev {tag} && ip link set {tag} up"));
+        let mut nodes = vec![("master".to_string(), format!("{net}.10"))];
+        for w in 1..=workers {
+            nodes.push((format!("node{w}"), format!("{net}.{}", 10 + w)));
+        }
+        let me = Self { dir, tag, net, nodes };
+        let mut known = String::new();
+        for (i, (name, ip)) in me.nodes.iter().enumerate() {
+            let nd = d.join(name);
+            for sub in ["up", "work", "root"] {
+                std::fs::create_dir_all(nd.join(sub)).expect("mkdir");
+            }
+            sh(&format!("ssh-keygen -q -t ed25519 -N '' -f {}/hostkey", nd.display()));
+            let ns = format!("{}-{name}", me.tag);
+            sh(&format!(
+                "ip netns add {ns} && ip link add {t}v{i} type veth peer name eth0 netns {ns} && ip link set {t}v{i} master {t} && ip link set {t}v{i} up \
+                 && ip -n {ns} addr add {ip}/24 dev eth0 && ip -n {ns} link set eth0 up && ip -n {ns} link set lo up",
+                t = me.tag
+            ));
+            std::fs::write(nd.join("boot.sh"), BOOT).expect("boot");
+            Command::new("setsid")
+                .args(["ip", "netns", "exec", &ns, "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "sh"])
+                .arg(nd.join("boot.sh"))
+                .args([nd.to_str().expect("utf-8"), ip, name])
+                .stdout(std::fs::File::create(nd.join("log")).expect("log"))
+                .stderr(std::process::Stdio::null())
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("start node");
+            let public = std::fs::read_to_string(nd.join("hostkey.pub")).expect("pub");
+            known.push_str(&format!("{ip} {}\n", public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")));
+        }
+        std::fs::write(d.join("known_hosts"), known).expect("known_hosts");
+        for (_, ip) in &me.nodes {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::net::TcpStream::connect((ip.as_str(), 22)).is_err() {
+                assert!(std::time::Instant::now() < deadline, "outside node {ip} did not start");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        me
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn lab_file(&self, known_hosts: bool, extra: &str) -> PathBuf {
+        let nodes: String = self.nodes.iter().map(|(n, ip)| format!("  - {{name: {n}, role: {}, ip: {ip}}}\n", if n == "master" { "master" } else { "worker" })).collect();
+        let known = if known_hosts { format!("  known_hosts: {}/known_hosts\n", self.path().display()) } else { String::new() };
+        let text = format!(
+            "name: {}\nprovider: existing\nnetwork:\n  cidr: {}.0/24\nnodes:\n{nodes}existing:\n  login: admin\n  identity_file: {}/admin\n{known}{extra}",
+            self.tag, self.net, self.path().display()
+        );
+        let labdir = self.path().join("lab");
+        std::fs::create_dir_all(&labdir).expect("mkdir");
+        std::fs::write(labdir.join("lab.yaml"), text).expect("lab.yaml");
+        labdir
+    }
+
+    fn as_admin(&self, ip: &str, cmd: &str) -> std::process::Output {
+        Command::new("ssh")
+            .args(["-i", &format!("{}/admin", self.path().display()), "-o", &format!("UserKnownHostsFile={}/known_hosts", self.path().display())])
+            .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", &format!("admin@{ip}"), cmd])
+            .output()
+            .expect("ssh")
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        for (name, _) in &self.nodes {
+            let ns = format!("{}-{name}", self.tag);
+            let pids = Command::new("ip").args(["netns", "pids", &ns]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+            for p in pids.split_whitespace() {
+                let _ = Command::new("kill").args(["-9", p]).status();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+        let _ = Command::new("ip").args(["link", "del", &self.tag]).status();
+    }
+}
+
+#[test]
+fn host_keys_are_never_learned_silently() {
+    let m = Outside::new(1);
+    let dir = m.lab_file(false, "java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/x.sha512\n");
+    let out = Lab::new(&dir).args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("no host key is known") && out.stderr.contains("--accept-host-keys"), "{}", out.stderr);
+    let out = Lab::new(&dir).args(["up", "--no-provision", "--accept-host-keys"]).run().ok();
+    let fp = Command::new("ssh-keygen").args(["-lf", &format!("{}/master/hostkey.pub", m.path().display())]).output().expect("ssh-keygen");
+    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string();
+    assert!(out.stderr.contains(&fp), "the recorded key's fingerprint is not shown:\n{}", out.stderr);
+    // The lab user now exists there, with the lab key.
+    assert_eq!(Lab::new(&dir).args(["ssh", "node1", "--", "id -un; hostname"]).run().ok().stdout, "spark\nnode1\n");
+}
+
+#[test]
+fn provisions_machines_it_did_not_create_and_leaves_them_running() {
+    let m = Outside::new(2);
+    let f = crate::support::fixtures();
+    let served = tempfile::tempdir().expect("tmp");
+    for name in ["spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
+        std::fs::hard_link(f.join(name), served.path().join(name)).expect("link");
+    }
+    let server = crate::support::http::FileServer::start(served.path());
+    let software = format!(
+        "java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\nverify:\n  spark_shell: false\n",
+        server.url("spark-3.5.7-bin-hadoop3.tgz"),
+        server.url("spark-3.5.7-bin-hadoop3.tgz.sha512")
+    );
+    let dir = m.lab_file(true, &software);
+    let cache = tempfile::tempdir().expect("cache");
+    let c = cache.path().to_str().expect("utf-8");
+    Lab::new(&dir).env("LAB_CACHE_DIR", c).args(["up"]).run().ok();
+    let v = Lab::new(&dir).args(["--json", "verify"]).run();
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    let status = Lab::new(&dir).args(["status"]).run().ok();
+    assert!(status.stdout.contains("Master running") && status.stdout.contains("Worker running"), "{}", status.stdout);
+    Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
+    // The machines still run; what lab installed is gone, and so is the user it created.
+    for (_, ip) in &m.nodes {
+        let out = m.as_admin(ip, "hostname; test ! -e /opt/spark && echo no-spark; id spark >/dev/null 2>&1 || echo no-user; grep -c 'BEGIN lab' /etc/hosts || true");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("no-spark") && text.contains("no-user") && text.trim_end().ends_with('0'), "{ip}: {text}");
+    }
+    assert!(!dir.join(".lab").exists());
+}
