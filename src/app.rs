@@ -166,6 +166,9 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer
     let sd = StateDir::for_lab(lab);
     let _lock = sd.lock("up")?;
     let (_, mut keys) = prepare_state(lab, &sd, printer)?;
+    if lab.provider == Provider::Virtualbox {
+        return Err(not_built(&format!("the {} provider", provider_name(lab.provider))));
+    }
     let rt = runtime()?;
     // Downloads first: a bad URL or checksum fails before anything is created.
     let artifacts = if provision { Some(rt.block_on(download_artifacts(lab, printer))?) } else { None };

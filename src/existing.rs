@@ -128,10 +128,11 @@ pub async fn up(lab: &Lab, sd: &StateDir, accept: bool, reporter: &dyn Reporter)
 }
 
 /// The lab user exists, holds the lab key, and has passwordless sudo. Returns `Some("created")`
-/// when lab created the account.
+/// when lab created the account (with no password rather than a locked one: sshd refuses keys
+/// for locked accounts when it does not use PAM).
 async fn ensure_lab_user(lab: &Lab, s: &Session, public: &str) -> Result<Option<String>> {
     let user = &lab.user;
-    let out = s.sudo_check(&format!("if id -u {user} >/dev/null 2>&1; then echo exists; else useradd -m {user} && echo created; fi")).await?;
+    let out = s.sudo_check(&format!("if id -u {user} >/dev/null 2>&1; then echo exists; else useradd -m {user} && usermod -p '*' {user} && echo created; fi")).await?;
     let created = out.stdout.trim() == "created";
     let home = s.sudo_check(&format!("getent passwd {user} | cut -d: -f6")).await?.stdout.trim().to_string();
     let current = s.sudo(&format!("cat {}/.ssh/authorized_keys 2>/dev/null", shell_quote(&home))).await?.stdout;
@@ -165,7 +166,12 @@ pub async fn destroy(lab: &Lab, sd: &StateDir, created: &BTreeMap<String, String
         );
         s.sudo_check(&script).await?;
         if created.get(&format!("user:{}", n.name)).is_some_and(|v| v == "created") {
-            s.sudo_check(&format!("pkill -u {u} || true; userdel -r {u} 2>/dev/null || userdel {u}; rm -f /etc/sudoers.d/90-lab-{u}", u = lab.user)).await?;
+            let remove = format!(
+                "pkill -KILL -u {u} || true; for i in $(seq 50); do pgrep -u {u} >/dev/null || break; sleep 0.1; done; \
+                 userdel -r {u} 2>/dev/null || userdel {u}; rm -f /etc/sudoers.d/90-lab-{u}; ! id -u {u} >/dev/null 2>&1",
+                u = lab.user
+            );
+            s.sudo_check(&remove).await?;
         }
         s.close().await;
         reporter.step_done(&n.name, "lab's software removed", &Outcome::Applied, start.elapsed());

@@ -43,6 +43,16 @@ impl Lab {
     pub fn new(dir: &Path) -> Self {
         let mut cmd = Command::new(lab_bin());
         cmd.current_dir(dir).env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1").stdin(Stdio::null());
+        // Tests talk only to 127.0.0.1 and their own namespaces: any other HTTP(S) request goes
+        // to a closed local port and fails at once instead of leaving the machine.
+        for k in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"] {
+            cmd.env(k, "http://127.0.0.1:9");
+        }
+        cmd.env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
+        // And a cache of their own, never the user's.
+        if std::env::var_os("LAB_CACHE_DIR").is_none() {
+            cmd.env("LAB_CACHE_DIR", std::env::temp_dir().join(format!("lab-test-cache-{}", std::process::id())));
+        }
         Self { cmd, argv: Vec::new() }
     }
     pub fn args<I, S>(mut self, args: I) -> Self
