@@ -58,6 +58,10 @@ pub enum Error {
     #[error("node {node}: {problem}")]
     Node { node: String, problem: String, hint: Option<String> },
 
+    /// A VBoxManage call failed.
+    #[error("`{argv}` failed: {stderr}")]
+    VBox { argv: String, stderr: String, hint: Option<String> },
+
     #[error("{failed} of {total} checks failed: {}", names.join(", "))]
     VerifyFailed { failed: usize, total: usize, names: Vec<String> },
 
@@ -86,6 +90,7 @@ impl Error {
             | Self::Preflight { .. }
             | Self::Node { .. }
             | Self::VerifyFailed { .. }
+            | Self::VBox { .. }
             | Self::Other(_) => EXIT_FAILURE,
         }
     }
@@ -117,6 +122,7 @@ impl Error {
             Self::Preflight { fix, .. } => Some(fix.clone()),
             Self::Node { hint, .. } => hint.clone(),
             Self::VerifyFailed { .. } => Some("`lab up` restarts what is missing; `lab ssh NODE` shows the node".into()),
+            Self::VBox { hint, .. } => hint.clone(),
             Self::Other(_) => None,
         }
     }

@@ -18,6 +18,7 @@ mod spec;
 mod state;
 mod templates;
 mod ui;
+mod vbox;
 mod verify;
 
 use clap::Parser;
