@@ -167,7 +167,8 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer
     let _lock = sd.lock("up")?;
     let (_, mut keys) = prepare_state(lab, &sd, printer)?;
     if lab.provider == Provider::Virtualbox {
-        return Err(not_built(&format!("the {} provider", provider_name(lab.provider))));
+        // Before any download: is VirtualBox there and usable?
+        crate::vbox::driver::Driver::detect()?;
     }
     let rt = runtime()?;
     // Downloads first: a bad URL or checksum fails before anything is created.
@@ -184,7 +185,20 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer
             }
             keys = sd.ensure_keys(lab)?; // now with the recorded host keys
         }
-        Provider::Virtualbox => return Err(not_built(&format!("the {} provider", provider_name(lab.provider)))),
+        Provider::Virtualbox => {
+            let img = lab.image.as_ref().ok_or_else(|| Error::Other("no image".into()))?;
+            let iso = rt.block_on(async {
+                let dl = crate::download::Downloader::new(printer)?;
+                dl.fetch(&img.iso).await
+            })?;
+            let created = crate::vbox::up(lab, &sd, &keys, &iso, printer)?;
+            let mut state = sd.load()?.unwrap_or_default();
+            let before = state.clone();
+            state.resources.extend(created);
+            if state != before {
+                sd.save(&state)?;
+            }
+        }
     }
     let Some(artifacts) = artifacts else {
         printer.info(&format!("lab {:?}: every node answers SSH ({} nodes); not provisioned (--no-provision)", lab.name, lab.nodes.len()));
@@ -369,7 +383,13 @@ fn halt(lab: &Lab, printer: &Printer) -> Result<()> {
             printer.info(&format!("lab {:?}: halted; disks kept (`lab up` starts it again)", lab.name));
             Ok(())
         }
-        _ => Err(not_built(&format!("`lab halt` for the {} provider", provider_name(lab.provider)))),
+        Provider::Virtualbox => {
+            let _lock = sd.lock("halt")?;
+            crate::vbox::halt(lab, printer)?;
+            printer.info(&format!("lab {:?}: halted; disks kept (`lab up` starts it again)", lab.name));
+            Ok(())
+        }
+        Provider::Existing => Err(Error::Usage("existing machines are not lab's to halt; `lab destroy` removes what lab installed".into())),
     }
 }
 
@@ -379,7 +399,7 @@ fn status(lab: &Lab, printer: &Printer) -> Result<()> {
     let provider_state: Vec<(String, String)> = match lab.provider {
         Provider::Sandbox => sandbox::status(lab, &sd).into_iter().map(|n| (n.name, n.state.to_string())).collect(),
         Provider::Existing => lab.nodes.iter().map(|n| (n.name.clone(), "existing".to_string())).collect(),
-        Provider::Virtualbox => return Err(not_built("`lab status` for the virtualbox provider")),
+        Provider::Virtualbox => crate::vbox::status(lab)?,
     };
     let keys = if sd.client_key_path().exists() { Some(sd.ensure_keys(lab)?) } else { None };
     let rt = runtime()?;
@@ -549,9 +569,13 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
     let _lock = sd.lock("destroy")?;
     let state = sd.load()?;
     if let Some(s) = &state {
-        let built_here = s.provider != provider_name(Provider::Virtualbox);
-        if !built_here && (!s.resources.is_empty() || s.nodes.values().any(|n| !n.steps.is_empty())) {
-            return Err(not_built(&format!("`lab destroy` for the {} provider", s.provider)));
+        if s.provider != provider_name(lab.provider) {
+            return Err(Error::Other(format!(
+                "lab {:?} was built with the {} provider; the lab file now says {}: destroy it with the lab file it was built with",
+                lab.name,
+                s.provider,
+                provider_name(lab.provider)
+            )));
         }
     }
     if !yes {
@@ -572,7 +596,10 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
             let created = state.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
             runtime()?.block_on(crate::existing::destroy(lab, &sd, &created, printer))?;
         }
-        Provider::Virtualbox => {}
+        Provider::Virtualbox => {
+            let created = state.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
+            crate::vbox::destroy(lab, &sd, &created, printer)?;
+        }
     }
     sd.remove()?;
     printer.info(&format!("lab {:?}: removed {}", lab.name, sd.path().display()));

@@ -101,12 +101,13 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 }
 
 #[test]
-fn parts_not_built_fail_clearly_never_pretending() {
+fn commands_that_cannot_work_here_fail_clearly_never_pretending() {
     let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    // Without VirtualBox on this machine, VirtualBox commands say so and what to do.
     for args in [vec!["status"], vec!["halt"]] {
-        let out = Lab::new(dir.path()).args(&args).run().expect_code(1);
-        assert!(out.stderr.contains("not built yet"), "lab {args:?}: {}", out.stderr);
-        assert!(out.stderr.contains("hint:"), "lab {args:?}: {}", out.stderr);
+        let out = Lab::new(dir.path()).env("PATH", "/usr/bin:/bin").args(&args).run().expect_code(1);
+        assert!(out.stderr.contains("VBoxManage is not installed"), "lab {args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("hint:") && out.stderr.contains("provider: sandbox"), "lab {args:?}: {}", out.stderr);
     }
     // Commands that need a built lab say so, instead of trying.
     for args in [vec!["verify"], vec!["provision"], vec!["ssh", "node1", "--", "hostname"]] {
@@ -118,10 +119,10 @@ fn parts_not_built_fail_clearly_never_pretending() {
 }
 
 #[test]
-fn up_prepares_state_then_stops_where_the_provider_is_missing_and_destroy_removes_it() {
+fn up_prepares_state_then_stops_without_virtualbox_and_destroy_removes_it() {
     let dir = lab_dir(include_str!("../labs/spark.yaml"));
     let out = Lab::new(dir.path()).args(["up"]).run().expect_code(1);
-    assert!(out.stderr.contains("the virtualbox provider is not built yet"), "{}", out.stderr);
+    assert!(out.stderr.contains("VBoxManage is not installed"), "{}", out.stderr);
     let state = dir.path().join(".lab/spark");
     assert!(state.join("id_ed25519").exists() && state.join("state.json").exists());
     // A second run reuses the keys.

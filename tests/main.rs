@@ -11,3 +11,4 @@ mod sandbox;
 mod spark;
 mod ssh;
 mod state;
+mod vbox;

@@ -15,6 +15,8 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sudo >/dev/null 2>&1 || missing+=(sudo)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/jps ] || missing+=(openjdk-17-jdk-headless)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -37,5 +39,11 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
   'pykickstart==3.78' 'pycdlib==1.22.0'
 command -v ksvalidator >/dev/null || { echo "ksvalidator is not on PATH after installing pykickstart" >&2; exit 1; }
 
+say "building the test fixtures (Spark and JDK tarballs, served from 127.0.0.1)"
+bash tests/tools/make_fixtures.sh >/dev/null
+
+say "building the VBoxManage stand-in"
+cargo build --locked -p vboxmanage-standin
+
 say "cargo test"
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"

@@ -24,9 +24,9 @@ fn a_second_mutating_command_fails_at_once_naming_the_holder() {
         assert!(out.stderr.contains("pid 424242"), "lab {args:?}: {}", out.stderr);
     }
     drop(lock);
-    // Released: the next command proceeds (and stops only where the provider is missing).
+    // Released: the next command proceeds (and stops only because VirtualBox is missing here).
     let out = Lab::new(dir.path()).args(["up"]).run().expect_code(1);
-    assert!(out.stderr.contains("not built yet"), "{}", out.stderr);
+    assert!(out.stderr.contains("VBoxManage is not installed"), "{}", out.stderr);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 /// Top-level keys, in the order the reference documents them.
 pub const TOP_KEYS: &[&str] = &[
     "name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify",
-    "locale", "sandbox", "existing",
+    "locale", "sandbox", "existing", "iso",
 ];
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,4 +108,13 @@ pub struct Existing {
     pub identity_file: Option<String>,
     pub known_hosts: Option<String>,
     pub port: Option<u16>,
+}
+
+/// Another copy of the image's ISO (a local file, a mirror) to use instead of the catalog's.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Iso {
+    pub url: String,
+    pub sha256: Option<String>,
+    pub checksum_url: Option<String>,
 }

@@ -211,11 +211,31 @@ fn image(c: &mut Check<'_>, provider: Provider) -> Option<images::Image> {
         if name.is_some() {
             c.error(&path, "`image` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
         }
+        if c.doc.has(&FieldPath::root().key("iso")) {
+            c.error(&FieldPath::root().key("iso"), "`iso` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
+        }
         return None;
     }
     let name = name.unwrap_or_else(|| DEFAULT_IMAGE.into());
     match images::find(&name) {
-        Some(img) => Some(img),
+        Some(mut img) => {
+            let ip = FieldPath::root().key("iso");
+            if let Some(raw) = c.get::<raw::Iso>(&ip) {
+                let ok = url(c, &ip.key("url"), &raw.url);
+                let sum = match (&raw.sha256, &raw.checksum_url) {
+                    (Some(h), None) => checksum(c, &ip.key("sha256"), h, ChecksumAlgo::Sha256),
+                    (None, Some(u)) => url(c, &ip.key("checksum_url"), u).then(|| Checksum::File { algo: ChecksumAlgo::Sha256, url: u.clone() }),
+                    _ => {
+                        c.error(&ip, "give exactly one of `sha256` and `checksum_url`", Some("the ISO is verified before use, like every download"));
+                        None
+                    }
+                };
+                if let (true, Some(checksum)) = (ok, sum) {
+                    img.iso = Artifact { url: raw.url, checksum };
+                }
+            }
+            Some(img)
+        }
         None => {
             let names = images::names().join(", ");
             let hint = format!("use one of the images in images/: {names}");

@@ -1,0 +1,185 @@
+//! The VirtualBox provider end to end through the VBoxManage stand-in (tests/vboxmanage-standin):
+//! everything after a VM boots is real (namespaces, sshd, Java, Spark).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::http::FileServer;
+use crate::support::{Lab, digest_in, fixtures, repo};
+
+fn standin() -> PathBuf {
+    let p = repo().join("target/debug/VBoxManage");
+    assert!(p.is_file(), "the VBoxManage stand-in is not built: run `cargo build -p vboxmanage-standin` (`bash tests/run.sh` does)");
+    p
+}
+
+/// A lab folder, the stand-in's world and the fixture server; on drop, everything is removed
+/// even if the test failed half-way.
+struct VboxLab {
+    dir: tempfile::TempDir,
+    world: tempfile::TempDir,
+    _server: FileServer,
+    _served: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl VboxLab {
+    fn new(subnet: u8, install_seconds: u32) -> Self {
+        let f = fixtures();
+        let served = tempfile::tempdir().expect("tmp");
+        for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
+            std::fs::hard_link(f.join(name), served.path().join(name)).expect("link");
+        }
+        // Any file with the right checksum will do for the OS ISO: the stand-in reads only the
+        // OEMDRV disc.
+        let iso: Vec<u8> = (0..2_000_000u32).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect();
+        std::fs::write(served.path().join("CentOS-Stream-9-latest-x86_64-dvd1.iso"), &iso).expect("iso");
+        let iso_sum = {
+            use sha2::Digest;
+            format!("{:x}", sha2::Sha256::digest(&iso))
+        };
+        let server = FileServer::start(served.path());
+        let dir = tempfile::tempdir().expect("tmp");
+        let text = format!(
+            "name: vb{subnet}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: 2\n\
+             java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n",
+            server.url("CentOS-Stream-9-latest-x86_64-dvd1.iso"),
+            server.url("jdk-17-lab.tar.gz"),
+            digest_in(&f.join("jdk-17-lab.tar.gz.sha256")),
+            server.url("spark-3.5.7-bin-hadoop3.tgz"),
+            server.url("spark-3.5.7-bin-hadoop3.tgz.sha512"),
+        );
+        std::fs::write(dir.path().join("lab.yaml"), text).expect("lab.yaml");
+        let me = Self { dir, world: tempfile::tempdir().expect("tmp"), _server: server, _served: served, cache: tempfile::tempdir().expect("tmp") };
+        std::fs::write(me.world.path().join("install-seconds"), install_seconds.to_string()).expect("write");
+        me
+    }
+
+    fn lab(&self) -> Lab {
+        let secs = std::fs::read_to_string(self.world.path().join("install-seconds")).unwrap_or_default();
+        Lab::new(self.dir.path())
+            .env("VBOXMANAGE", standin().to_str().expect("utf-8"))
+            .env("VBOXSTANDIN_HOME", self.world.path().to_str().expect("utf-8"))
+            .env("VBOXSTANDIN_INSTALL_SECONDS", secs.trim())
+            .env("LAB_CACHE_DIR", self.cache.path().to_str().expect("utf-8"))
+    }
+
+    fn calls(&self, prefix: &str) -> usize {
+        std::fs::read_to_string(self.world.path().join("calls.log")).unwrap_or_default().lines().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    fn world_json(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.world.path().join("state.json")).unwrap_or_else(|_| "{}".into())).unwrap_or_default()
+    }
+}
+
+impl Drop for VboxLab {
+    fn drop(&mut self) {
+        let _ = self.lab().args(["destroy", "--yes"]).run();
+        // Whatever the stand-in still holds: guests, their namespaces, host-only bridges.
+        let w = self.world_json();
+        for vm in w["vms"].as_array().cloned().unwrap_or_default() {
+            if let Some(pid) = vm["pid"].as_i64() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            let short: String = vm["uuid"].as_str().unwrap_or("").chars().filter(char::is_ascii_hexdigit).take(8).collect();
+            let _ = Command::new("sh").args(["-c", &format!("ip netns pids vbx-{short} 2>/dev/null | xargs -r kill -9; sleep 0.3; ip netns del vbx-{short} 2>/dev/null")]).status();
+        }
+        for i in w["hostonlyifs"].as_array().cloned().unwrap_or_default() {
+            let _ = Command::new("ip").args(["link", "del", i["name"].as_str().unwrap_or("none")]).status();
+        }
+    }
+}
+
+#[test]
+fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
+    let lab = VboxLab::new(61, 10);
+    // The VM phase for 3 nodes with a 10 s install each runs in parallel.
+    let start = Instant::now();
+    let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(15), "the VM phase took {took:?}:\n{}", out.stderr);
+    assert_eq!(lab.calls("createvm"), 3);
+    for n in ["master", "node1", "node2"] {
+        assert!(out.stderr.contains(&format!("{n}: os_installed: done")), "{}", out.stderr);
+    }
+    // Then Spark, and proof it works.
+    lab.lab().args(["up"]).run().ok();
+    let v = lab.lab().args(["--json", "verify"]).run();
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+    let status = lab.lab().args(["status"]).run().ok();
+    assert!(status.stdout.contains("running") && status.stdout.contains("Worker running"), "{}", status.stdout);
+    // The drives were emptied after the install, and the VMs carry lab's settings.
+    let info = Command::new(standin()).args(["showvminfo", "lab-vb61-node1", "--machinereadable"]).env("VBOXSTANDIN_HOME", lab.world.path()).output().expect("standin");
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    for want in ["\"SATA-1-0\"=\"emptydrive\"", "\"SATA-2-0\"=\"emptydrive\"", "nic2=\"hostonly\"", "groups=\"/lab-vb61\"", "boot1=\"disk\""] {
+        assert!(info.contains(want), "{want} missing from:\n{info}");
+    }
+
+    // Halt keeps the VMs; up boots and re-converges without creating anything.
+    lab.lab().args(["halt"]).run().ok();
+    let halted = lab.lab().args(["--json", "status"]).run().ok();
+    assert!(halted.stdout.contains("\"poweroff\""), "{}", halted.stdout);
+    lab.lab().args(["up"]).run().ok();
+    assert_eq!(lab.calls("createvm"), 3, "a VM was created again");
+    assert_eq!(lab.lab().args(["ssh", "master", "--", "hostname"]).run().ok().stdout, "master\n");
+
+    // Destroy leaves the stand-in with no VM, disk or host-only interface, and no guest runs.
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    let w = lab.world_json();
+    assert_eq!(w["vms"].as_array().map(Vec::len), Some(0), "{w}");
+    assert_eq!(w["hostonlyifs"].as_array().map(Vec::len), Some(0), "{w}");
+    assert!(w["disks"].as_object().is_some_and(serde_json::Map::is_empty), "{w}");
+    let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip");
+    assert!(!String::from_utf8_lossy(&ns.stdout).contains("vbx-"), "guests survived destroy");
+    assert!(!lab.dir.path().join(".lab").exists());
+}
+
+#[test]
+fn an_interrupted_up_continues_without_recreating_vms() {
+    let lab = VboxLab::new(62, 6);
+    let mut child = std::process::Command::new(crate::support::lab_bin())
+        .args(["up", "--no-provision"])
+        .current_dir(lab.dir.path())
+        .env("VBOXMANAGE", standin())
+        .env("VBOXSTANDIN_HOME", lab.world.path())
+        .env("VBOXSTANDIN_INSTALL_SECONDS", "6")
+        .env("LAB_CACHE_DIR", lab.cache.path())
+        .env("NO_PROXY", "127.0.0.1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lab up");
+    // Kill it while the guests install.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.calls("startvm") < 3 {
+        assert!(Instant::now() < deadline, "the installs did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("kill lab up");
+    let _ = child.wait();
+    assert_eq!(lab.calls("createvm"), 3);
+    let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+    assert_eq!(lab.calls("createvm"), 3, "VMs were created again:\n{}", out.stderr);
+    assert_eq!(lab.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
+}
+
+#[test]
+fn a_vm_name_lab_did_not_create_is_left_alone() {
+    let lab = VboxLab::new(63, 1);
+    let env = |c: &mut Command| {
+        c.env("VBOXSTANDIN_HOME", lab.world.path());
+    };
+    let mut c = Command::new(standin());
+    c.args(["createvm", "--name", "lab-vb63-node1", "--register", "--basefolder", lab.world.path().to_str().expect("utf-8")]);
+    env(&mut c);
+    assert!(c.status().expect("standin").success());
+    let out = lab.lab().args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("lab-vb63-node1") && out.stderr.contains("did not create"), "{}", out.stderr);
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    let w = lab.world_json();
+    let names: Vec<&str> = w["vms"].as_array().expect("vms").iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, vec!["lab-vb63-node1"], "destroy touched a VM without lab's mark");
+}

@@ -1,0 +1,823 @@
+//! A stand-in for `VBoxManage`, written apart from lab's driver (it shares no code with it) so
+//! that one bug cannot hide another. It parses arguments the way VBoxManage does (`--opt value`
+//! and `--opt=value`), keeps its machines on disk under `$VBOXSTANDIN_HOME`, prints VBoxManage's
+//! output formats and error lines, refuses what VBoxManage refuses, logs every call to
+//! `calls.log`, and fails a call on demand (each line of `$VBOXSTANDIN_HOME/fail` is a piece of
+//! argv; the next call containing it fails once with a session-lock error).
+//!
+//! Guests live like real VMs: booted from an empty disk with an install ISO and an OEMDRV disc,
+//! a guest "installs" for `$VBOXSTANDIN_INSTALL_SECONDS` (default 2), writes what it read in
+//! ks.cfg (host name, static address of the host-only NIC, user, key, SSH host key) onto its disk
+//! and powers off; booted from an installed disk it runs as a Linux network namespace with sshd
+//! on the host-only interface (a Linux bridge named vboxnetN); with nothing bootable it runs and
+//! does nothing. Needs root, like VirtualBox's own drivers.
+
+mod guest;
+mod iso;
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::exit;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Attachment {
+    pub kind: String,
+    pub medium: String,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Controller {
+    pub name: String,
+    pub bus: String,
+    pub ctype: String,
+    pub portcount: u32,
+    pub bootable: bool,
+    /// "port-device" -> attachment
+    pub attachments: BTreeMap<String, Attachment>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Nic {
+    pub kind: String,
+    pub hostonly: String,
+    pub mac: String,
+    pub nictype: String,
+    pub cable: bool,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Vm {
+    pub name: String,
+    pub uuid: String,
+    pub folder: String,
+    pub groups: String,
+    pub ostype: String,
+    pub description: String,
+    pub memory: u32,
+    pub cpus: u32,
+    pub ioapic: bool,
+    pub firmware: String,
+    pub boot: Vec<String>,
+    pub nics: BTreeMap<u32, Nic>,
+    pub controllers: Vec<Controller>,
+    pub state: String,
+    pub pid: Option<i32>,
+    pub other: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct HostOnlyIf {
+    pub name: String,
+    pub ip: String,
+    pub mask: String,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Dhcp {
+    pub network: String,
+    pub enabled: bool,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct World {
+    pub vms: Vec<Vm>,
+    pub hostonlyifs: Vec<HostOnlyIf>,
+    pub dhcp: Vec<Dhcp>,
+    pub disks: BTreeMap<String, String>,
+    pub counter: u64,
+}
+
+pub fn home() -> PathBuf {
+    PathBuf::from(std::env::var("VBOXSTANDIN_HOME").unwrap_or_else(|_| "/tmp/vboxmanage-standin".into()))
+}
+
+fn version_string() -> String {
+    std::env::var("VBOXSTANDIN_VERSION").unwrap_or_else(|_| "7.1.4r165100".into())
+}
+
+fn major_minor() -> (u32, u32) {
+    let v = version_string();
+    let mut it = v.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse().ok());
+    (it.next().unwrap_or(7), it.next().unwrap_or(1))
+}
+
+/// Holds the world's lock for the whole call; released at exit.
+pub struct Locked {
+    _file: fs::File,
+    pub world: World,
+}
+
+pub fn lock_world() -> Locked {
+    let h = home();
+    let _ = fs::create_dir_all(&h);
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(h.join("lock")).expect("lock file");
+    file.lock().expect("lock");
+    let world = fs::read_to_string(h.join("state.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    Locked { _file: file, world }
+}
+
+pub fn save(world: &World) {
+    let h = home();
+    let tmp = h.join("state.json.tmp");
+    fs::write(&tmp, serde_json::to_string_pretty(world).expect("json")).expect("write state");
+    fs::rename(tmp, h.join("state.json")).expect("rename state");
+}
+
+fn logo() {
+    eprintln!("Oracle VirtualBox Command Line Management Interface Version {}", version_string().split('r').next().unwrap_or(""));
+    eprintln!("Copyright (C) 2005-2026 Oracle and/or its affiliates\n");
+}
+
+/// A syntax error: logo, the message, exit 2.
+fn syntax(msg: &str) -> ! {
+    logo();
+    eprintln!("VBoxManage: error: {msg}");
+    exit(2)
+}
+
+/// A COM error: the three-line format, exit 1.
+pub fn com_error(msg: &str, code: &str, hex: &str, component: &str, interface: &str, context: &str) -> ! {
+    eprintln!("VBoxManage: error: {msg}");
+    eprintln!("VBoxManage: error: Details: code {code} ({hex}), component {component}, interface {interface}, callee nsISupports");
+    eprintln!("VBoxManage: error: Context: \"{context}\" at line 1 of file VBoxManageStandin.cpp");
+    exit(1)
+}
+
+fn not_found(vm: &str) -> ! {
+    com_error(
+        &format!("Could not find a registered machine named '{vm}'"),
+        "VBOX_E_OBJECT_NOT_FOUND",
+        "0x80bb0001",
+        "VirtualBoxWrap",
+        "IVirtualBox",
+        "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
+    )
+}
+
+fn locked(vm: &str) -> ! {
+    com_error(
+        &format!("The machine '{vm}' is already locked for a session (or being unlocked)"),
+        "VBOX_E_INVALID_OBJECT_STATE",
+        "0x80bb0007",
+        "MachineWrap",
+        "IMachine",
+        "LockMachine(a->session, LockType_Write)",
+    )
+}
+
+/// Parses `--opt value`, `--opt=value` and positional arguments.
+struct Args {
+    opts: Vec<(String, String)>,
+    pos: Vec<String>,
+}
+
+fn parse(args: &[String], flags: &[&str]) -> Args {
+    let mut opts = Vec::new();
+    let mut pos = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if let Some(rest) = a.strip_prefix("--") {
+            if let Some((k, v)) = rest.split_once('=') {
+                opts.push((format!("--{k}"), v.to_string()));
+            } else if flags.contains(&a.as_str()) {
+                opts.push((a.clone(), String::new()));
+            } else {
+                let Some(v) = args.get(i + 1) else { syntax(&format!("Missing argument to '{a}'")) };
+                opts.push((a.clone(), v.clone()));
+                i += 1;
+            }
+        } else {
+            pos.push(a.clone());
+        }
+        i += 1;
+    }
+    Args { opts, pos }
+}
+
+impl Args {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.opts.iter().rev().find(|(o, _)| o == k).map(|(_, v)| v.as_str())
+    }
+    fn has(&self, k: &str) -> bool {
+        self.opts.iter().any(|(o, _)| o == k)
+    }
+}
+
+fn new_uuid(world: &mut World) -> String {
+    world.counter += 1;
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let h = format!("{:032x}", t ^ (u128::from(world.counter) << 64) ^ u128::from(std::process::id()));
+    format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+pub fn find_vm<'a>(world: &'a mut World, key: &str) -> Option<&'a mut Vm> {
+    world.vms.iter_mut().find(|v| v.name == key || v.uuid == key)
+}
+
+fn onoff(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn on(v: &str, opt: &str) -> bool {
+    match v {
+        "on" => true,
+        "off" => false,
+        _ => syntax(&format!("Invalid {opt} argument '{v}'")),
+    }
+}
+
+fn check_fault(args: &[String]) {
+    let path = home().join("fail");
+    let Ok(text) = fs::read_to_string(&path) else { return };
+    let joined = args.join(" ");
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let Some(i) = lines.iter().position(|l| joined.contains(l.trim())) {
+        lines.remove(i);
+        let _ = fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>());
+        let vm = args.get(1).cloned().unwrap_or_default();
+        locked(&vm);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        // Guest processes the stand-in starts for itself.
+        match first.as_str() {
+            "__guest-install" => return guest::install(&args[1]),
+            "__guest-run" => return guest::run(&args[1]),
+            "__guest-idle" => return guest::idle(),
+            _ => {}
+        }
+    }
+    let _ = fs::create_dir_all(home());
+    if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(home().join("calls.log")) {
+        let _ = writeln!(log, "{}", args.join(" "));
+    }
+    let args: Vec<String> = args.into_iter().filter(|a| a != "-q" && a != "--nologo").collect();
+    let Some(cmd) = args.first().cloned() else { syntax("No command given") };
+    if cmd == "--version" || cmd == "-v" || cmd == "-V" {
+        println!("{}", version_string());
+        return;
+    }
+    check_fault(&args);
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "list" => list(rest),
+        "createvm" => createvm(rest),
+        "modifyvm" => modifyvm(rest),
+        "createmedium" | "createhd" | "createvdi" => createmedium(rest),
+        "storagectl" => storagectl(rest),
+        "storageattach" => storageattach(rest),
+        "startvm" => startvm(rest),
+        "controlvm" => controlvm(rest),
+        "showvminfo" => showvminfo(rest),
+        "unregistervm" => unregistervm(rest),
+        "hostonlyif" => hostonlyif(rest),
+        "dhcpserver" => dhcpserver(rest),
+        "closemedium" => {}
+        other => syntax(&format!("Invalid command '{other}'")),
+    }
+}
+
+fn list(rest: &[String]) {
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    save(&l.world);
+    match rest.iter().find(|a| !a.starts_with('-')).map(String::as_str) {
+        Some("vms") => {
+            for v in &l.world.vms {
+                println!("\"{}\" {{{}}}", v.name, v.uuid);
+            }
+        }
+        Some("runningvms") => {
+            for v in l.world.vms.iter().filter(|v| matches!(v.state.as_str(), "running" | "paused")) {
+                println!("\"{}\" {{{}}}", v.name, v.uuid);
+            }
+        }
+        Some("hostonlyifs") => {
+            for i in &l.world.hostonlyifs {
+                let dhcp = l.world.dhcp.iter().any(|d| d.network == format!("HostInterfaceNetworking-{}", i.name) && d.enabled);
+                print!(
+                    "Name:            {n}\nGUID:            786f6276-656e-4074-8000-0a0027000000\nDHCP:            {d}\nIPAddress:       {ip}\nNetworkMask:     {m}\nIPV6Address:     \nIPV6NetworkMaskPrefixLength: 0\nHardwareAddress: 0a:00:27:00:00:00\nMediumType:      Ethernet\nWireless:        No\nStatus:          Up\nVBoxNetworkName: HostInterfaceNetworking-{n}\n\n",
+                    n = i.name,
+                    d = if dhcp { "Enabled" } else { "Disabled" },
+                    ip = i.ip,
+                    m = i.mask
+                );
+            }
+        }
+        Some("dhcpservers") => {
+            for (k, d) in l.world.dhcp.iter().enumerate() {
+                if k > 0 {
+                    println!();
+                }
+                print!("NetworkName:    {}\nDhcpd IP:       192.168.56.100\nLowerIPAddress: 192.168.56.101\nUpperIPAddress: 192.168.56.254\nNetworkMask:    255.255.255.0\nEnabled:        {}\n", d.network, if d.enabled { "Yes" } else { "No" });
+            }
+        }
+        Some("systemproperties") => println!("Default machine folder:          {}", home().join("VirtualBox VMs").display()),
+        Some("hostonlynets") if major_minor().0 < 7 => syntax("Invalid parameter 'hostonlynets'"),
+        Some("hostonlynets") => {}
+        Some(other) => syntax(&format!("Invalid parameter '{other}'")),
+        None => syntax("Missing command argument"),
+    }
+}
+
+fn createvm(rest: &[String]) {
+    let a = parse(rest, &["--register", "--default"]);
+    if a.has("--platform-architecture") && major_minor() < (7, 1) {
+        syntax("Unknown option: --platform-architecture");
+    }
+    let Some(name) = a.get("--name") else { syntax("Parameter --name is required") };
+    let base = a.get("--basefolder").map_or_else(|| home().join("VirtualBox VMs"), PathBuf::from);
+    let folder = base.join(name);
+    let cfg = folder.join(format!("{name}.vbox"));
+    let mut l = lock_world();
+    if cfg.exists() || l.world.vms.iter().any(|v| v.name == name) {
+        com_error(
+            &format!("Machine settings file '{}' already exists", cfg.display()),
+            "VBOX_E_FILE_ERROR",
+            "0x80bb0004",
+            "MachineWrap",
+            "IMachine",
+            "CreateMachine(bstrSettingsFile.raw(), bstrName.raw(), ComSafeArrayAsInParam(groups), bstrOsTypeId.raw(), createFlags.raw(), machine.asOutParam())",
+        );
+    }
+    let uuid = new_uuid(&mut l.world);
+    fs::create_dir_all(&folder).expect("vm folder");
+    fs::write(&cfg, format!("<?xml version=\"1.0\"?>\n<!-- stand-in settings for {name} -->\n")).expect("settings");
+    let vm = Vm {
+        name: name.into(),
+        uuid: uuid.clone(),
+        folder: folder.display().to_string(),
+        groups: a.get("--groups").unwrap_or("/").into(),
+        ostype: a.get("--ostype").unwrap_or("Other").into(),
+        memory: 128,
+        cpus: 1,
+        firmware: "BIOS".into(),
+        boot: vec!["floppy".into(), "dvd".into(), "disk".into(), "none".into()],
+        state: "poweroff".into(),
+        ..Vm::default()
+    };
+    if a.has("--register") {
+        l.world.vms.push(vm);
+        save(&l.world);
+        println!("Virtual machine '{name}' is created and registered.");
+    } else {
+        println!("Virtual machine '{name}' is created.");
+    }
+    println!("UUID: {uuid}");
+    println!("Settings file: '{}'", cfg.display());
+}
+
+/// 7.x's dashed spellings, which 6.1 does not know.
+const DASHED: &[&str] = &["--audio-enabled", "--audio-driver", "--host-only-adapter", "--nic-type", "--cable-connected", "--mac-address", "--rtc-use-utc", "--nat-pf"];
+
+fn modifyvm(rest: &[String]) {
+    let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
+    let a = parse(&rest[1..], &[]);
+    if major_minor().0 < 7 {
+        if let Some((o, _)) = a.opts.iter().find(|(o, _)| DASHED.iter().any(|d| o.starts_with(d))) {
+            syntax(&format!("Unknown option: {o}"));
+        }
+    }
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
+    if vm.state != "poweroff" && vm.state != "aborted" {
+        locked(&vm.name);
+    }
+    for (o, v) in &a.opts {
+        let idx = |p: &str| o.strip_prefix(p).and_then(|n| n.parse::<u32>().ok());
+        match o.as_str() {
+            "--memory" => vm.memory = v.parse().unwrap_or_else(|_| syntax("Invalid memory")),
+            "--cpus" => vm.cpus = v.parse().unwrap_or_else(|_| syntax("Invalid cpus")),
+            "--ioapic" => vm.ioapic = on(v, o),
+            "--firmware" => vm.firmware = v.to_uppercase(),
+            "--description" => vm.description = v.clone(),
+            "--groups" => vm.groups = v.clone(),
+            "--ostype" | "--os-type" => vm.ostype = v.clone(),
+            _ if idx("--boot").is_some() => {
+                let n = idx("--boot").unwrap_or(1) as usize;
+                if !(1..=4).contains(&n) || !["none", "floppy", "dvd", "disk", "net"].contains(&v.as_str()) {
+                    syntax(&format!("Invalid boot device '{v}'"));
+                }
+                vm.boot[n - 1] = v.clone();
+            }
+            _ if idx("--nic").is_some() => {
+                let n = idx("--nic").unwrap_or(1);
+                if !["none", "null", "nat", "bridged", "intnet", "hostonly", "generic", "natnetwork"].contains(&v.as_str()) {
+                    eprintln!("VBoxManage: error: Invalid type '{v}' specfied for NIC {n}");
+                    exit(1);
+                }
+                vm.nics.entry(n).or_default().kind = v.clone();
+            }
+            _ if idx("--hostonlyadapter").or(idx("--host-only-adapter")).is_some() => {
+                let n = idx("--hostonlyadapter").or(idx("--host-only-adapter")).unwrap_or(1);
+                vm.nics.entry(n).or_default().hostonly = v.clone();
+            }
+            _ if idx("--macaddress").or(idx("--mac-address")).is_some() => {
+                let n = idx("--macaddress").or(idx("--mac-address")).unwrap_or(1);
+                let ok = v.len() == 12 && v.chars().all(|c| c.is_ascii_hexdigit()) && u8::from_str_radix(&v[1..2], 16).is_ok_and(|d| d % 2 == 0);
+                if !ok && v != "auto" {
+                    syntax(&format!("Invalid MAC address '{v}'"));
+                }
+                vm.nics.entry(n).or_default().mac = v.to_uppercase();
+            }
+            _ if idx("--nictype").or(idx("--nic-type")).is_some() => {
+                let n = idx("--nictype").or(idx("--nic-type")).unwrap_or(1);
+                vm.nics.entry(n).or_default().nictype = v.clone();
+            }
+            _ if idx("--cableconnected").or(idx("--cable-connected")).is_some() => {
+                let n = idx("--cableconnected").or(idx("--cable-connected")).unwrap_or(1);
+                vm.nics.entry(n).or_default().cable = on(v, o);
+            }
+            "--rtcuseutc" | "--rtc-use-utc" | "--graphicscontroller" | "--vram" | "--mouse" | "--usb" | "--audio" | "--audio-enabled" | "--audio-driver" | "--chipset" | "--acpi" | "--pae" => {
+                vm.other.insert(o.trim_start_matches('-').replace('-', ""), v.clone());
+            }
+            other => syntax(&format!("Unknown option: {other}")),
+        }
+    }
+    save(&l.world);
+}
+
+fn createmedium(rest: &[String]) {
+    let a = parse(rest, &[]);
+    let Some(file) = a.get("--filename") else { syntax("Parameters --filename is required") };
+    let size = a.get("--size").or(a.get("--sizebyte")).unwrap_or_else(|| syntax("Parameter --size is required"));
+    let _ = size;
+    let mut l = lock_world();
+    if Path::new(file).exists() {
+        eprintln!("0%...");
+        eprintln!("VBoxManage: error: Failed to create medium");
+        eprintln!("VBoxManage: error: Could not create the medium storage unit '{file}'.");
+        eprintln!("VBoxManage: error: VDI: cannot create image '{file}' (VERR_ALREADY_EXISTS)");
+        exit(1);
+    }
+    if let Some(dir) = Path::new(file).parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    fs::write(file, "{\"installed\": false}\n").expect("disk");
+    let uuid = new_uuid(&mut l.world);
+    l.world.disks.insert(file.to_string(), uuid.clone());
+    save(&l.world);
+    eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+    println!("Medium created. UUID: {uuid}");
+}
+
+fn storagectl(rest: &[String]) {
+    let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
+    let a = parse(&rest[1..], &["--remove"]);
+    let Some(name) = a.get("--name") else { syntax("Storage controller name not specified") };
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
+    if vm.state != "poweroff" && vm.state != "aborted" {
+        locked(&vm.name);
+    }
+    if let Some(bus) = a.get("--add") {
+        if vm.controllers.iter().any(|c| c.name == name) {
+            com_error(&format!("Storage controller named '{name}' already exists"), "VBOX_E_OBJECT_IN_USE", "0x80bb000c", "SessionMachine", "IMachine", "AddStorageController(Bstr(pszCtl).raw(), StorageBus_SATA, ctl.asOutParam())");
+        }
+        vm.controllers.push(Controller {
+            name: name.into(),
+            bus: bus.into(),
+            ctype: a.get("--controller").unwrap_or(if bus == "sata" { "IntelAhci" } else { "PIIX4" }).into(),
+            portcount: a.get("--portcount").and_then(|p| p.parse().ok()).unwrap_or(if bus == "sata" { 30 } else { 2 }),
+            bootable: a.get("--bootable").is_none_or(|b| on(b, "--bootable")),
+            attachments: BTreeMap::new(),
+        });
+    } else if a.has("--remove") {
+        vm.controllers.retain(|c| c.name != name);
+    }
+    save(&l.world);
+}
+
+fn storageattach(rest: &[String]) {
+    let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
+    let a = parse(&rest[1..], &["--forceunmount"]);
+    let Some(ctl) = a.get("--storagectl") else { syntax("Storage controller name not specified") };
+    let port = a.get("--port").unwrap_or_else(|| syntax("Port not specified"));
+    let device = a.get("--device").unwrap_or("0");
+    let Some(medium) = a.get("--medium") else { syntax("Medium not specified") };
+    let kind = a.get("--type").unwrap_or("");
+    if !kind.is_empty() && !["dvddrive", "hdd", "fdd"].contains(&kind) {
+        syntax(&format!("Invalid --type argument '{kind}'"));
+    }
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
+    let running = vm.state == "running";
+    let vmname = vm.name.clone();
+    let Some(c) = vm.controllers.iter_mut().find(|c| c.name == ctl) else {
+        eprintln!("VBoxManage: error: Could not find a controller named '{ctl}'");
+        exit(1);
+    };
+    let key = format!("{port}-{device}");
+    if running && kind == "hdd" {
+        locked(&vmname);
+    }
+    if medium != "none" && medium != "emptydrive" && !Path::new(medium).exists() {
+        com_error(&format!("Could not find file for the medium '{medium}' (VERR_FILE_NOT_FOUND)"), "VBOX_E_FILE_ERROR", "0x80bb0004", "MediumWrap", "IMedium", "OpenMedium(Bstr(pszMedium).raw(), devTypeRequested, accessMode, fForceNewUuidOnOpen, pMedium.asOutParam())");
+    }
+    match medium {
+        "none" => {
+            c.attachments.remove(&key);
+        }
+        _ => {
+            let prev_kind = c.attachments.get(&key).map(|x| x.kind.clone()).unwrap_or_default();
+            let kind = if kind.is_empty() { prev_kind } else { kind.to_string() };
+            if port.parse::<u32>().is_ok_and(|p| p >= c.portcount) {
+                c.portcount = port.parse::<u32>().unwrap_or(0) + 1;
+            }
+            c.attachments.insert(key, Attachment { kind, medium: medium.to_string() });
+        }
+    }
+    save(&l.world);
+}
+
+fn startvm(rest: &[String]) {
+    let a = parse(rest, &[]);
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    for name in &a.pos {
+        let ifs: Vec<String> = l.world.hostonlyifs.iter().map(|i| i.name.clone()).collect();
+        let Some(vm) = find_vm(&mut l.world, name) else { not_found(name) };
+        if vm.state == "running" {
+            com_error(
+                &format!("The machine '{}' is already locked by a session (or being locked or unlocked)", vm.name),
+                "VBOX_E_INVALID_OBJECT_STATE",
+                "0x80bb0007",
+                "MachineWrap",
+                "IMachine",
+                "LaunchVMProcess(a->session, sessionType.raw(), ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
+            );
+        }
+        if let Some(nic) = vm.nics.values().find(|n| n.kind == "hostonly") {
+            if !ifs.contains(&nic.hostonly) {
+                com_error(&format!("Nonexistent host networking interface, name '{}' (VERR_INTERNAL_ERROR)", nic.hostonly), "NS_ERROR_FAILURE", "0x80004005", "ConsoleWrap", "IConsole", "PowerUp");
+            }
+        }
+        let vm = find_vm(&mut l.world, name).expect("just found");
+        println!("Waiting for VM \"{}\" to power on...", vm.name);
+        guest::boot(vm);
+        println!("VM \"{}\" has been successfully started.", vm.name);
+    }
+    save(&l.world);
+}
+
+fn controlvm(rest: &[String]) {
+    let (Some(vmname), Some(action)) = (rest.first(), rest.get(1)) else { syntax("Not enough parameters") };
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
+    if vm.state != "running" {
+        eprintln!("VBoxManage: error: Machine '{}' is not currently running.", vm.name);
+        exit(1);
+    }
+    match action.as_str() {
+        "poweroff" => {
+            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+            guest::stop(vm, true);
+        }
+        "acpipowerbutton" => guest::stop(vm, false),
+        "keyboardputscancode" | "keyboardputstring" => {}
+        other => syntax(&format!("Invalid parameter '{other}'")),
+    }
+    save(&l.world);
+}
+
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn showvminfo(rest: &[String]) {
+    let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    save(&l.world);
+    let disks = l.world.disks.clone();
+    let Some(vm) = find_vm(&mut l.world, vmname) else {
+        com_error(
+            &format!("Could not find a registered machine named '{vmname}'"),
+            "VBOX_E_OBJECT_NOT_FOUND",
+            "0x80bb0001",
+            "VirtualBoxWrap",
+            "IVirtualBox",
+            "FindMachine(Bstr(VMNameOrUuid).raw(), machine.asOutParam())",
+        )
+    };
+    if !rest.iter().any(|a| a == "--machinereadable" || a == "-m") {
+        println!("Name:                        {}\nState:                       {}", vm.name, vm.state);
+        return;
+    }
+    let (major, minor) = major_minor();
+    let mut o = String::new();
+    o += &format!("name=\"{}\"\n", esc(&vm.name));
+    if (major, minor) >= (7, 1) {
+        o += "encryption=\"disabled\"\n";
+    } else if major == 7 {
+        o += "Encryption:     disabled\n";
+    }
+    o += &format!("groups=\"{}\"\n", esc(&vm.groups));
+    if (major, minor) >= (7, 1) {
+        o += "platformArchitecture=\"x86\"\n";
+    }
+    let ostype = if vm.ostype == "RedHat_64" { "Red Hat (64-bit)".to_string() } else { vm.ostype.clone() };
+    o += &format!("ostype=\"{ostype}\"\nUUID=\"{}\"\nCfgFile=\"{}/{}.vbox\"\n", vm.uuid, esc(&vm.folder), esc(&vm.name));
+    o += &format!("memory={}\nvram=16\ncpus={}\nfirmware=\"{}\"\n", vm.memory, vm.cpus, vm.firmware);
+    for (i, b) in vm.boot.iter().enumerate() {
+        o += &format!("boot{}=\"{b}\"\n", i + 1);
+    }
+    o += &format!("ioapic=\"{}\"\nVMState=\"{}\"\nVMStateChangeTime=\"2026-11-24T00:00:00.000000000\"\n", onoff(vm.ioapic), vm.state);
+    for (i, c) in vm.controllers.iter().enumerate() {
+        o += &format!(
+            "storagecontrollername{i}=\"{}\"\nstoragecontrollertype{i}=\"{}\"\nstoragecontrollerinstance{i}=\"0\"\nstoragecontrollermaxportcount{i}=\"30\"\nstoragecontrollerportcount{i}=\"{}\"\nstoragecontrollerbootable{i}=\"{}\"\n",
+            c.name, c.ctype, c.portcount, onoff(c.bootable)
+        );
+    }
+    for c in &vm.controllers {
+        for p in 0..c.portcount {
+            match c.attachments.get(&format!("{p}-0")) {
+                Some(att) => {
+                    o += &format!("\"{}-{p}-0\"=\"{}\"\n", c.name, esc(&att.medium));
+                    if att.medium != "emptydrive" {
+                        o += &format!("\"{}-ImageUUID-{p}-0\"=\"{}\"\n", c.name, disks.get(&att.medium).cloned().unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into()));
+                    }
+                    if att.kind == "dvddrive" {
+                        o += &format!("\"{}-tempeject-{p}-0\"=\"off\"\n\"{}-IsEjected-{p}-0\"=\"off\"\n", c.name, c.name);
+                    }
+                }
+                None => o += &format!("\"{}-{p}-0\"=\"none\"\n", c.name),
+            }
+        }
+    }
+    for n in 1..=8u32 {
+        match vm.nics.get(&n).filter(|x| x.kind != "none" && !x.kind.is_empty()) {
+            Some(nic) => {
+                if nic.kind == "nat" {
+                    o += &format!("natnet{n}=\"nat\"\n");
+                } else if nic.kind == "hostonly" {
+                    o += &format!("hostonlyadapter{n}=\"{}\"\n", nic.hostonly);
+                }
+                o += &format!(
+                    "macaddress{n}=\"{}\"\ncableconnected{n}=\"{}\"\nnic{n}=\"{}\"\nnictype{n}=\"{}\"\nnicspeed{n}=\"0\"\n",
+                    nic.mac,
+                    onoff(nic.cable),
+                    nic.kind,
+                    if nic.nictype.is_empty() { "82540EM" } else { &nic.nictype }
+                );
+            }
+            None => o += &format!("nic{n}=\"none\"\n"),
+        }
+    }
+    if !vm.description.is_empty() {
+        o += &format!("description=\"{}\"\n", esc(&vm.description));
+    }
+    print!("{o}");
+}
+
+fn unregistervm(rest: &[String]) {
+    let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
+    let delete = rest.iter().any(|a| a == "--delete" || a == "--delete-all");
+    let mut l = lock_world();
+    guest::refresh(&mut l.world);
+    let Some(vm) = find_vm(&mut l.world, vmname).cloned() else { not_found(vmname) };
+    if vm.state == "running" {
+        com_error(&format!("Cannot unregister the machine '{}' while it is locked", vm.name), "VBOX_E_INVALID_OBJECT_STATE", "0x80bb0007", "MachineWrap", "IMachine", "Unregister(CleanupMode_DetachAllReturnHardDisksOnly, ComSafeArrayAsOutParam(aMedia))");
+    }
+    l.world.vms.retain(|v| v.uuid != vm.uuid);
+    if delete {
+        eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+        for c in &vm.controllers {
+            for att in c.attachments.values().filter(|a| a.kind == "hdd") {
+                let _ = fs::remove_file(&att.medium);
+                l.world.disks.remove(&att.medium);
+            }
+        }
+        guest::forget(&vm);
+        let _ = fs::remove_dir_all(&vm.folder);
+    }
+    save(&l.world);
+}
+
+fn networks_conf_allows(ip: &str) -> bool {
+    let path = std::env::var("VBOXSTANDIN_NETWORKS_CONF").unwrap_or_else(|_| "/etc/vbox/networks.conf".into());
+    let to_u32 = |s: &str| -> Option<u32> {
+        let p: Vec<u32> = s.split('.').filter_map(|x| x.parse().ok()).collect();
+        (p.len() == 4).then(|| (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3])
+    };
+    let Some(addr) = to_u32(ip) else { return false };
+    let ranges: Vec<(u32, u32)> = match fs::read_to_string(&path) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('*'))
+            .flat_map(|r| r.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .filter_map(|c| {
+                let (a, p) = c.split_once('/')?;
+                let p: u32 = p.parse().ok()?;
+                Some((to_u32(a)?, p))
+            })
+            .collect(),
+        Err(_) => vec![(to_u32("192.168.56.0").unwrap_or(0), 21)],
+    };
+    ranges.iter().any(|(net, p)| {
+        let mask = if *p == 0 { 0 } else { u32::MAX << (32 - p) };
+        addr & mask == net & mask
+    })
+}
+
+fn hostonlyif(rest: &[String]) {
+    let Some(sub) = rest.first() else { syntax("Not enough parameters") };
+    let mut l = lock_world();
+    match sub.as_str() {
+        "create" => {
+            // The lowest free vboxnetN; another stand-in (another test) may take one meanwhile.
+            let mut n = 0;
+            let name = loop {
+                let name = format!("vboxnet{n}");
+                let taken = l.world.hostonlyifs.iter().any(|i| i.name == name) || Path::new(&format!("/sys/class/net/{name}")).exists();
+                if !taken && guest::sh(&format!("ip link add {name} type bridge")) {
+                    break name;
+                }
+                n += 1;
+                if n > 64 {
+                    break String::new();
+                }
+            };
+            if name.is_empty() || !guest::sh(&format!("ip link set {name} up")) {
+                eprintln!("0%...");
+                eprintln!("VBoxManage: error: Failed to create the host-only adapter");
+                eprintln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
+                exit(1);
+            }
+            let ip = format!("192.168.{}.1", 56 + n);
+            guest::sh(&format!("ip addr add {ip}/24 dev {name}"));
+            l.world.hostonlyifs.push(HostOnlyIf { name: name.clone(), ip, mask: "255.255.255.0".into() });
+            l.world.dhcp.push(Dhcp { network: format!("HostInterfaceNetworking-{name}"), enabled: n == 0 });
+            save(&l.world);
+            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+            println!("Interface '{name}' was successfully created");
+        }
+        "ipconfig" => {
+            let Some(name) = rest.get(1) else { syntax("Not enough parameters") };
+            let a = parse(&rest[2..], &["--dhcp"]);
+            let Some(ip) = a.get("--ip") else { syntax("Neither -dhcp nor -ip nor -ipv6 was specfified") };
+            let mask = a.get("--netmask").unwrap_or("255.255.255.0").to_string();
+            let Some(i) = l.world.hostonlyifs.iter_mut().find(|i| &i.name == name) else {
+                com_error(&format!("Could not find a host interface named '{name}'"), "E_INVALIDARG", "0x80070057", "HostWrap", "IHost", "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())");
+            };
+            if !networks_conf_allows(ip) {
+                eprintln!("VBoxManage: error: Code E_ACCESSDENIED (0x80070005) - Access denied (extended info not available)");
+                eprintln!("VBoxManage: error: Context: \"EnableStaticIPConfig(Bstr(pszIp).raw(), Bstr(pszNetmask).raw())\" at line 242 of file VBoxManageHostonly.cpp");
+                exit(1);
+            }
+            let prefix = mask.split('.').filter_map(|x| x.parse::<u8>().ok()).map(u8::count_ones).sum::<u32>();
+            guest::sh(&format!("ip addr flush dev {name} && ip addr add {ip}/{prefix} dev {name}"));
+            i.ip = ip.to_string();
+            i.mask = mask;
+            save(&l.world);
+        }
+        "remove" => {
+            let Some(name) = rest.get(1) else { syntax("Not enough parameters") };
+            if !l.world.hostonlyifs.iter().any(|i| &i.name == name) {
+                com_error(&format!("Could not find a host interface named '{name}'"), "E_INVALIDARG", "0x80070057", "HostWrap", "IHost", "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())");
+            }
+            guest::sh(&format!("ip link del {name}"));
+            l.world.hostonlyifs.retain(|i| &i.name != name);
+            l.world.dhcp.retain(|d| d.network != format!("HostInterfaceNetworking-{name}"));
+            save(&l.world);
+            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+        }
+        other => syntax(&format!("Invalid parameter '{other}'")),
+    }
+}
+
+fn dhcpserver(rest: &[String]) {
+    let Some(sub) = rest.first() else { syntax("Not enough parameters") };
+    let a = parse(&rest[1..], &["--disable", "--enable"]);
+    let net = a.get("--network").or(a.get("--netname")).map(str::to_string).or_else(|| a.get("--interface").or(a.get("--ifname")).map(|i| format!("HostInterfaceNetworking-{i}")));
+    let Some(net) = net else { syntax("You need to specify either --network or --interface to identify the DHCP server") };
+    let mut l = lock_world();
+    match sub.as_str() {
+        "modify" => match l.world.dhcp.iter_mut().find(|d| d.network == net) {
+            Some(d) => {
+                if a.has("--disable") {
+                    d.enabled = false;
+                }
+                if a.has("--enable") {
+                    d.enabled = true;
+                }
+            }
+            None => com_error(&format!("DHCP server does not exist ({net})"), "E_INVALIDARG", "0x80070057", "VirtualBoxWrap", "IVirtualBox", "FindDHCPServerByNetworkName"),
+        },
+        "remove" => l.world.dhcp.retain(|d| d.network != net),
+        other => syntax(&format!("Invalid parameter '{other}'")),
+    }
+    save(&l.world);
+}
