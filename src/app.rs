@@ -38,10 +38,6 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<()> {
     }
 }
 
-fn not_built(what: &str) -> Error {
-    Error::NotBuilt { what: what.to_string() }
-}
-
 pub fn provider_name(p: Provider) -> &'static str {
     match p {
         Provider::Virtualbox => "virtualbox",

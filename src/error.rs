@@ -24,9 +24,6 @@ pub enum Error {
     #[error("no node named {name:?} in lab {lab:?}")]
     UnknownNode { lab: String, name: String, known: Vec<String> },
 
-    #[error("{what} is not built yet in this version of lab")]
-    NotBuilt { what: String },
-
     #[error("lab {lab:?} is busy: {holder}")]
     Locked { lab: String, holder: String, lock: PathBuf },
 
@@ -82,8 +79,7 @@ impl Error {
             | Self::UnknownNode { .. }
             | Self::Exists { .. }
             | Self::UnknownTemplate { .. } => EXIT_USAGE,
-            Self::NotBuilt { .. }
-            | Self::Locked { .. }
+            Self::Locked { .. }
             | Self::Io { .. }
             | Self::BadState { .. }
             | Self::Command { .. }
@@ -104,9 +100,6 @@ impl Error {
             }
             Self::Usage(_) => Some("see `lab help`".into()),
             Self::UnknownNode { known, .. } => Some(format!("the lab's nodes are: {}", known.join(", "))),
-            Self::NotBuilt { .. } => Some(
-                "the README's \"Status\" section lists what works today; `lab up --dry-run` shows what lab would do".into(),
-            ),
             Self::Locked { lock, .. } => Some(format!(
                 "wait for it to finish; if that process is gone, the lock is released by itself (lock file: {})",
                 lock.display()

@@ -60,11 +60,6 @@ fn login_target(lab: &Lab, sd: &StateDir, node: &Node, host_key: String) -> Targ
     }
 }
 
-/// The lab user on an existing machine, for provisioning.
-pub fn lab_target(lab: &Lab, sd: &StateDir, node: &Node, host_key: String) -> Target {
-    Target { node: node.name.clone(), addr: SocketAddr::from((node.ip, lab.existing.port)), user: lab.user.clone(), key: sd.client_key_path(), host_key }
-}
-
 /// Records the host keys of nodes that have none yet, when the user said so.
 async fn record_host_keys(lab: &Lab, sd: &StateDir, accept: bool, reporter: &dyn Reporter) -> Result<()> {
     let unknown: Vec<&Node> = lab.nodes.iter().filter(|n| known_key(lab, sd, n).is_none()).collect();

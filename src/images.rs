@@ -39,13 +39,6 @@ impl Family {
         }
     }
 
-    pub fn syntax(self) -> &'static str {
-        match self {
-            Self::El7 => "RHEL7",
-            Self::El9 => "RHEL9",
-            Self::El10 => "RHEL10",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,10 +66,6 @@ impl Printer {
         Self { mode, verbose, transfers: std::sync::Mutex::new(std::collections::HashMap::new()), bars: indicatif::MultiProgress::new() }
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     pub fn is_json(&self) -> bool {
         self.mode == Mode::Json
     }
@@ -100,12 +96,6 @@ impl Printer {
     pub fn detail(&self, msg: &str) {
         if self.verbose > 0 {
             self.info(msg);
-        }
-    }
-
-    pub fn warn(&self, msg: &str) {
-        if matches!(self.mode, Mode::Plain | Mode::Bars) {
-            eprintln!("warning: {msg}");
         }
     }
 

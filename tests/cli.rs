@@ -3,7 +3,7 @@
 use crate::support::{Lab, lab_dir, repo};
 
 const COMMANDS: &[&str] = &[
-    "up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "kickstart", "completions",
+    "up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "fetch", "kickstart", "completions",
 ];
 
 #[test]

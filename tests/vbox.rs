@@ -140,6 +140,8 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
 #[test]
 fn an_interrupted_up_continues_without_recreating_vms() {
     let lab = VboxLab::new(62, 6);
+    // VirtualBox sometimes reports a session lock for a moment: lab tries such calls again.
+    std::fs::write(lab.world.path().join("fail"), "modifyvm lab-vb62-master\n").expect("fault");
     let mut child = std::process::Command::new(crate::support::lab_bin())
         .args(["up", "--no-provision"])
         .current_dir(lab.dir.path())
@@ -161,6 +163,7 @@ fn an_interrupted_up_continues_without_recreating_vms() {
     child.kill().expect("kill lab up");
     let _ = child.wait();
     assert_eq!(lab.calls("createvm"), 3);
+    assert_eq!(lab.calls("modifyvm lab-vb62-master"), 2, "the locked modifyvm was not tried again");
     let out = lab.lab().args(["up", "--no-provision"]).run().ok();
     assert_eq!(lab.calls("createvm"), 3, "VMs were created again:\n{}", out.stderr);
     assert_eq!(lab.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
@@ -182,4 +185,41 @@ fn a_vm_name_lab_did_not_create_is_left_alone() {
     let w = lab.world_json();
     let names: Vec<&str> = w["vms"].as_array().expect("vms").iter().filter_map(|v| v["name"].as_str()).collect();
     assert_eq!(names, vec!["lab-vb63-node1"], "destroy touched a VM without lab's mark");
+}
+
+#[test]
+fn the_stand_in_refuses_what_vboxmanage_refuses() {
+    let world = tempfile::tempdir().expect("tmp");
+    let run = |args: &[&str]| {
+        let o = Command::new(standin()).args(args).env("VBOXSTANDIN_HOME", world.path()).env("VBOXSTANDIN_NETWORKS_CONF", world.path().join("none")).output().expect("standin");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let base = world.path().to_str().expect("utf-8").to_string();
+    let (c, out, _) = run(&["createvm", "--name", "x", "--basefolder", &base, "--register"]);
+    assert_eq!(c, 0);
+    assert!(out.starts_with("Virtual machine 'x' is created and registered.\nUUID: "), "{out}");
+    let (c, _, err) = run(&["createvm", "--name=x", "--basefolder", &base, "--register"]);
+    assert!(c == 1 && err.contains("already exists") && err.contains("VBOX_E_FILE_ERROR"), "{err}");
+    let (c, _, err) = run(&["showvminfo", "nope", "--machinereadable"]);
+    assert!(c == 1 && err.contains("VBOX_E_OBJECT_NOT_FOUND"), "{err}");
+    let (c, _, err) = run(&["storageattach", "x", "--storagectl", "SATA", "--port", "0", "--device", "0", "--type", "hdd", "--medium", "emptydrive"]);
+    assert!(c == 1 && err.contains("Could not find a controller named 'SATA'"), "{err}");
+    let (c, _, err) = run(&["modifyvm", "x", "--frobnicate", "on"]);
+    assert!(c == 2 && err.contains("Unknown option"), "{err}");
+    let (c, out, _) = run(&["startvm", "x", "--type", "headless"]);
+    assert!(c == 0 && out.contains("VM \"x\" has been successfully started."), "{out}");
+    let (c, _, err) = run(&["modifyvm", "x", "--memory", "1024"]);
+    assert!(c == 1 && err.contains("is already locked"), "{err}");
+    let (c, _, err) = run(&["unregistervm", "x", "--delete"]);
+    assert!(c == 1 && err.contains("VBOX_E_INVALID_OBJECT_STATE"), "{err}");
+    let (c, _, _) = run(&["controlvm", "x", "poweroff"]);
+    assert_eq!(c, 0);
+    let (c, _, err) = run(&["controlvm", "x", "poweroff"]);
+    assert!(c == 1 && err.contains("is not currently running"), "{err}");
+    let (c, _, _) = run(&["unregistervm", "x", "--delete"]);
+    assert_eq!(c, 0);
+    let (_, out, _) = run(&["list", "vms"]);
+    assert_eq!(out, "");
+    let (c, out, _) = run(&["--version"]);
+    assert!(c == 0 && out.trim_end().ends_with("r165100"), "{out}");
 }

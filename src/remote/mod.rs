@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use russh::client::{self, Handle};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::{ChannelMsg, Disconnect};
-use tokio::io::AsyncReadExt;
 
 use crate::error::{Error, Result};
 
@@ -240,8 +239,8 @@ impl Session {
     pub async fn wait(target: &Target, deadline: Instant) -> Result<Self> {
         let key = Self::load_key(target)?;
         let mut pause = Duration::from_millis(100);
-        let mut last = String::new();
         loop {
+            let last;
             let left = deadline.saturating_duration_since(Instant::now());
             match Self::attempt(target, key.clone(), left.clamp(Duration::from_secs(1), Duration::from_secs(10))).await {
                 Ok(s) => return Ok(s),
@@ -422,12 +421,6 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<'_, R> {
     }
 }
 
-/// Reads all of an async reader (used for small inputs in tests and helpers).
-pub async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
-    let mut v = Vec::new();
-    r.read_to_end(&mut v).await?;
-    Ok(v)
-}
 
 #[cfg(test)]
 mod tests {

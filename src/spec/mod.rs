@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-pub use diag::{Diagnostic, FieldPath, Pos};
+pub use diag::{Diagnostic, FieldPath};
 pub use net::Ipv4Net;
 pub use raw::{ProviderName as Provider, Role};
 
@@ -217,12 +217,4 @@ pub struct ExistingOptions {
 pub fn parse(file: &Path, text: &str, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let doc = yaml::Document::parse(file, text).map_err(|d| vec![d])?;
     validate::lab(&doc, facts)
-}
-
-/// Reads and validates the lab file at `file`.
-pub fn load(file: &Path, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        vec![Diagnostic::new(file, Pos { line: 1, col: 1 }, FieldPath::root(), format!("cannot read the lab file: {e}"))]
-    })?;
-    parse(file, &text, facts)
 }

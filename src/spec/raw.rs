@@ -22,7 +22,8 @@ pub enum ProviderName {
 pub struct Network {
     pub cidr: String,
     pub host: Option<String>,
-    /// First node address for the `workers: N` shorthand.
+    /// First node address for the `workers: N` shorthand (read by path in `validate::nodes`).
+    #[allow(dead_code)]
     pub start: Option<String>,
 }
 

@@ -202,6 +202,7 @@ impl Driver {
         Ok(Self { program, version, host: HostOs::current() })
     }
 
+    #[cfg(test)]
     pub fn for_version(version: Version, host: HostOs) -> Self {
         Self { program: PathBuf::from("VBoxManage"), version, host }
     }

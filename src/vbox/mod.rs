@@ -208,7 +208,6 @@ impl NodeCtx<'_> {
         if media_attached(&info) {
             if st != "running" {
                 self.d.run_retry(&self.d.argv_startvm(&vm))?;
-                did = true;
             }
             let t = Instant::now();
             self.reporter.step_start(&node.name, "os_installed");
