@@ -172,13 +172,7 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer
     match lab.provider {
         Provider::Sandbox => sandbox::up(lab, &sd, &keys, printer)?,
         Provider::Existing => {
-            let created = rt.block_on(crate::existing::up(lab, &sd, accept_host_keys, printer))?;
-            let mut state = sd.load()?.unwrap_or_default();
-            let before = state.clone();
-            state.resources.extend(created);
-            if state != before {
-                sd.save(&state)?;
-            }
+            record_created(&sd, rt.block_on(crate::existing::up(lab, &sd, accept_host_keys, printer))?)?;
             keys = sd.ensure_keys(lab)?; // now with the recorded host keys
         }
         Provider::Virtualbox => {
@@ -187,13 +181,7 @@ fn up(lab: &Lab, dry_run: bool, provision: bool, accept_host_keys: bool, printer
                 let dl = crate::download::Downloader::new(printer)?;
                 dl.fetch(&img.iso).await
             })?;
-            let created = crate::vbox::up(lab, &sd, &keys, &iso, printer)?;
-            let mut state = sd.load()?.unwrap_or_default();
-            let before = state.clone();
-            state.resources.extend(created);
-            if state != before {
-                sd.save(&state)?;
-            }
+            record_created(&sd, crate::vbox::up(lab, &sd, &keys, &iso, printer)?)?;
         }
     }
     let Some(artifacts) = artifacts else {
@@ -444,6 +432,30 @@ fn status(lab: &Lab, printer: &Printer) -> Result<()> {
     Ok(())
 }
 
+/// A lab is built, changed and destroyed by one provider.
+fn same_provider(lab: &Lab, state: &State) -> Result<()> {
+    if state.provider == provider_name(lab.provider) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "lab {:?} was built with the {} provider; the lab file now says {}. Destroy it with the lab file it was built with, then build it anew",
+        lab.name,
+        state.provider,
+        provider_name(lab.provider)
+    )))
+}
+
+/// Adds what a provider created to the state's record of it.
+fn record_created(sd: &StateDir, created: std::collections::BTreeMap<String, String>) -> Result<()> {
+    let mut state = sd.load()?.unwrap_or_default();
+    let before = state.clone();
+    state.resources.extend(created);
+    if state != before {
+        sd.save(&state)?;
+    }
+    Ok(())
+}
+
 /// The provider-independent part of every lab: the state folder, its keys and the state file.
 fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<(State, crate::state::Keys)> {
     let task = printer.task(&format!("host: state in {}", sd.path().display()));
@@ -456,14 +468,7 @@ fn prepare_state(lab: &Lab, sd: &StateDir, printer: &Printer) -> Result<(State, 
             s
         }
     };
-    if state.provider != provider_name(lab.provider) {
-        return Err(Error::Other(format!(
-            "lab {:?} was built with the {} provider; the lab file now says {}. Run `lab destroy` with the old lab file first",
-            lab.name,
-            state.provider,
-            provider_name(lab.provider)
-        )));
-    }
+    same_provider(lab, &state)?;
     task.finish("ready");
     Ok((state, keys))
 }
@@ -565,14 +570,7 @@ fn destroy(lab: &Lab, yes: bool, printer: &Printer) -> Result<()> {
     let _lock = sd.lock("destroy")?;
     let state = sd.load()?;
     if let Some(s) = &state {
-        if s.provider != provider_name(lab.provider) {
-            return Err(Error::Other(format!(
-                "lab {:?} was built with the {} provider; the lab file now says {}: destroy it with the lab file it was built with",
-                lab.name,
-                s.provider,
-                provider_name(lab.provider)
-            )));
-        }
+        same_provider(lab, s)?;
     }
     if !yes {
         if !std::io::stdin().is_terminal() {

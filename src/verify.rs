@@ -30,15 +30,7 @@ fn done(check: &str, node: &str, start: Instant, r: Result<String, String>) -> C
 
 /// The Scala job: waits for every worker's executor, then collects the host names tasks ran on
 /// and a sum whose value is known.
-pub const JOB: &str = r#"
-val expected = sys.env.getOrElse("LAB_WORKERS", "0").toInt
-val deadline = System.currentTimeMillis + 120000L
-while (sc.getExecutorMemoryStatus.size < expected + 1 && System.currentTimeMillis < deadline) Thread.sleep(500)
-val hosts = sc.parallelize(1 to 1000, math.max(expected * 8, 8)).map(_ => java.net.InetAddress.getLocalHost.getHostName).distinct().collect().sorted
-println("LAB_EXECUTOR_HOSTS=" + hosts.mkString(","))
-println("LAB_SUM=" + sc.parallelize(1 to 100000).map(_.toLong).reduce(_ + _))
-System.exit(0)
-"#;
+pub const JOB: &str = include_str!("verify-job.scala");
 
 const PROFILE: &str = ". /etc/profile.d/lab-java.sh 2>/dev/null; . /etc/profile.d/lab-spark.sh 2>/dev/null;";
 

@@ -148,6 +148,7 @@ fn host_keys_are_never_learned_silently() {
 
 #[test]
 fn provisions_machines_it_did_not_create_and_leaves_them_running() {
+    let _one_cluster_at_a_time = crate::support::heavy();
     let m = Outside::new(2);
     let f = crate::support::fixtures();
     let served = tempfile::tempdir().expect("tmp");

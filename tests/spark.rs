@@ -35,6 +35,7 @@ fn daemon_pid(lab: &SandboxLab, host: u8, class: &str) -> String {
 
 #[test]
 fn spark_cluster_up_verify_break_repair_grow_upgrade() {
+    let _one_cluster_at_a_time = crate::support::heavy();
     // The HTTP server serves the fixtures, plus the same Spark under the next version's name
     // (a new release, as far as lab can tell: another URL, another install folder).
     let served = tempfile::tempdir().expect("tempdir");

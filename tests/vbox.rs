@@ -94,6 +94,7 @@ impl Drop for VboxLab {
 
 #[test]
 fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
+    let _one_cluster_at_a_time = crate::support::heavy();
     let lab = VboxLab::new(61, 10);
     // The VM phase for 3 nodes with a 10 s install each runs in parallel.
     let start = Instant::now();

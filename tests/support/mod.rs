@@ -117,3 +117,10 @@ pub fn fixtures() -> PathBuf {
 pub fn digest_in(path: &Path) -> String {
     std::fs::read_to_string(path).expect("checksum file").split_whitespace().next().expect("digest").to_string()
 }
+
+/// Tests that run whole Spark clusters take this, one at a time: two clusters' JVMs at once
+/// would crowd a 2-core machine and turn timeouts into false failures.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
