@@ -118,6 +118,11 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
     for want in ["\"SATA-1-0\"=\"emptydrive\"", "\"SATA-2-0\"=\"emptydrive\"", "nic2=\"hostonly\"", "groups=\"/lab-vb61\"", "boot1=\"disk\""] {
         assert!(info.contains(want), "{want} missing from:\n{info}");
     }
+    // The MAC lab chose for the host-only NIC is recorded, and it is the one the VM has.
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lab.dir.path().join(".lab/vb61/state.json")).expect("state")).expect("json");
+    let macs = state["resources"]["mac:node1"].as_str().expect("recorded MACs").to_string();
+    let hostonly_mac = macs.split(',').nth(1).expect("two MACs");
+    assert!(info.contains(&format!("macaddress2=\"{hostonly_mac}\"")), "{macs}\n{info}");
 
     // Halt keeps the VMs; up boots and re-converges without creating anything.
     lab.lab().args(["halt"]).run().ok();
@@ -157,7 +162,7 @@ fn an_interrupted_up_continues_without_recreating_vms() {
         .expect("lab up");
     // Kill it while the guests install.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while lab.calls("startvm") < 3 {
+    while lab.calls("createvm") < 3 || lab.calls("startvm") < 3 {
         assert!(Instant::now() < deadline, "the installs did not start");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -115,6 +115,7 @@ impl NodeCtx<'_> {
         let image = self.lab.image.as_ref().ok_or_else(|| Error::Other("no image".into()))?;
         self.d.run(&self.d.argv_createvm(vm, &group(self.lab), &image.ostype, &base))?;
         let (nat, host_only) = crate::identity::macs(self.lab, &node.name);
+        record(self.sd, &format!("mac:{}", node.name), &format!("{},{}", nat.vbox(), host_only.vbox()))?;
         let hw = Hardware {
             cpus: node.cpus,
             memory_mib: node.memory_mib,
