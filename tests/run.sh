@@ -45,5 +45,6 @@ bash tests/tools/make_fixtures.sh >/dev/null
 say "building the VBoxManage stand-in"
 cargo build --locked -p vboxmanage-standin
 
-say "cargo test"
-cargo test --locked --workspace "$@"
+say "cargo test (the stand-in's own tests, then lab's)"
+cargo test --locked -p vboxmanage-standin
+cargo test --locked -p lab "$@"

@@ -708,13 +708,18 @@ fn unregistervm(rest: &[String]) {
 
 fn networks_conf_allows(ip: &str) -> bool {
     let path = std::env::var("VBOXSTANDIN_NETWORKS_CONF").unwrap_or_else(|_| "/etc/vbox/networks.conf".into());
+    allowed_by(ip, fs::read_to_string(&path).ok().as_deref())
+}
+
+/// VirtualBox's rule: without networks.conf only 192.168.56.0/21; with it, its `*` lines.
+fn allowed_by(ip: &str, conf: Option<&str>) -> bool {
     let to_u32 = |s: &str| -> Option<u32> {
         let p: Vec<u32> = s.split('.').filter_map(|x| x.parse().ok()).collect();
         (p.len() == 4).then(|| (p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3])
     };
     let Some(addr) = to_u32(ip) else { return false };
-    let ranges: Vec<(u32, u32)> = match fs::read_to_string(&path) {
-        Ok(text) => text
+    let ranges: Vec<(u32, u32)> = match conf {
+        Some(text) => text
             .lines()
             .filter_map(|l| l.trim().strip_prefix('*'))
             .flat_map(|r| r.split_whitespace().map(str::to_string).collect::<Vec<_>>())
@@ -724,7 +729,7 @@ fn networks_conf_allows(ip: &str) -> bool {
                 Some((to_u32(a)?, p))
             })
             .collect(),
-        Err(_) => vec![(to_u32("192.168.56.0").unwrap_or(0), 21)],
+        None => vec![(to_u32("192.168.56.0").unwrap_or(0), 21)],
     };
     ranges.iter().any(|(net, p)| {
         let mask = if *p == 0 { 0 } else { u32::MAX << (32 - p) };
@@ -820,4 +825,29 @@ fn dhcpserver(rest: &[String]) {
         other => syntax(&format!("Invalid parameter '{other}'")),
     }
     save(&l.world);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_take_both_spellings() {
+        let args: Vec<String> = ["vm1", "--memory", "2048", "--cpus=2", "--register"].iter().map(|s| (*s).to_string()).collect();
+        let a = parse(&args, &["--register"]);
+        assert_eq!(a.pos, vec!["vm1"]);
+        assert_eq!(a.get("--memory"), Some("2048"));
+        assert_eq!(a.get("--cpus"), Some("2"));
+        assert!(a.has("--register"));
+    }
+
+    #[test]
+    fn hostonly_ranges_follow_networks_conf() {
+        assert!(allowed_by("192.168.56.1", None));
+        assert!(allowed_by("192.168.63.254", None));
+        assert!(!allowed_by("192.168.64.1", None));
+        assert!(!allowed_by("10.0.0.1", None));
+        assert!(allowed_by("10.0.0.1", Some("* 10.0.0.0/8 192.168.0.0/16\n")));
+        assert!(!allowed_by("192.168.56.1", Some("* 10.0.0.0/8\n")));
+    }
 }
