@@ -396,6 +396,31 @@ pub async fn presented_host_key(target: &Target, timeout: Duration) -> Result<St
     Ok(key_core(&key))
 }
 
+/// True when an SSH server answers on `ip:22` with its banner (no login: a cheap probe for
+/// "has the node booted", before a real session with the pinned key).
+pub fn ssh_answers(ip: std::net::Ipv4Addr, timeout: Duration) -> bool {
+    let addr = SocketAddr::from((ip, 22));
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, timeout) else { return false };
+    let _ = s.set_read_timeout(Some(timeout));
+    let mut buf = [0u8; 4];
+    std::io::Read::read_exact(&mut s, &mut buf).is_ok() && &buf == b"SSH-"
+}
+
+/// Waits until `ip:22` answers, up to `deadline`.
+pub fn wait_ssh(ip: std::net::Ipv4Addr, deadline: Instant) -> bool {
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if ssh_answers(ip, Duration::from_millis(500)) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(300));
+    }
+}
+
 /// An `AsyncRead` that reports how many bytes went through.
 struct Counting<'a, R> {
     inner: R,

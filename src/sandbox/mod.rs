@@ -174,12 +174,12 @@ fn ensure_node(lab: &Lab, sd: &StateDir, keys: &Keys, names: &Names, node: &crat
     let dir = node_dir(sd, &node.name);
     let console = dir.join("console.log");
     let (_, init) = node::processes(&ns);
-    if init.is_some() && node::ssh_answers(node.ip, Duration::from_millis(500)) {
+    if init.is_some() && crate::remote::ssh_answers(node.ip, Duration::from_millis(500)) {
         return Ok(if changed { Outcome::Applied } else { Outcome::Satisfied });
     }
     if init.is_some() {
         // Started but not answering yet (another lab run booted it a moment ago)?
-        if node::wait_ssh(node.ip, Instant::now() + Duration::from_secs(3)) {
+        if crate::remote::wait_ssh(node.ip, Instant::now() + Duration::from_secs(3)) {
             return Ok(Outcome::Applied);
         }
         node::stop(&ns, HALT_GRACE)?;
@@ -204,7 +204,7 @@ fn ensure_node(lab: &Lab, sd: &StateDir, keys: &Keys, names: &Names, node: &crat
     let boot = dir.join("boot.sh");
     crate::state::write_atomic(&boot, node::boot_script(&spec).as_bytes(), 0o700)?;
     node::spawn(&ns, &boot, &console)?;
-    if !node::wait_ssh(node.ip, Instant::now() + BOOT_DEADLINE) {
+    if !crate::remote::wait_ssh(node.ip, Instant::now() + BOOT_DEADLINE) {
         let (_, init) = node::processes(&ns);
         let problem = if init.is_some() { "sshd does not answer" } else { "the node stopped while booting" };
         return Err(Error::Node {
@@ -357,7 +357,7 @@ pub fn status(lab: &Lab, sd: &StateDir) -> Vec<NodeStatus> {
                 (true, None) => "halted",
                 (true, Some(_)) => "running",
             };
-            let ssh = init.is_some() && node::ssh_answers(n.ip, Duration::from_millis(500));
+            let ssh = init.is_some() && crate::remote::ssh_answers(n.ip, Duration::from_millis(500));
             NodeStatus { name: n.name.clone(), ip: n.ip, state, ssh }
         })
         .collect()

@@ -7,8 +7,7 @@
 //! execs sshd as the node's PID 1. Killing that PID ends every process of the node.
 
 use std::fmt::Write as _;
-use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,30 +170,6 @@ pub fn stop(netns: &str, grace: Duration) -> Result<()> {
             return Err(Error::Other(format!("processes {all:?} of {netns} did not end")));
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// True when an SSH server answers on `ip:22` with its banner.
-pub fn ssh_answers(ip: Ipv4Addr, timeout: Duration) -> bool {
-    let addr = SocketAddr::from((ip, 22));
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else { return false };
-    let _ = s.set_read_timeout(Some(timeout));
-    let mut buf = [0u8; 4];
-    s.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
-}
-
-/// Waits until `ip:22` answers, up to `deadline`.
-pub fn wait_ssh(ip: Ipv4Addr, deadline: Instant) -> bool {
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if ssh_answers(ip, Duration::from_millis(500)) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(300));
     }
 }
 

@@ -167,7 +167,7 @@ impl NodeCtx<'_> {
                 }
                 _ => {}
             }
-            if crate::sandbox::node::ssh_answers(ip, Duration::from_millis(300)) {
+            if crate::remote::ssh_answers(ip, Duration::from_millis(300)) {
                 return Ok("ssh".into());
             }
             if Instant::now() > until {
@@ -232,7 +232,7 @@ impl NodeCtx<'_> {
             self.wait(&vm, node.ip, Instant::now() + boot_timeout(), true)?;
             self.phase(&node.name, "vm_running", t);
             did = true;
-        } else if !crate::sandbox::node::ssh_answers(node.ip, Duration::from_millis(500)) {
+        } else if !crate::remote::ssh_answers(node.ip, Duration::from_millis(500)) {
             self.wait(&vm, node.ip, Instant::now() + boot_timeout(), true)?;
         }
         Ok((if did { Outcome::Applied } else { Outcome::Satisfied }, created))
