@@ -1,4 +1,4 @@
-//! The command line. Only argument shapes and help live here; `app` does the work.
+//! The command line. Only argument shapes and help live here; `commands` does the work.
 
 use std::path::PathBuf;
 
@@ -41,12 +41,17 @@ pub struct Global {
     /// Plain lines instead of progress bars, even on a terminal
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Colour: auto (a terminal without NO_COLOR), always or never
+    #[arg(long, global = true, value_enum, default_value_t = crate::ui::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: crate::ui::ColorChoice,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build the lab, or converge it to the lab file
-    #[command(after_help = "Examples:\n  lab up                  create what is missing, provision, start Spark\n  lab up --dry-run        print the plan and change nothing\n  lab up --no-provision   stop once every node answers SSH")]
+    #[command(
+        after_help = "Examples:\n  lab up                  create what is missing, provision, start Spark\n  lab up --dry-run        print the plan and change nothing\n  lab up --no-provision   stop once every node answers SSH"
+    )]
     Up {
         /// Print the plan and change nothing
         #[arg(long)]
@@ -93,7 +98,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  lab validate\n  lab -f labs/course-2018.yaml validate --json")]
     Validate,
     /// Write lab.yaml here from one of the built-in lab templates
-    #[command(after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init --list")]
+    #[command(
+        after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init --list"
+    )]
     Init {
         /// Template name (spark, course-2018, sandbox)
         #[arg(default_value = "spark")]
@@ -113,9 +120,13 @@ pub enum Command {
     Kickstart {
         /// The node's name
         node: String,
-        /// Also write the OEMDRV ISO image (ks.cfg at its root) to this path
+        /// Also write the OEMDRV ISO image (ks.cfg at its root) to this path (private: it holds
+        /// the node's SSH host key)
         #[arg(long, value_name = "PATH")]
         iso: Option<PathBuf>,
+        /// Print the node's private SSH host key too (hidden otherwise)
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  lab completions bash > ~/.local/share/bash-completion/completions/lab\n  lab completions zsh > ~/.zfunc/_lab")]

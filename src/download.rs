@@ -12,8 +12,26 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::{Error, Result};
-use crate::spec::{Artifact, Checksum, ChecksumAlgo, checks};
+use crate::labfile::{Artifact, Checksum, ChecksumAlgo, checks};
 use crate::ui::Reporter;
+
+/// A verified file in the cache, named after its checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cached {
+    pub path: PathBuf,
+    /// `sha256-<hex>` or `sha512-<hex>`.
+    pub digest: String,
+}
+
+impl Cached {
+    /// The hex digits of the checksum.
+    pub fn hex(&self) -> &str {
+        self.digest.split_once('-').map_or(self.digest.as_str(), |(_, h)| h)
+    }
+}
+
+/// How long a download waits for another process downloading the same file.
+const LOCK_WAIT: Duration = Duration::from_secs(3600);
 
 const ATTEMPTS: u32 = 4;
 
@@ -37,23 +55,21 @@ pub fn parse_checksum_file(text: &str, file_name: &str, algo: &ChecksumAlgo) -> 
     let is_digest = |s: &str| checks::hex_digest(s, len).ok();
     // BSD style.
     for line in text.lines() {
-        if let Some((lhs, rhs)) = line.split_once(") = ") {
-            if lhs.split_once(" (").is_some_and(|(_, name)| name == file_name) {
-                if let Some(d) = is_digest(rhs.trim()) {
-                    return Some(d);
-                }
-            }
+        if let Some((lhs, rhs)) = line.split_once(") = ")
+            && lhs.split_once(" (").is_some_and(|(_, name)| name == file_name)
+            && let Some(d) = is_digest(rhs.trim())
+        {
+            return Some(d);
         }
     }
     // GNU style.
     for line in text.lines() {
         let mut parts = line.split_whitespace();
-        if let (Some(hex), Some(name)) = (parts.next(), parts.next()) {
-            if name.trim_start_matches('*') == file_name {
-                if let Some(d) = is_digest(hex) {
-                    return Some(d);
-                }
-            }
+        if let (Some(hex), Some(name)) = (parts.next(), parts.next())
+            && name.trim_start_matches('*') == file_name
+            && let Some(d) = is_digest(hex)
+        {
+            return Some(d);
         }
     }
     // Apache's old multi-line layout: everything after "NAME:".
@@ -99,7 +115,6 @@ enum Failure {
 
 pub struct Downloader<'r> {
     cache: PathBuf,
-    client: reqwest::Client,
     reporter: &'r dyn Reporter,
 }
 
@@ -113,33 +128,66 @@ impl<'r> Downloader<'r> {
             let d = cache.join(sub);
             fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating the download cache {}", d.display()), e))?;
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("lab/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Other(format!("starting the HTTP client: {e}")))?;
-        Ok(Self { cache, client, reporter })
+        Ok(Self { cache, reporter })
     }
 
-    /// The verified file for `artifact`, downloading it only when the cache lacks it.
-    pub async fn fetch(&self, artifact: &Artifact) -> Result<PathBuf> {
-        let (algo, digest) = self.digest(artifact).await?;
-        let final_path = self.cache.join(format!("{algo}-{digest}"));
-        if final_path.is_file() {
-            return Ok(final_path);
+    /// The verified file for `artifact`, downloading it only when the cache lacks it (`fetched`
+    /// is set when it did). A checksum read from a checksum file that no longer matches what the
+    /// URL serves (a "latest" ISO moved upstream) is fetched again once.
+    pub async fn fetch(&self, artifact: &Artifact, fetched: &mut bool) -> Result<Cached> {
+        match self.fetch_once(artifact, fetched, false).await {
+            Err(Error::Checksum { .. }) if matches!(artifact.checksum, Checksum::File { .. }) => self.fetch_once(artifact, fetched, true).await,
+            other => other,
         }
-        // One download per artifact at a time, across processes.
-        let lock_path = self.cache.join("locks").join(format!("{algo}-{digest}.lock"));
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
-        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
-            .await
-            .map_err(|e| Error::Other(format!("waiting for the download lock: {e}")))?
-            .map_err(|e| Error::io("locking the download cache", e))?;
+    }
+
+    async fn fetch_once(&self, artifact: &Artifact, fetched: &mut bool, fresh_sum: bool) -> Result<Cached> {
+        let (algo, digest) = self.digest(artifact, fresh_sum).await?;
+        let name = format!("{algo}-{digest}");
+        let final_path = self.cache.join(&name);
+        let cached = Cached { path: final_path.clone(), digest: name.clone() };
         if final_path.is_file() {
-            return Ok(final_path); // another run finished it while we waited
+            return Ok(cached);
         }
-        let partial = self.cache.join("partial").join(format!("{algo}-{digest}"));
+        // One download per artifact at a time, across processes: wait for the other one, saying
+        // who it is, for a bounded time.
+        let lock_path = self.cache.join("locks").join(format!("{name}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let mut told = false;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !told {
+                        let holder = fs::read_to_string(&lock_path).unwrap_or_default();
+                        self.reporter.note(&format!(
+                            "{}: waiting for another download of it ({})",
+                            artifact.file_name(),
+                            if holder.trim().is_empty() { "another lab process".to_string() } else { holder.trim().to_string() }
+                        ));
+                        told = true;
+                    }
+                    if std::time::Instant::now() > deadline {
+                        return Err(Error::Timeout { what: format!("waiting for another download of {}", artifact.url), after: LOCK_WAIT });
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking the download cache", e)),
+            }
+        }
+        let _ = fs::write(&lock_path, format!("pid {}\n", std::process::id()));
+        if final_path.is_file() {
+            return Ok(cached); // another run finished it while we waited
+        }
+        *fetched = true;
+        let partial = self.cache.join("partial").join(&name);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
             match self.transfer(&artifact.url, &partial).await {
@@ -157,37 +205,33 @@ impl<'r> Downloader<'r> {
             }
         }
         if !last.is_empty() {
-            return Err(Error::Other(format!("downloading {} failed {ATTEMPTS} times; last error: {last}", artifact.url)));
+            return Err(Error::Download { url: artifact.url.clone(), problem: format!("failed {ATTEMPTS} times; last error: {last}") });
         }
         let got = hash_file(&partial, &algo)?;
         if got != digest {
             let _ = fs::remove_file(&partial);
-            return Err(Error::Other(format!(
-                "checksum mismatch for {}: expected {algo} {digest}, got {got}; the file was deleted. Run again to download it anew; if it fails again, the URL serves another file than the checksum describes",
-                artifact.url
-            )));
+            return Err(Error::Checksum { url: artifact.url.clone(), algo: algo.to_string(), expected: digest, got });
         }
         fs::rename(&partial, &final_path).map_err(|e| Error::io(format!("moving {} into the cache", partial.display()), e))?;
         drop(lock);
-        Ok(final_path)
+        Ok(cached)
     }
 
     /// The expected digest: pinned, or read from the checksum file (cached by URL, so a second
     /// run needs no network).
-    async fn digest(&self, artifact: &Artifact) -> Result<(ChecksumAlgo, String)> {
+    async fn digest(&self, artifact: &Artifact, fresh: bool) -> Result<(ChecksumAlgo, String)> {
         match &artifact.checksum {
             Checksum::Pinned { algo, hex } => Ok((algo.clone(), hex.clone())),
             Checksum::File { algo, url } => {
                 let key = format!("{:x}", Sha256::digest(format!("{url}\n{}", artifact.file_name()).as_bytes()));
                 let cached = self.cache.join("sums").join(&key);
-                if let Ok(d) = fs::read_to_string(&cached) {
+                if !fresh && let Ok(d) = fs::read_to_string(&cached) {
                     return Ok((algo.clone(), d.trim().to_string()));
                 }
                 let text = self.small_text(url).await?;
-                let digest = parse_checksum_file(&text, artifact.file_name(), algo).ok_or_else(|| {
-                    Error::Other(format!("{url} has no {algo} checksum for {}", artifact.file_name()))
-                })?;
-                crate::state::write_atomic(&cached, digest.as_bytes(), 0o644)?;
+                let digest = parse_checksum_file(&text, artifact.file_name(), algo)
+                    .ok_or_else(|| Error::Download { url: url.clone(), problem: format!("it has no {algo} checksum for {}", artifact.file_name()) })?;
+                crate::fsx::write_atomic(&cached, digest.as_bytes(), crate::fsx::Access::Public)?;
                 Ok((algo.clone(), digest))
             }
         }
@@ -197,21 +241,22 @@ impl<'r> Downloader<'r> {
         if let Some(path) = url.strip_prefix("file://") {
             return fs::read_to_string(path).map_err(|e| Error::io(format!("reading {path}"), e));
         }
+        let client = crate::http::downloads()?;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            match self.client.get(url).send().await {
+            match client.get(url).send().await {
                 Ok(r) if r.status().is_success() => {
-                    return r.text().await.map_err(|e| Error::Other(format!("reading {url}: {e}")));
+                    return r.text().await.map_err(|e| Error::Download { url: url.to_string(), problem: e.to_string() });
                 }
                 Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => last = format!("HTTP {}", r.status()),
-                Ok(r) => return Err(Error::Other(format!("{url} answered HTTP {}", r.status()))),
+                Ok(r) => return Err(Error::Download { url: url.to_string(), problem: format!("the server answered HTTP {}", r.status()) }),
                 Err(e) => last = e.to_string(),
             }
             if attempt < ATTEMPTS {
                 tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt - 1))).await;
             }
         }
-        Err(Error::Other(format!("fetching {url} failed {ATTEMPTS} times; last error: {last}")))
+        Err(Error::Download { url: url.to_string(), problem: format!("failed {ATTEMPTS} times; last error: {last}") })
     }
 
     /// Brings `partial` to the whole file, resuming from its current length.
@@ -221,7 +266,8 @@ impl<'r> Downloader<'r> {
             return self.copy_local(Path::new(path), partial, &name).map_err(Failure::Final);
         }
         let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-        let mut req = self.client.get(url);
+        let client = crate::http::downloads().map_err(Failure::Final)?;
+        let mut req = client.get(url);
         if have > 0 {
             req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
@@ -245,20 +291,20 @@ impl<'r> Downloader<'r> {
             }
             416 if have > 0 => return Ok(()), // nothing left to fetch; the checksum decides
             429 | 500..=599 => return Err(Failure::Transient(format!("{url}: HTTP {status}"))),
-            _ => return Err(Failure::Final(Error::Other(format!("{url} answered HTTP {status}")))),
+            _ => return Err(Failure::Final(Error::Download { url: url.to_string(), problem: format!("the server answered HTTP {status}") })),
         };
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| Failure::Transient(format!("{url}: {e}")))?;
             file.write_all(&chunk).map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
             done += chunk.len() as u64;
-            self.reporter.bytes(&name, done, total);
+            self.reporter.progress(crate::plan::HOST, &name, done, total);
         }
         file.sync_all().map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
-        if let Some(t) = total {
-            if done < t {
-                return Err(Failure::Transient(format!("{url}: the connection ended after {done} of {t} bytes")));
-            }
+        if let Some(t) = total
+            && done < t
+        {
+            return Err(Failure::Transient(format!("{url}: the connection ended after {done} of {t} bytes")));
         }
         Ok(())
     }
@@ -276,7 +322,7 @@ impl<'r> Downloader<'r> {
             }
             dst.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing {}", to.display()), e))?;
             done += n as u64;
-            self.reporter.bytes(name, done, total);
+            self.reporter.progress(crate::plan::HOST, name, done, total);
         }
         Ok(())
     }
@@ -293,7 +339,9 @@ mod tests {
         let gnu = format!("{A}  CentOS-7-x86_64-Minimal-2009.iso\n{}  other.iso\n", "b".repeat(64));
         assert_eq!(parse_checksum_file(&gnu, "CentOS-7-x86_64-Minimal-2009.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
         assert_eq!(parse_checksum_file(&gnu, "other.iso", &ChecksumAlgo::Sha256), Some("b".repeat(64)));
-        let bsd = format!("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# Rocky-9.iso: 2252013568 bytes\nSHA256 (Rocky-9.iso) = {A}\n-----BEGIN PGP SIGNATURE-----\nxyz\n");
+        let bsd = format!(
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# Rocky-9.iso: 2252013568 bytes\nSHA256 (Rocky-9.iso) = {A}\n-----BEGIN PGP SIGNATURE-----\nxyz\n"
+        );
         assert_eq!(parse_checksum_file(&bsd, "Rocky-9.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
         // A file naming only another name: its single digest is used (CentOS's "latest" alias
         // is listed under the dated name); with two entries and no match there is no answer.

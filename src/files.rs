@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::spec::Lab;
+use crate::labfile::Lab;
+use crate::spark;
 
 /// The lines lab manages in `/etc/hosts`, between markers that name the lab.
 pub fn hosts_block(lab: &Lab) -> String {
@@ -31,22 +32,27 @@ pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
     let begin = format!("# BEGIN lab {} ", lab.name);
     let end = format!("# END lab {}", lab.name);
     let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+    let lines: Vec<&str> = current.lines().collect();
     let mut out = String::new();
-    let mut in_block = false;
-    for line in current.lines() {
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
         if line.starts_with(&begin) {
-            in_block = true;
+            // Skip lab's block, but only when it is closed: a BEGIN without its END (a file cut
+            // short, or edited by hand) must not take the rest of the file with it.
+            if let Some(close) = lines[i..].iter().position(|l| l.trim_end() == end) {
+                i += close + 1;
+            }
             continue;
         }
-        if in_block {
-            if line.trim_end() == end {
-                in_block = false;
-            }
+        if line.trim_end() == end {
             continue;
         }
         let mut fields = line.split_whitespace();
         let addr = fields.next().unwrap_or("");
-        if !line.trim_start().starts_with('#') && (addr.starts_with("127.") || addr == "::1") {
+        let comment = line.trim_start().starts_with('#');
+        if !comment && (addr.starts_with("127.") || addr == "::1") {
             let kept: Vec<&str> = fields.filter(|f| *f != node && !f.starts_with(&format!("{node}."))).collect();
             if kept.is_empty() {
                 continue;
@@ -55,7 +61,7 @@ pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
             continue;
         }
         // A lab node's name mapped elsewhere outside the block would shadow lab's entry.
-        if !addr.is_empty() && !line.trim_start().starts_with('#') && line.split_whitespace().skip(1).any(|f| names.contains(&f)) {
+        if !addr.is_empty() && !comment && line.split_whitespace().skip(1).any(|f| names.contains(&f)) {
             continue;
         }
         out.push_str(line);
@@ -69,7 +75,7 @@ pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{HostFacts, parse};
+    use crate::labfile::{HostFacts, parse};
     use std::path::Path;
 
     fn lab() -> Lab {
@@ -85,6 +91,14 @@ mod tests {
         assert!(merged.contains("192.168.57.11   node1\n"));
         assert_eq!(merge_hosts(&merged, &lab(), "node1"), merged, "merging twice changes nothing");
     }
+
+    #[test]
+    fn a_block_without_its_end_does_not_swallow_the_file() {
+        let current = "127.0.0.1 localhost\n# BEGIN lab sandbox (managed by lab; changes here are replaced)\n10.0.0.5 nas\n10.0.0.6 printer\n";
+        let merged = merge_hosts(current, &lab(), "node1");
+        assert!(merged.contains("10.0.0.5 nas\n") && merged.contains("10.0.0.6 printer\n"), "{merged}");
+        assert_eq!(merged.matches("# BEGIN lab sandbox").count(), 1, "{merged}");
+    }
 }
 
 /// A short, stable fingerprint of a text.
@@ -96,30 +110,23 @@ pub fn short_hash(text: &str) -> String {
 /// `conf/spark-env.sh` for `node`: the same SPARK_HOME everywhere, the master's name, this
 /// node's own lab address (never the NAT address every VM shares), worker resources, and pid
 /// files outside /tmp.
-pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str, pid_dir: &str) -> String {
+pub fn spark_env(lab: &Lab, node: &crate::labfile::Node, java_home: &str) -> String {
+    use crate::script::quote;
     let mut s = String::from("#!/usr/bin/env bash\n# Written by lab; `lab up` replaces changes made here.\n");
-    let _ = writeln!(s, "export JAVA_HOME={java_home}");
-    let _ = writeln!(s, "export SPARK_HOME=/opt/spark");
-    let _ = writeln!(s, "export SPARK_MASTER_HOST={}", lab.master().name);
-    let _ = writeln!(s, "export SPARK_MASTER_PORT=7077");
-    let _ = writeln!(s, "export SPARK_MASTER_WEBUI_PORT=8080");
+    let _ = writeln!(s, "export JAVA_HOME={}", quote(java_home));
+    let _ = writeln!(s, "export SPARK_HOME={}", spark::HOME);
+    let _ = writeln!(s, "export SPARK_MASTER_HOST={}", quote(&lab.master().name));
+    let _ = writeln!(s, "export SPARK_MASTER_PORT={}", spark::MASTER_PORT);
+    let _ = writeln!(s, "export SPARK_MASTER_WEBUI_PORT={}", spark::MASTER_UI_PORT);
     let _ = writeln!(s, "export SPARK_LOCAL_IP={}", node.ip);
-    let _ = writeln!(s, "export SPARK_PID_DIR={pid_dir}");
+    let _ = writeln!(s, "export SPARK_PID_DIR={}", spark::PID_DIR);
     if let Some(c) = lab.spark.worker_cores {
         let _ = writeln!(s, "export SPARK_WORKER_CORES={c}");
     }
     if let Some(m) = &lab.spark.worker_memory {
-        let _ = writeln!(s, "export SPARK_WORKER_MEMORY={m}");
+        let _ = writeln!(s, "export SPARK_WORKER_MEMORY={}", quote(m));
     }
     s
-}
-
-/// `current` with `line` present exactly once (other lines kept in order).
-pub fn with_line(current: &str, line: &str) -> String {
-    let mut out: String = current.lines().filter(|l| l.trim() != line.trim() && !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
-    out.push_str(line.trim());
-    out.push('\n');
-    out
 }
 
 /// A known_hosts text with lab's entries (`hosts`, `key`) replacing any line for those hosts.
@@ -145,8 +152,6 @@ mod more_tests {
 
     #[test]
     fn lines_and_known_hosts() {
-        assert_eq!(with_line("a\nb\n", "c"), "a\nb\nc\n");
-        assert_eq!(with_line("a\nc\nb\n", "c"), "a\nb\nc\n");
         let k = known_hosts("node1,10.0.0.11 ssh-ed25519 OLD\ngithub.com ssh-ed25519 GH\n", &[("node1,10.0.0.11".into(), "ssh-ed25519 NEW".into())]);
         assert_eq!(k, "github.com ssh-ed25519 GH\nnode1,10.0.0.11 ssh-ed25519 NEW\n");
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::spec::Lab;
+use crate::labfile::Lab;
 
 /// A MAC address in VirtualBox's range (OUI 08:00:27).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,7 +60,7 @@ pub fn macs(lab: &Lab, node: &str) -> (Mac, Mac) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{HostFacts, parse};
+    use crate::labfile::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

@@ -5,8 +5,9 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::spec::yaml::Document;
-use crate::spec::{Artifact, Checksum, ChecksumAlgo, FieldPath, checks};
+use crate::labfile::yaml::Document;
+use crate::labfile::{Artifact, Checksum, ChecksumAlgo, FieldPath, checks};
+pub use crate::provider::virtualbox::driver::Arch;
 
 /// The files of `images/`, in the order `lab` lists them.
 const SOURCES: &[(&str, &str)] = &[
@@ -38,13 +39,14 @@ impl Family {
             _ => None,
         }
     }
-
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
     pub name: String,
     pub title: String,
+    /// The guest architecture the ISO installs.
+    pub arch: Arch,
     pub iso: Artifact,
     pub size_mib: u64,
     /// VirtualBox `--ostype`.
@@ -95,6 +97,7 @@ fn parse(file: &str, text: &str) -> Result<Image, String> {
     Ok(Image {
         name: raw.name,
         title: raw.title,
+        arch: Arch::X86_64,
         iso: Artifact { url: raw.iso.url, checksum },
         size_mib: raw.iso.size_mib,
         ostype: raw.ostype,

@@ -1,24 +1,27 @@
 //! `lab`: one YAML file in, a working multi-node Apache Spark cluster out.
 
-mod app;
 mod cli;
+mod commands;
 mod download;
 mod error;
-mod existing;
 mod files;
+mod fsx;
+mod http;
 mod identity;
 mod images;
 mod kickstart;
+mod labfile;
 mod plan;
 mod proc;
+mod provider;
 mod provision;
 mod remote;
-mod sandbox;
-mod spec;
+mod runner;
+mod script;
+mod spark;
 mod state;
 mod templates;
 mod ui;
-mod vbox;
 mod verify;
 
 use clap::Parser;
@@ -34,18 +37,23 @@ fn main() {
             std::process::exit(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
         }
     };
-    let printer = ui::Printer::new(cli.global.quiet, cli.global.verbose, cli.global.json, cli.global.no_progress);
-    let result = app::run(cli, &printer);
+    let g = &cli.global;
+    let printer = ui::Printer::new(g.quiet, g.verbose, g.json, g.no_progress, g.color);
+    let code = match commands::run(cli, &printer) {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error(&e);
+            e.exit_code()
+        }
+    };
+    printer.finish();
     report_peak_memory();
-    if let Err(e) = result {
-        printer.error(&e);
-        std::process::exit(e.exit_code());
-    }
+    std::process::exit(code);
 }
 
 /// With `LAB_REPORT_PEAK_MEMORY` set, prints the process's peak resident memory (for the
 /// memory benchmark and tests).
-pub fn report_peak_memory() {
+fn report_peak_memory() {
     if std::env::var_os("LAB_REPORT_PEAK_MEMORY").is_some() {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {

@@ -1,84 +1,168 @@
-//! What `lab up` would do, as ordered, named steps. Pure: built from the lab alone, printable with
-//! `lab up --dry-run`. Each step is later executed as "check, then converge", so a step whose
-//! check passes does nothing.
+//! What `lab up` will do, as ordered, named steps: pure (built from the lab and its provider
+//! alone), printed by `lab up --dry-run`, and the very list the runner executes. Each step is
+//! "check, then converge", so a step whose check passes does nothing.
+//!
+//! Steps are grouped in stages. A stage starts when the one before it has ended; inside a stage
+//! the steps of one target run in order, and different targets run side by side.
 
 use std::fmt::Write as _;
 
-use crate::spec::{JavaInstall, Lab, Provider};
+use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::labfile::{JavaInstall, Lab};
+use crate::provider::Provider;
+use crate::spark;
+
+/// The stages of `lab up`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// This computer: state folder, keys, downloads.
+    Host,
+    /// The provider brings the machines up.
+    Machines,
+    /// An SSH session to every node, with the pinned host key.
+    Connect,
+    /// Per node: names, Java, Spark, firewall, configuration.
+    Nodes,
+    /// The master: workers file, passwordless SSH, the master daemon.
+    Cluster,
+    /// The workers' daemons.
+    Workers,
+    /// The cluster as a whole answers.
+    Ready,
+}
+
+impl Stage {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::Machines => "machines",
+            Self::Connect => "ssh",
+            Self::Nodes => "software",
+            Self::Cluster => "cluster",
+            Self::Workers => "workers",
+            Self::Ready => "ready",
+        }
+    }
+}
+
+/// `host`, for steps that run on this computer.
+pub const HOST: &str = "host";
+
+/// One step: what it makes true, on which target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
+    pub stage: Stage,
     /// `host` or a node name.
     pub target: String,
-    /// Stable name of the step, for state fingerprints and messages.
-    pub name: &'static str,
+    /// Stable identifier, shared by the planner and the executor.
+    #[serde(rename = "step")]
+    pub id: &'static str,
     /// What the step makes true.
     pub goal: String,
 }
 
-fn step(target: &str, name: &'static str, goal: impl Into<String>) -> Step {
-    Step { target: target.to_string(), name, goal: goal.into() }
+impl Step {
+    pub fn new(stage: Stage, target: &str, id: &'static str, goal: impl Into<String>) -> Self {
+        Self { stage, target: target.to_string(), id, goal: goal.into() }
+    }
 }
 
-/// The steps of `lab up` for `lab`, in order. Steps of different nodes with the same name run
-/// in parallel.
-pub fn up(lab: &Lab, provision: bool) -> Vec<Step> {
-    let mut steps = vec![step("host", "state", format!(".lab/{} holds the lab key and one SSH host key per node", lab.name))];
-    match lab.provider {
-        Provider::Virtualbox => {
-            if let Some(img) = &lab.image {
-                steps.push(step("host", "iso_downloaded", format!("{} ISO in the download cache, checksum verified", img.title)));
-            }
-            steps.push(step("host", "hostonly_network", format!("a host-only interface holds {}/{}", lab.network.host, lab.network.cidr.prefix())));
-            for n in &lab.nodes {
-                let vm = format!("lab-{}-{}", lab.name, n.name);
-                steps.push(step(&n.name, "vm_created", format!("VM {vm}: {} CPU, {} MiB, {} GiB disk, NAT + host-only NIC", n.cpus, n.memory_mib, n.disk_gib)));
-                steps.push(step(&n.name, "os_installed", format!("kickstart install: host name {}, {} on the host-only NIC", n.name, n.ip)));
-                steps.push(step(&n.name, "vm_running", "booted from disk"));
-            }
-        }
-        Provider::Sandbox => {
-            steps.push(step("host", "bridge", format!("a bridge holds {}/{}", lab.network.host, lab.network.cidr.prefix())));
-            for n in &lab.nodes {
-                steps.push(step(&n.name, "node_running", format!("namespaces, overlay root and sshd at {}", n.ip)));
-            }
-        }
-        Provider::Existing => {}
+/// The identifiers of the steps this module plans (providers name their own).
+pub mod ids {
+    pub const STATE: &str = "state";
+    pub const ARTIFACTS: &str = "artifacts";
+    pub const SSH_READY: &str = "ssh_ready";
+    pub const HOSTS_FILE: &str = "hosts_file";
+    pub const JAVA: &str = "java_installed";
+    pub const SPARK: &str = "spark_installed";
+    pub const FIREWALL: &str = "firewall";
+    pub const SPARK_ENV: &str = "spark_env";
+    pub const WORKERS_FILE: &str = "workers_file";
+    pub const CLUSTER_SSH: &str = "cluster_ssh";
+    pub const MASTER: &str = "spark_master_running";
+    pub const WORKER: &str = "spark_worker_running";
+    pub const CLUSTER_READY: &str = "workers_registered";
+}
+
+/// What `lab up` does: the host, the provider's machines, SSH, and (unless `provision` is
+/// false) the software and the cluster.
+pub fn up(lab: &Lab, provider: &dyn Provider, provision: bool) -> Vec<Step> {
+    let mut steps = vec![Step::new(Stage::Host, HOST, ids::STATE, format!(".lab/{} holds the lab key and each node's SSH host key", lab.name))];
+    if provision {
+        steps.push(artifacts(lab));
     }
-    for n in &lab.nodes {
-        steps.push(step(&n.name, "ssh_ready", format!("{}@{} answers SSH with the pinned host key", lab.user, n.ip)));
-    }
-    if !provision {
-        return steps;
-    }
-    let java = match &lab.java.install {
-        JavaInstall::Package => format!("Java {} from the distribution's JDK package", lab.java.version),
-        JavaInstall::Tarball(a) => format!("Java {} from {}", lab.java.version, a.file_name()),
-    };
-    let spark_dl = format!("Spark {} ({}) in the download cache, checksum verified", lab.spark.version, lab.spark.artifact.file_name());
-    steps.push(step("host", "spark_downloaded", spark_dl));
-    let workers_file = if lab.spark.uses_slaves_file() { "conf/slaves" } else { "conf/workers" };
-    for n in &lab.nodes {
-        steps.push(step(&n.name, "hosts_file", "/etc/hosts maps every node name to its lab address"));
-        steps.push(step(&n.name, "java_installed", java.clone()));
-        steps.push(step(&n.name, "spark_installed", format!("{} with /opt/spark pointing at it, conf/spark-env.sh", lab.spark.install_dir())));
-    }
-    let m = lab.master();
-    steps.push(step(&m.name, "workers_file", format!("{workers_file} lists {}", lab.workers().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "))));
-    steps.push(step(&m.name, "cluster_ssh", format!("{} on {} logs in to every worker without a password", lab.user, m.name)));
-    steps.push(step(&m.name, "spark_master_running", format!("Spark master at spark://{}:7077, web UI http://{}:8080", m.name, m.ip)));
-    for w in lab.workers() {
-        steps.push(step(&w.name, "spark_worker_running", "Spark worker registered with the master"));
+    steps.extend(provider.plan(lab));
+    steps.extend(connect(lab));
+    if provision {
+        steps.extend(software(lab));
     }
     steps
 }
 
-/// The plan as text, one line per step, grouped by target.
+/// What `lab provision` does: the software on running nodes.
+pub fn provision(lab: &Lab) -> Vec<Step> {
+    let mut steps = vec![artifacts(lab)];
+    steps.extend(connect(lab));
+    steps.extend(software(lab));
+    steps
+}
+
+fn artifacts(lab: &Lab) -> Step {
+    let jdk = match &lab.java.install {
+        JavaInstall::Tarball(a) => format!(", the JDK ({})", a.file_name()),
+        JavaInstall::Package => String::new(),
+    };
+    Step::new(
+        Stage::Host,
+        HOST,
+        ids::ARTIFACTS,
+        format!("Spark {} ({}){jdk} in the download cache, checksums verified", lab.spark.version, lab.spark.artifact.file_name()),
+    )
+}
+
+fn connect(lab: &Lab) -> Vec<Step> {
+    lab.nodes
+        .iter()
+        .map(|n| Step::new(Stage::Connect, &n.name, ids::SSH_READY, format!("{}@{} answers SSH with the pinned host key", lab.user, n.ip)))
+        .collect()
+}
+
+fn software(lab: &Lab) -> Vec<Step> {
+    let java = match &lab.java.install {
+        JavaInstall::Package => format!("Java {} from the distribution's JDK package", lab.java.version),
+        JavaInstall::Tarball(a) => format!("Java {} from {}", lab.java.version, a.file_name()),
+    };
+    let v = lab.spark.version;
+    let mut steps = Vec::new();
+    for n in &lab.nodes {
+        steps.push(Step::new(Stage::Nodes, &n.name, ids::HOSTS_FILE, "/etc/hosts maps every node name to its lab address"));
+        steps.push(Step::new(Stage::Nodes, &n.name, ids::JAVA, java.clone()));
+        steps.push(Step::new(Stage::Nodes, &n.name, ids::SPARK, format!("{} with {} pointing at it", spark::install_dir(v), spark::HOME)));
+        steps.push(Step::new(Stage::Nodes, &n.name, ids::FIREWALL, format!("firewalld (where it runs) trusts {}", lab.network.cidr)));
+        steps.push(Step::new(Stage::Nodes, &n.name, ids::SPARK_ENV, format!("conf/spark-env.sh: JAVA_HOME, the master, SPARK_LOCAL_IP {}", n.ip)));
+    }
+    let m = lab.master();
+    let workers: Vec<&str> = lab.workers().map(|w| w.name.as_str()).collect();
+    let files = spark::workers_files(v);
+    let verb = if files.len() == 1 { "lists" } else { "list" };
+    steps.push(Step::new(Stage::Cluster, &m.name, ids::WORKERS_FILE, format!("{} {verb} {}", files.join(" and "), workers.join(", "))));
+    steps.push(Step::new(Stage::Cluster, &m.name, ids::CLUSTER_SSH, format!("{} on {} logs in to every worker without a password", lab.user, m.name)));
+    steps.push(Step::new(Stage::Cluster, &m.name, ids::MASTER, format!("Spark master at {}, web UI {}", spark::master_url(lab), spark::master_ui(lab))));
+    for w in lab.workers() {
+        steps.push(Step::new(Stage::Workers, &w.name, ids::WORKER, "Spark worker running"));
+    }
+    steps.push(Step::new(Stage::Ready, &m.name, ids::CLUSTER_READY, format!("the master lists exactly the {} workers as ALIVE", workers.len())));
+    steps
+}
+
+/// The plan as text, one line per step.
 pub fn render(steps: &[Step]) -> String {
     let width = steps.iter().map(|s| s.target.len()).max().unwrap_or(4);
     let mut out = String::new();
     for (i, s) in steps.iter().enumerate() {
-        let _ = writeln!(out, "{:>3}. {:<width$}  {:<22} {}", i + 1, s.target, s.name, s.goal);
+        let _ = writeln!(out, "{:>3}. {:<width$}  {:<22} {}", i + 1, s.target, s.id, s.goal);
     }
     out
 }
@@ -86,26 +170,41 @@ pub fn render(steps: &[Step]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{HostFacts, parse};
+    use crate::labfile::{HostFacts, parse};
     use std::path::Path;
+
+    fn lab(text: &str) -> Lab {
+        parse(Path::new("lab.yaml"), text, &HostFacts::default()).expect("valid")
+    }
 
     #[test]
     fn course_lab_plan_covers_every_node_and_uses_slaves_for_spark_2() {
-        let lab = parse(Path::new("course-2018.yaml"), include_str!("../labs/course-2018.yaml"), &HostFacts::default()).expect("valid");
-        let steps = up(&lab, true);
+        let lab = lab(include_str!("../labs/course-2018.yaml"));
+        let p = crate::provider::for_lab(&lab);
+        let steps = up(&lab, p.as_ref(), true);
         for n in ["master", "node1", "node2"] {
-            assert!(steps.iter().any(|s| s.target == n && s.name == "vm_created"), "{n}");
+            assert!(steps.iter().any(|s| s.target == n && s.id == "vm_created"), "{n}");
         }
         let text = render(&steps);
-        assert!(text.contains("conf/slaves lists node1, node2"), "{text}");
+        assert!(text.contains("conf/workers and conf/slaves list node1, node2"), "{text}");
         assert!(text.contains("lab-course-2018-master"), "{text}");
+        let mut stages: Vec<Stage> = steps.iter().map(|s| s.stage).collect();
+        let sorted = {
+            let mut v = stages.clone();
+            v.sort();
+            v
+        };
+        assert_eq!(stages, sorted, "steps are listed stage by stage");
+        stages.dedup();
+        assert_eq!(stages.len(), 7);
     }
 
     #[test]
     fn no_provision_stops_at_ssh() {
-        let lab = parse(Path::new("sandbox.yaml"), include_str!("../labs/sandbox.yaml"), &HostFacts::default()).expect("valid");
-        let steps = up(&lab, false);
-        assert_eq!(steps.last().map(|s| s.name), Some("ssh_ready"));
-        assert!(!steps.iter().any(|s| s.name.starts_with("spark")));
+        let lab = lab(include_str!("../labs/sandbox.yaml"));
+        let p = crate::provider::for_lab(&lab);
+        let steps = up(&lab, p.as_ref(), false);
+        assert_eq!(steps.last().map(|s| s.id), Some(ids::SSH_READY));
+        assert!(!steps.iter().any(|s| s.id.starts_with("spark") || s.id == ids::ARTIFACTS));
     }
 }

@@ -1,10 +1,152 @@
-//! Running external programs: the one place that builds process invocations, captures their
-//! output and turns a failure into an error that carries the argv and stderr.
+//! Running external programs: the one place that starts processes. Callers describe a [`Cmd`];
+//! a [`Runner`] runs it with a time limit and hands back its exit status and output. The VBoxManage
+//! driver and the sandbox code take a `&dyn Runner`, so their logic is unit-tested against
+//! in-process fakes, and every wait on another program is bounded.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+
+/// How long a program may run unless its caller says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One program invocation.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub timeout: Duration,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self { program: program.into(), args: Vec::new(), env: Vec::new(), timeout: DEFAULT_TIMEOUT }
+    }
+
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    #[must_use]
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The argv as one line for messages, quoted where needed.
+    pub fn text(&self) -> String {
+        let name = self.program.file_name().unwrap_or(self.program.as_os_str()).to_string_lossy().into_owned();
+        argv_text(&name, &self.args)
+    }
+
+    /// The arguments as text (for fakes and tests).
+    #[cfg(test)]
+    pub fn arg_strings(&self) -> Vec<String> {
+        self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+}
+
+/// What a program did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs programs. `Err` only when the program could not be started or did not end in time;
+/// a non-zero exit is an [`Output`] for the caller to judge.
+pub trait Runner: Send + Sync {
+    fn run(&self, cmd: &Cmd) -> Result<Output>;
+}
+
+/// Runs `cmd` and fails unless it exits 0; the error carries the argv and stderr.
+pub fn check(runner: &dyn Runner, cmd: &Cmd) -> Result<String> {
+    let out = runner.run(cmd)?;
+    if out.success() {
+        return Ok(out.stdout);
+    }
+    Err(Error::Command {
+        argv: cmd.text(),
+        status: out.code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit code {c}")),
+        stderr: out.stderr.trim().to_string(),
+    })
+}
+
+/// The real machine.
+pub struct System;
+
+impl Runner for System {
+    fn run(&self, cmd: &Cmd) -> Result<Output> {
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in &cmd.env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().map_err(|e| Error::io(format!("running {}", cmd.text()), e))?;
+        // Read both pipes on threads so a chatty program never blocks on a full pipe.
+        let mut out_pipe = child.stdout.take();
+        let mut err_pipe = child.stderr.take();
+        let out_reader = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            if let Some(p) = out_pipe.as_mut() {
+                let _ = p.read_to_end(&mut b);
+            }
+            b
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            if let Some(p) = err_pipe.as_mut() {
+                let _ = p.read_to_end(&mut b);
+            }
+            b
+        });
+        let deadline = Instant::now() + cmd.timeout;
+        let mut pause = Duration::from_millis(1);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Timeout { what: format!("`{}`", cmd.text()), after: cmd.timeout });
+                }
+                Ok(None) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(e) => return Err(Error::io(format!("waiting for {}", cmd.text()), e)),
+            }
+        };
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        Ok(Output { code: status.code(), stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() })
+    }
+}
 
 /// Renders an argv for messages.
 pub fn argv_text<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
@@ -21,44 +163,24 @@ pub fn argv_text<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
         .join(" ")
 }
 
-/// Runs `program args` to completion with `LANG=C`; returns stdout. A non-zero exit is an error
-/// carrying the argv and stderr.
-pub fn run<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .env("LANG", "C")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::io(format!("running {}", argv_text(program, args)), e))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(Error::Command {
-            argv: argv_text(program, args),
-            status: out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit code {c}")),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
-}
-
 /// Where a program lives, searching PATH and the usual system folders (sbin is often not on a
 /// user's PATH).
-pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().map(std::path::PathBuf::from))
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().map(PathBuf::from))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
     #[test]
     fn failure_carries_argv_and_stderr() {
-        match run("sh", &["-c", "echo nope >&2; exit 3"]) {
+        let cmd = Cmd::new("sh").args(["-c", "echo nope >&2; exit 3"]);
+        match check(&System, &cmd) {
             Err(Error::Command { argv, status, stderr }) => {
                 assert_eq!(argv, "sh -c 'echo nope >&2; exit 3'");
                 assert_eq!(status, "exit code 3");
@@ -66,6 +188,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(run("sh", &["-c", "echo yes"]).expect("runs"), "yes\n");
+        assert_eq!(check(&System, &Cmd::new("sh").args(["-c", "echo yes"])).expect("runs"), "yes\n");
+    }
+
+    #[test]
+    fn a_program_that_hangs_is_stopped_at_its_deadline() {
+        let start = Instant::now();
+        let cmd = Cmd::new("sleep").args(["30"]).timeout(Duration::from_millis(300));
+        match System.run(&cmd) {
+            Err(Error::Timeout { what, .. }) => assert!(what.contains("sleep 30"), "{what}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 }

@@ -32,7 +32,7 @@ pub fn find(name: &str) -> Option<&'static Template> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{HostFacts, parse};
+    use crate::labfile::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

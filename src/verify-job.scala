@@ -1,9 +1,12 @@
-// lab verify's Spark job, fed to spark-shell on stdin: waits until every worker's executor has
-// registered, then reports the host names tasks ran on and a sum whose value is known.
-val expected = sys.env.getOrElse("LAB_WORKERS", "0").toInt
-val deadline = System.currentTimeMillis + 120000L
-while (sc.getExecutorMemoryStatus.size < expected + 1 && System.currentTimeMillis < deadline) Thread.sleep(500)
-val hosts = sc.parallelize(1 to 1000, math.max(expected * 8, 8)).map(_ => java.net.InetAddress.getLocalHost.getHostName).distinct().collect().sorted
-println("LAB_EXECUTOR_HOSTS=" + hosts.mkString(","))
-println("LAB_SUM=" + sc.parallelize(1 to 100000).map(_.toLong).reduce(_ + _))
+:silent
+// lab verify's Spark job, fed to spark-shell on stdin (Scala 2.11 to 2.13): waits until every
+// worker's executor has registered, then prints, between markers that only the running job can
+// form, the host names its tasks ran on and a sum whose value is known. Whatever the shell echoes
+// (prompts, values), lab finds the line between the markers.
+val labExpected = sys.env.getOrElse("LAB_WORKERS", "0").toInt
+val labDeadline = System.currentTimeMillis + 120000L
+while (sc.getExecutorMemoryStatus.size < labExpected + 1 && System.currentTimeMillis < labDeadline) Thread.sleep(100)
+val labHosts = sc.parallelize(1 to 1000, math.max(labExpected * 8, 8)).map(_ => java.net.InetAddress.getLocalHost.getHostName).distinct().collect().sorted
+val labSum = sc.parallelize(1 to 100000).map(_.toLong).reduce(_ + _)
+println("#LAB" + "RESULT#" + "hosts=" + labHosts.mkString(",") + ";sum=" + labSum + ";#LAB" + "RESULT#")
 System.exit(0)

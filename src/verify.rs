@@ -1,15 +1,19 @@
-//! `lab verify`: proves the cluster works. Every check returns a result the caller judges
-//! (pass or fail, time, evidence), never just prints.
+//! `lab verify`: proves the cluster works. Every check returns a result the caller judges (pass
+//! or fail, time, evidence), never just prints. The Spark job starts first, since it takes the
+//! longest; the other checks run while it does, and a cluster they find broken stops the job.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::provision::{MASTER_PORT, master_json};
+use crate::labfile::{Lab, Node};
+use crate::provision::master_json;
 use crate::remote::Session;
-use crate::spec::{Lab, Node, Role};
+use crate::script::{Sh, Words, sh};
+use crate::spark::{self, Daemon};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -28,54 +32,101 @@ fn done(check: &str, node: &str, start: Instant, r: Result<String, String>) -> C
     Check { check: check.into(), node: node.into(), ok, seconds: start.elapsed().as_secs_f64(), evidence }
 }
 
-/// The Scala job: waits for every worker's executor, then collects the host names tasks ran on
-/// and a sum whose value is known.
+/// The Scala job (see the file for how its result is found).
 pub const JOB: &str = include_str!("verify-job.scala");
+const MARK: &str = "#LABRESULT#";
 
-const PROFILE: &str = ". /etc/profile.d/lab-java.sh 2>/dev/null; . /etc/profile.d/lab-spark.sh 2>/dev/null;";
+fn profiles() -> Sh {
+    sh(". {{j}} 2>/dev/null; . {{s}} 2>/dev/null", &[("j", &spark::JAVA_PROFILE), ("s", &spark::SPARK_PROFILE)])
+}
 
-async fn names(lab: &Lab, s: &Session) -> Result<String, String> {
-    let all: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
-    let out = s.exec(&format!("for n in {}; do getent ahostsv4 $n | awk -v n=$n 'NR==1{{print n\"=\"$1}}'; done", all.join(" "))).await.map_err(|e| e.to_string())?;
-    let got: HashMap<&str, &str> = out.stdout.lines().filter_map(|l| l.split_once('=')).collect();
+/// The job's result, wherever it stands in the shell's output: `(hosts, sum)`.
+pub fn job_result(stdout: &str) -> Option<(Vec<String>, String)> {
+    let start = stdout.find(&format!("{MARK}hosts="))? + MARK.len();
+    let rest = &stdout[start..];
+    let body = &rest[..rest.find(MARK)?];
+    let mut hosts = Vec::new();
+    let mut sum = String::new();
+    for part in body.split(';') {
+        if let Some(h) = part.strip_prefix("hosts=") {
+            hosts = h.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect();
+        } else if let Some(s) = part.strip_prefix("sum=") {
+            sum = s.to_string();
+        }
+    }
+    Some((hosts, sum))
+}
+
+/// names, java and jps of one node, in one round trip.
+async fn node_checks(lab: &Lab, n: &Node, s: &Session) -> Vec<Check> {
+    let t = Instant::now();
+    let all: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    let script = sh(
+        "{{profiles}}; echo '== names'; for n in {{all}}; do getent ahostsv4 \"$n\" | awk -v n=\"$n\" 'NR==1{print n\"=\"$1}'; done; \
+         echo '== java'; java -version 2>&1 | head -n 1; echo '== jps'; \"$JAVA_HOME/bin/jps\" 2>&1; true",
+        &[("profiles", &profiles()), ("all", &Words(&all))],
+    );
+    let out = match s.exec(&script).await {
+        Ok(o) => o.stdout,
+        Err(e) => return ["names", "java", "jps"].iter().map(|c| done(c, &n.name, t, Err(e.to_string()))).collect(),
+    };
+    let section = |name: &str| -> Vec<&str> {
+        let head = format!("== {name}");
+        out.lines().skip_while(|l| *l != head).skip(1).take_while(|l| !l.starts_with("== ")).collect()
+    };
+    // names
+    let got: HashMap<&str, &str> = section("names").into_iter().filter_map(|l| l.split_once('=')).collect();
     let wrong: Vec<String> = lab
         .nodes
         .iter()
-        .filter(|n| got.get(n.name.as_str()) != Some(&n.ip.to_string().as_str()))
-        .map(|n| format!("{} -> {} (expected {})", n.name, got.get(n.name.as_str()).unwrap_or(&"nothing"), n.ip))
+        .filter(|x| got.get(x.name.as_str()) != Some(&x.ip.to_string().as_str()))
+        .map(|x| format!("{} -> {} (expected {})", x.name, got.get(x.name.as_str()).unwrap_or(&"nothing"), x.ip))
         .collect();
-    if wrong.is_empty() { Ok(out.stdout.lines().collect::<Vec<_>>().join(" ")) } else { Err(wrong.join(", ")) }
-}
-
-async fn java(lab: &Lab, s: &Session) -> Result<String, String> {
-    let out = s.exec(&format!("{PROFILE} java -version 2>&1 | head -n 1")).await.map_err(|e| e.to_string())?;
-    let line = out.stdout.trim().to_string();
+    let names = if wrong.is_empty() { Ok(section("names").join(" ")) } else { Err(wrong.join(", ")) };
+    // java
+    let line = section("java").first().copied().unwrap_or("").trim().to_string();
     let version = line.split('"').nth(1).unwrap_or("");
     let major = match version.split('.').collect::<Vec<_>>()[..] {
         ["1", m, ..] => m.parse::<u32>().ok(),
         [m, ..] => m.parse::<u32>().ok(),
         _ => None,
     };
-    if major == Some(lab.java.version) { Ok(line) } else { Err(format!("expected Java {}, found: {line}", lab.java.version)) }
-}
-
-async fn jps(n: &Node, s: &Session) -> Result<String, String> {
-    let out = s.exec(&format!("{PROFILE} \"$JAVA_HOME/bin/jps\"")).await.map_err(|e| e.to_string())?;
-    let want = if n.role == Role::Master { "Master" } else { "Worker" };
-    let procs: Vec<&str> = out.stdout.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|p| *p != "Jps").collect();
-    if procs.contains(&want) { Ok(format!("jps: {}", procs.join(", "))) } else { Err(format!("no {want} JVM; jps shows: {}", if procs.is_empty() { "nothing".into() } else { procs.join(", ") })) }
-}
-
-async fn master_to_worker(s: &Session, w: &Node) -> Result<String, String> {
-    let out = s
-        .exec(&format!("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 {} hostname", w.name))
-        .await
-        .map_err(|e| e.to_string())?;
-    if out.ok() && out.stdout.trim() == w.name {
-        Ok(format!("ssh -o BatchMode=yes {} hostname -> {}", w.name, w.name))
+    let java = if major == Some(lab.java.version) { Ok(line) } else { Err(format!("expected Java {}, found: {line}", lab.java.version)) };
+    // jps
+    let want = Daemon::of(n).short();
+    let procs: Vec<&str> = section("jps").into_iter().filter_map(|l| l.split_whitespace().nth(1)).filter(|p| *p != "Jps").collect();
+    let jps = if procs.contains(&want) {
+        Ok(format!("jps: {}", procs.join(", ")))
     } else {
-        Err(format!("ssh -o BatchMode=yes {} failed: {}", w.name, out.stderr.trim()))
-    }
+        Err(format!("no {want} JVM; jps shows: {}", if procs.is_empty() { "nothing".into() } else { procs.join(", ") }))
+    };
+    vec![done("names", &n.name, t, names), done("java", &n.name, t, java), done("jps", &n.name, t, jps)]
+}
+
+/// Passwordless SSH from the master to each worker, in one round trip.
+async fn master_to_workers(lab: &Lab, s: &Session) -> Vec<Check> {
+    let t = Instant::now();
+    let m = lab.master();
+    let workers: Vec<String> = lab.workers().map(|w| w.name.clone()).collect();
+    let script = sh(
+        "for w in {{workers}}; do e=$(mktemp); h=$(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 \"$w\" hostname 2>\"$e\"); \
+         printf '%s=%s|%s\\n' \"$w\" \"$h\" \"$(tr '\\n' ' ' < \"$e\")\"; rm -f \"$e\"; done",
+        &[("workers", &Words(&workers))],
+    );
+    let out = s.exec(&script).await.map(|o| o.stdout).unwrap_or_default();
+    workers
+        .iter()
+        .map(|w| {
+            let line = out.lines().find_map(|l| l.strip_prefix(&format!("{w}="))).unwrap_or("");
+            let (got, err) = line.split_once('|').unwrap_or((line, ""));
+            let r = if got.trim() == w {
+                Ok(format!("ssh -o BatchMode=yes {w} hostname -> {w}"))
+            } else {
+                Err(format!("ssh -o BatchMode=yes {w} failed: {} {}", got.trim(), err.trim()))
+            };
+            done("master_ssh", &format!("{}->{w}", m.name), t, r)
+        })
+        .collect()
 }
 
 async fn master_ui(lab: &Lab) -> Result<String, String> {
@@ -102,89 +153,129 @@ fn executor_memory(lab: &Lab) -> String {
     }
 }
 
-async fn spark_job(lab: &Lab, s: &Session) -> Result<String, String> {
-    let m = lab.master();
+/// The spark-shell job on the master. Its output and log stay in a folder on the master, named
+/// in the evidence.
+async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<String, String> {
     let workers: Vec<String> = lab.workers().map(|w| w.name.clone()).collect();
     let t = lab.verify.timeout_secs;
-    let command = format!(
-        "{PROFILE} LAB_WORKERS={n} timeout {t} /opt/spark/bin/spark-shell --master spark://{master}:{MASTER_PORT} \
-         --conf spark.scheduler.minRegisteredResourcesRatio=1.0 --conf spark.scheduler.maxRegisteredResourcesWaitingTime=60s \
-         --conf spark.executor.memory={mem} --conf spark.ui.enabled=false 2>/tmp/lab-verify-spark-shell.log",
-        n = workers.len(),
-        master = m.name,
-        mem = executor_memory(lab),
+    let script = sh(
+        "{{profiles}}; old=$(ls -dt /tmp/lab-verify.* 2>/dev/null | tail -n +4); [ -z \"$old\" ] || rm -rf $old; \
+         d=$(mktemp -d /tmp/lab-verify.XXXXXXXX); printf 'dir=%s\\n' \"$d\"; cat > \"$d/job.scala\"; \
+         LAB_WORKERS={{n}} timeout {{t}} {{shell}} --master {{url}} \
+           --driver-java-options \"-Dlab.verify.dir=$d -XX:TieredStopAtLevel=1 -XX:+UseSerialGC\" \
+           --conf spark.executor.extraJavaOptions=-XX:TieredStopAtLevel=1 \
+           --conf spark.scheduler.minRegisteredResourcesRatio=1.0 --conf spark.scheduler.maxRegisteredResourcesWaitingTime=60s \
+           --conf spark.executor.memory={{mem}} --conf spark.ui.enabled=false < \"$d/job.scala\" > \"$d/out.log\" 2> \"$d/spark-shell.log\"; \
+         echo \"exit=$?\"; cat \"$d/out.log\"",
+        &[
+            ("profiles", &profiles()),
+            ("n", &workers.len()),
+            ("t", &t),
+            ("shell", &format!("{}/bin/spark-shell", spark::HOME)),
+            ("url", &spark::master_url(&lab)),
+            ("mem", &executor_memory(&lab)),
+        ],
     );
-    let mut input = JOB.as_bytes();
-    let out = s
-        .exec_with(&command, Some(&mut input), Some(Duration::from_secs(t + 30)), &mut |_, _| {})
-        .await
-        .map_err(|e| e.to_string())?;
-    let field = |k: &str| out.stdout.lines().find_map(|l| l.trim().strip_prefix(k)).map(str::trim).map(str::to_string);
-    let sum = field("LAB_SUM=");
-    let hosts = field("LAB_EXECUTOR_HOSTS=");
+    let out = s.exec_with(&script, Some(&mut JOB.as_bytes()), Duration::from_secs(t + 30), &mut |_, _| {}).await.map_err(|e| e.to_string())?;
+    let dir = out.stdout.lines().find_map(|l| l.strip_prefix("dir=")).unwrap_or("/tmp/lab-verify.*").to_string();
+    let status = out.stdout.lines().find_map(|l| l.strip_prefix("exit=")).unwrap_or("?").to_string();
     let mut expected = workers.clone();
     expected.sort();
-    let got: Vec<String> = hosts.as_deref().unwrap_or("").split(',').filter(|h| !h.is_empty()).map(str::to_string).collect();
-    if sum.as_deref() != Some("5000050000") {
-        let log = s.exec("tail -n 15 /tmp/lab-verify-spark-shell.log").await.map(|o| o.stdout).unwrap_or_default();
-        return Err(format!("the job did not return 5000050000 (exit {}); spark-shell's log ends:\n{}", out.status, log.trim_end()));
+    match job_result(&out.stdout) {
+        Some((hosts, sum)) if sum == "5000050000" && hosts == expected => Ok(format!("sum 5000050000; tasks ran on {}", hosts.join(", "))),
+        Some((hosts, sum)) if sum == "5000050000" => {
+            Err(format!("tasks ran on {hosts:?}, expected every worker {expected:?} (log: {dir}/spark-shell.log on {})", lab.master().name))
+        }
+        found => {
+            let printed: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with("dir=") && !l.starts_with("exit=") && !l.trim().is_empty()).collect();
+            let tail = printed[printed.len().saturating_sub(8)..].join("\n");
+            let what = match found {
+                Some((_, sum)) => format!("the job returned sum {sum}, not 5000050000"),
+                None if status == "124" => format!("the job did not finish within {t} s"),
+                None => format!("the job printed no result (spark-shell exit {status})"),
+            };
+            Err(format!(
+                "{what}; it printed:\n{}\nfull log: {dir}/spark-shell.log on {} (lab ssh {} -- cat {dir}/spark-shell.log)",
+                if tail.is_empty() { "(nothing)" } else { &tail },
+                lab.master().name,
+                lab.master().name
+            ))
+        }
     }
-    if got != expected {
-        return Err(format!("tasks ran on {got:?}, expected every worker {expected:?}"));
-    }
-    Ok(format!("sum 5000050000; tasks ran on {}", got.join(", ")))
+}
+
+/// Stops a job started by `spark_job` (when the cluster turned out broken). The bracket keeps
+/// the pattern from matching this very command line.
+fn cancel_job() -> Sh {
+    sh("pkill -f -- {{pat}} 2>/dev/null; true", &[("pat", &"[-]Dlab.verify.dir=/tmp/lab-verify.")])
 }
 
 /// Runs every check. `sessions` holds one SSH session per node that could be reached; a node
 /// missing from it fails its SSH check with `ssh_errors[node]`.
-pub async fn run(lab: &Lab, sessions: &HashMap<String, Session>, ssh_errors: &HashMap<String, (String, f64)>) -> Vec<Check> {
+pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors: &HashMap<String, (String, f64)>) -> Vec<Check> {
+    let m = lab.master();
+    let job_start = Instant::now();
+    let job = match (lab.verify.spark_shell, sessions.get(&m.name)) {
+        (true, Some(ms)) => Some(tokio::spawn(spark_job(lab.clone(), ms.clone()))),
+        _ => None,
+    };
     let mut checks = Vec::new();
     for n in &lab.nodes {
         match (sessions.get(&n.name), ssh_errors.get(&n.name)) {
-            (Some(s), _) => checks.push(Check { check: "ssh".into(), node: n.name.clone(), ok: true, seconds: 0.0, evidence: format!("{}@{} with the pinned host key", s.target.user, s.target.addr) }),
+            (Some(s), _) => checks.push(Check {
+                check: "ssh".into(),
+                node: n.name.clone(),
+                ok: true,
+                seconds: 0.0,
+                evidence: format!("{}@{} with the pinned host key", s.target.user, s.target.addr),
+            }),
             (None, Some((e, secs))) => checks.push(Check { check: "ssh".into(), node: n.name.clone(), ok: false, seconds: *secs, evidence: e.clone() }),
             (None, None) => {}
         }
     }
-    let per_node = join_all(lab.nodes.iter().filter_map(|n| sessions.get(&n.name).map(|s| (n, s))).map(|(n, s)| async move {
-        let mut v = Vec::new();
+    let per_node = join_all(lab.nodes.iter().filter_map(|n| sessions.get(&n.name).map(|s| (n, s))).map(|(n, s)| node_checks(lab, n, s)));
+    let cluster = async {
+        match sessions.get(&m.name) {
+            Some(ms) => master_to_workers(lab, ms).await,
+            None => Vec::new(),
+        }
+    };
+    let ui = async {
         let t = Instant::now();
-        v.push(done("names", &n.name, t, names(lab, s).await));
-        let t = Instant::now();
-        v.push(done("java", &n.name, t, java(lab, s).await));
-        let t = Instant::now();
-        v.push(done("jps", &n.name, t, jps(n, s).await));
-        v
-    }))
-    .await;
+        done("master_ui", &m.name, t, master_ui(lab).await)
+    };
+    let (per_node, cluster, ui) = tokio::join!(per_node, cluster, ui);
     checks.extend(per_node.into_iter().flatten());
-    let m = lab.master();
-    if let Some(ms) = sessions.get(&m.name) {
-        let cluster = join_all(lab.workers().map(|w| async move {
-            let t = Instant::now();
-            done("master_ssh", &format!("{}->{}", m.name, w.name), t, master_to_worker(ms, w).await)
-        }))
-        .await;
-        checks.extend(cluster);
-    }
-    let t = Instant::now();
-    checks.push(done("master_ui", &m.name, t, master_ui(lab).await));
+    checks.extend(cluster);
+    checks.push(ui);
     if lab.verify.spark_shell {
         let broken: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{} on {}", c.check, c.node)).collect();
-        match sessions.get(&m.name) {
+        match job {
             // A job on a broken cluster would only wait for executors that cannot come.
-            _ if !broken.is_empty() => checks.push(Check {
+            Some(handle) if !broken.is_empty() => {
+                handle.abort();
+                if let Some(ms) = sessions.get(&m.name) {
+                    let _ = ms.exec(&cancel_job()).await;
+                }
+                checks.push(Check {
+                    check: "spark_job".into(),
+                    node: m.name.clone(),
+                    ok: false,
+                    seconds: 0.0,
+                    evidence: format!("stopped: the cluster is not healthy ({})", broken.join(", ")),
+                });
+            }
+            Some(handle) => {
+                let r = handle.await.unwrap_or_else(|e| Err(format!("the job's task failed: {e}")));
+                checks.push(done("spark_job", &m.name, job_start, r));
+            }
+            None => checks.push(Check {
                 check: "spark_job".into(),
                 node: m.name.clone(),
                 ok: false,
                 seconds: 0.0,
-                evidence: format!("not run: the cluster is not healthy ({})", broken.join(", ")),
+                evidence: "not run: no SSH session to the master".into(),
             }),
-            Some(ms) => {
-                let t = Instant::now();
-                checks.push(done("spark_job", &m.name, t, spark_job(lab, ms).await));
-            }
-            None => {}
         }
     }
     checks
@@ -193,7 +284,7 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Session>, ssh_errors: &Ha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{HostFacts, parse};
+    use crate::labfile::{HostFacts, parse};
     use std::path::Path;
 
     #[test]
@@ -204,5 +295,19 @@ mod tests {
         assert_eq!(executor_memory(&lab), "384m");
         lab.spark.worker_memory = Some("2g".into());
         assert_eq!(executor_memory(&lab), "512m");
+    }
+
+    #[test]
+    fn the_result_is_found_whatever_the_shell_echoes() {
+        let want = Some((vec!["node1".to_string(), "node2".to_string()], "5000050000".to_string()));
+        // Scala 2.12: the line alone.
+        assert_eq!(job_result("Spark context available as 'sc'\n#LABRESULT#hosts=node1,node2;sum=5000050000;#LABRESULT#\n"), want);
+        // Scala 2.13 (Spark 4): after the prompt, on the same line.
+        assert_eq!(job_result("scala> scala> #LABRESULT#hosts=node1,node2;sum=5000050000;#LABRESULT#\nscala> "), want);
+        // An echo of the source line is not a result.
+        let echoed = "scala> println(\"#LAB\" + \"RESULT#\" + \"hosts=\" + labHosts.mkString(\",\"))\n";
+        assert_eq!(job_result(echoed), None);
+        assert_eq!(job_result("#LABRESULT#hosts=node1;sum=1;#LABRESULT#").map(|r| r.1), Some("1".to_string()));
+        assert!(JOB.contains("\"#LAB\" + \"RESULT#\""), "the job must build the marker at run time");
     }
 }

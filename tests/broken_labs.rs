@@ -55,12 +55,14 @@ fn every_broken_lab_is_refused_with_field_and_line_and_touches_nothing() {
             }
             let located = if args[0] == "--json" {
                 let v: serde_json::Value = serde_json::from_str(&out.stderr).unwrap_or_default();
-                v["problems"].as_array().is_some_and(|ps| ps.iter().any(|p| {
-                    p["field"] == e.field.as_str()
-                        && (e.line == 0 || p["line"] == e.line)
-                        && p["message"].as_str().is_some_and(|m| m.contains(&e.words))
-                        && p["hint"].is_string()
-                }))
+                v["problems"].as_array().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        p["field"] == e.field.as_str()
+                            && (e.line == 0 || p["line"] == e.line)
+                            && p["message"].as_str().is_some_and(|m| m.contains(&e.words))
+                            && p["hint"].is_string()
+                    })
+                })
             } else {
                 let want = if e.line == 0 { "lab.yaml:".to_string() } else { format!("lab.yaml:{}:", e.line) };
                 out.stderr.lines().any(|l| l.starts_with(&format!("error: {want}")) && l.contains(&format!(": {}: ", e.field)) && l.contains(&e.words))

@@ -2,9 +2,8 @@
 
 use crate::support::{Lab, lab_dir, repo};
 
-const COMMANDS: &[&str] = &[
-    "up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "fetch", "kickstart", "completions",
-];
+const COMMANDS: &[&str] =
+    &["up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "fetch", "kickstart", "completions"];
 
 #[test]
 fn help_lists_every_command_with_examples() {
@@ -119,22 +118,23 @@ fn commands_that_cannot_work_here_fail_clearly_never_pretending() {
 }
 
 #[test]
-fn up_prepares_state_then_stops_without_virtualbox_and_destroy_removes_it() {
+fn up_without_virtualbox_fails_before_creating_anything() {
     let dir = lab_dir(include_str!("../labs/spark.yaml"));
-    let out = Lab::new(dir.path()).args(["up"]).run().expect_code(1);
+    let out = Lab::new(dir.path()).env("PATH", "/usr/bin:/bin").args(["up"]).run().expect_code(1);
     assert!(out.stderr.contains("VBoxManage is not installed"), "{}", out.stderr);
-    let state = dir.path().join(".lab/spark");
-    assert!(state.join("id_ed25519").exists() && state.join("state.json").exists());
-    // A second run reuses the keys.
-    let key = std::fs::read(state.join("id_ed25519")).expect("key");
-    Lab::new(dir.path()).args(["up"]).run().expect_code(1);
-    assert_eq!(std::fs::read(state.join("id_ed25519")).expect("key"), key);
+    assert!(!dir.path().join(".lab").exists(), "lab up created .lab/ on a computer that cannot run the lab");
+    // Nothing was built: commands that need a built lab say so.
+    let cfg = Lab::new(dir.path()).args(["ssh-config"]).run().expect_code(1);
+    assert!(cfg.stderr.contains("run `lab up` first"), "{}", cfg.stderr);
+    // `lab kickstart` makes the keys, and then ssh-config describes the nodes.
+    Lab::new(dir.path()).args(["kickstart", "node1"]).run().ok();
     let cfg = Lab::new(dir.path()).args(["ssh-config"]).run().ok();
-    assert!(cfg.stdout.contains("Host lab-spark-node1\n  HostName 192.168.56.11\n  User spark"), "{}", cfg.stdout);
+    assert!(cfg.stdout.contains("Host lab-spark-node1\n  HostName 192.168.56.11\n  Port 22\n  User spark"), "{}", cfg.stdout);
     // Without a terminal, destroy asks for --yes instead of guessing.
+    let state = dir.path().join(".lab/spark");
     Lab::new(dir.path()).args(["destroy"]).run().expect_code(2);
     assert!(state.exists());
-    Lab::new(dir.path()).args(["destroy", "--yes"]).run().ok();
+    Lab::new(dir.path()).env("PATH", "/usr/bin:/bin").args(["destroy", "--yes"]).run().ok();
     assert!(!dir.path().join(".lab").exists());
     let again = Lab::new(dir.path()).args(["destroy", "--yes"]).run().ok();
     assert!(again.stderr.contains("nothing to destroy"), "{}", again.stderr);

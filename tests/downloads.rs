@@ -52,7 +52,11 @@ fn downloads_once_resumes_and_rejects_corruption() {
     let dir2 = lab_dir(&lab_text(&server2, bad, &format!("sha512: {sum}")));
     let out = Lab::new(dir2.path()).env("LAB_CACHE_DIR", cache2.path().to_str().expect("utf-8")).args(["fetch"]).run().expect_code(1);
     let got = format!("{:x}", Sha512::digest(&corrupt));
-    assert!(out.stderr.contains("checksum mismatch") && out.stderr.contains(&server2.url(bad)) && out.stderr.contains(&sum) && out.stderr.contains(&got), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("checksum mismatch") && out.stderr.contains(&server2.url(bad)) && out.stderr.contains(&sum) && out.stderr.contains(&got),
+        "{}",
+        out.stderr
+    );
     let left: Vec<_> = walk(cache2.path()).into_iter().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 1000)).collect();
     assert!(left.is_empty(), "the corrupt file was kept: {left:?}");
 }
@@ -78,7 +82,11 @@ fn checksum_files_in_both_apache_formats() {
     std::fs::write(served.path().join(name), &data).expect("write");
     let hex = format!("{:x}", Sha512::digest(&data));
     let grouped: Vec<String> = hex.to_uppercase().as_bytes().chunks(8).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-    let old = format!("{name}: {}\n{}\n", grouped[..5].join(" "), grouped[5..].chunks(5).map(|c| format!("{:width$}{}", "", c.join(" "), width = name.len() + 2)).collect::<Vec<_>>().join("\n"));
+    let old = format!(
+        "{name}: {}\n{}\n",
+        grouped[..5].join(" "),
+        grouped[5..].chunks(5).map(|c| format!("{:width$}{}", "", c.join(" "), width = name.len() + 2)).collect::<Vec<_>>().join("\n")
+    );
     std::fs::write(served.path().join("old.sha512"), old).expect("old");
     std::fs::write(served.path().join("new.sha512"), format!("{hex}  {name}\n")).expect("new");
     let server = FileServer::start(served.path());

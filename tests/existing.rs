@@ -68,7 +68,7 @@ impl Outside {
                 t = me.tag
             ));
             std::fs::write(nd.join("boot.sh"), BOOT).expect("boot");
-            Command::new("setsid")
+            let mut child = Command::new("setsid")
                 .args(["ip", "netns", "exec", &ns, "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "sh"])
                 .arg(nd.join("boot.sh"))
                 .args([nd.to_str().expect("utf-8"), ip, name])
@@ -77,6 +77,8 @@ impl Outside {
                 .stdin(std::process::Stdio::null())
                 .spawn()
                 .expect("start node");
+            // Reaped when it ends (the test kills it in Drop).
+            std::thread::spawn(move || child.wait());
             let public = std::fs::read_to_string(nd.join("hostkey.pub")).expect("pub");
             known.push_str(&format!("{ip} {}\n", public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")));
         }
@@ -96,11 +98,14 @@ impl Outside {
     }
 
     fn lab_file(&self, known_hosts: bool, extra: &str) -> PathBuf {
-        let nodes: String = self.nodes.iter().map(|(n, ip)| format!("  - {{name: {n}, role: {}, ip: {ip}}}\n", if n == "master" { "master" } else { "worker" })).collect();
+        let nodes: String =
+            self.nodes.iter().map(|(n, ip)| format!("  - {{name: {n}, role: {}, ip: {ip}}}\n", if n == "master" { "master" } else { "worker" })).collect();
         let known = if known_hosts { format!("  known_hosts: {}/known_hosts\n", self.path().display()) } else { String::new() };
         let text = format!(
             "name: {}\nprovider: existing\nnetwork:\n  cidr: {}.0/24\nnodes:\n{nodes}existing:\n  login: admin\n  identity_file: {}/admin\n{known}{extra}",
-            self.tag, self.net, self.path().display()
+            self.tag,
+            self.net,
+            self.path().display()
         );
         let labdir = self.path().join("lab");
         std::fs::create_dir_all(&labdir).expect("mkdir");
@@ -164,7 +169,9 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
     let dir = m.lab_file(true, &software);
     let cache = tempfile::tempdir().expect("cache");
     let c = cache.path().to_str().expect("utf-8");
-    Lab::new(&dir).env("LAB_CACHE_DIR", c).args(["up"]).run().ok();
+    let plan = crate::support::planned(Lab::new(&dir).args(["--json", "up", "--dry-run"]));
+    let out = Lab::new(&dir).env("LAB_CACHE_DIR", c).args(["-v", "up"]).run().ok();
+    crate::support::assert_plan_is_what_ran(&plan, &out.stderr);
     let v = Lab::new(&dir).args(["--json", "verify"]).run();
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
     let status = Lab::new(&dir).args(["status"]).run().ok();
@@ -172,7 +179,8 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
     Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
     // The machines still run; what lab installed is gone, and so is the user it created.
     for (_, ip) in &m.nodes {
-        let out = m.as_admin(ip, "hostname; test ! -e /opt/spark && echo no-spark; id spark >/dev/null 2>&1 || echo no-user; grep -c 'BEGIN lab' /etc/hosts || true");
+        let out =
+            m.as_admin(ip, "hostname; test ! -e /opt/spark && echo no-spark; id spark >/dev/null 2>&1 || echo no-user; grep -c 'BEGIN lab' /etc/hosts || true");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(text.contains("no-spark") && text.contains("no-user") && text.trim_end().ends_with('0'), "{ip}: {text}");
     }

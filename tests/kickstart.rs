@@ -5,13 +5,8 @@ use serde_json::json;
 
 use crate::support::{Lab, lab_dir, python_tool, repo};
 
-const IMAGES: &[(&str, &str)] = &[
-    ("centos-stream-9", "RHEL9"),
-    ("rocky-9", "RHEL9"),
-    ("almalinux-9", "RHEL9"),
-    ("centos-stream-10", "RHEL10"),
-    ("centos-7", "RHEL7"),
-];
+const IMAGES: &[(&str, &str)] =
+    &[("centos-stream-9", "RHEL9"), ("rocky-9", "RHEL9"), ("almalinux-9", "RHEL9"), ("centos-stream-10", "RHEL10"), ("centos-7", "RHEL7")];
 
 fn with_image(text: &str, image: &str) -> String {
     text.lines().map(|l| if l.starts_with("image: ") { format!("image: {image}") } else { l.to_string() }).collect::<Vec<_>>().join("\n")
@@ -19,7 +14,8 @@ fn with_image(text: &str, image: &str) -> String {
 
 #[test]
 fn catalog_covers_every_image_file() {
-    let files: Vec<String> = std::fs::read_dir(repo().join("images")).expect("images/").map(|e| e.expect("e").file_name().to_string_lossy().replace(".yaml", "")).collect();
+    let files: Vec<String> =
+        std::fs::read_dir(repo().join("images")).expect("images/").map(|e| e.expect("e").file_name().to_string_lossy().replace(".yaml", "")).collect();
     for f in &files {
         assert!(IMAGES.iter().any(|(i, _)| i == f), "images/{f}.yaml is not covered by this test");
     }
@@ -42,7 +38,7 @@ fn every_kickstart_validates_and_every_image_reads_back() {
                 let stem = format!("{}-{image}-{name}", lab_file.trim_end_matches(".yaml"));
                 let iso = work.path().join(format!("{stem}.iso"));
                 let ks = work.path().join(format!("{stem}.ks"));
-                let out = Lab::new(dir.path()).args(["kickstart", name, "--iso", iso.to_str().expect("utf-8")]).run().ok();
+                let out = Lab::new(dir.path()).args(["kickstart", name, "--show-secrets", "--iso", iso.to_str().expect("utf-8")]).run().ok();
                 std::fs::write(&ks, &out.stdout).expect("write ks");
                 let key = std::fs::read_to_string(&key_file).expect("the lab's public key");
                 cases.push(json!({
@@ -81,4 +77,17 @@ fn kickstart_is_for_virtualbox_labs_only() {
     let out = Lab::new(dir.path()).args(["kickstart", "master"]).run().expect_code(2);
     assert!(out.stderr.contains("virtualbox"), "{}", out.stderr);
     assert!(!dir.path().join(".lab").exists(), "a refused kickstart must not create state");
+}
+
+#[test]
+fn the_image_holding_a_private_key_is_private_and_the_printed_kickstart_hides_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    let iso = dir.path().join("node1.iso");
+    let out = Lab::new(dir.path()).args(["kickstart", "node1", "--iso", iso.to_str().expect("utf-8")]).run().ok();
+    assert_eq!(std::fs::metadata(&iso).expect("iso").permissions().mode() & 0o777, 0o600);
+    assert!(!out.stdout.contains("BEGIN OPENSSH PRIVATE KEY"), "the private host key was printed:\n{}", out.stdout);
+    assert!(out.stdout.contains("--show-secrets"), "{}", out.stdout);
+    let shown = Lab::new(dir.path()).args(["kickstart", "node1", "--show-secrets"]).run().ok();
+    assert!(shown.stdout.contains("BEGIN OPENSSH PRIVATE KEY"), "{}", shown.stdout);
 }

@@ -42,6 +42,13 @@ command -v ksvalidator >/dev/null || { echo "ksvalidator is not on PATH after in
 say "building the test fixtures (Spark and JDK tarballs, served from 127.0.0.1)"
 bash tests/tools/make_fixtures.sh >/dev/null
 
+say "checking formatting and lints (cargo fmt, cargo clippy -D warnings)"
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+cargo fmt --all -- --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
 say "building the VBoxManage stand-in"
 cargo build --locked -p vboxmanage-standin
 

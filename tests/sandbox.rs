@@ -155,7 +155,12 @@ impl Drop for SandboxLab {
             }
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-        let _ = Command::new("ip").args(["link", "del", &format!("lab-{}", self.name)]).status();
+        let dir = self.dir.path().display().to_string();
+        for l in run("ip", &["-o", "link", "show"]).lines().filter(|l| l.contains(&format!("alias lab:{dir}"))) {
+            if let Some(name) = l.split(": ").nth(1).and_then(|n| n.split('@').next()) {
+                let _ = Command::new("ip").args(["link", "del", name]).status();
+            }
+        }
         let left = self.traces();
         if !left.is_empty() && !std::thread::panicking() {
             panic!("lab {} left traces that the test had to remove by hand:\n{}", self.name, left.join("\n"));
@@ -166,10 +171,12 @@ impl Drop for SandboxLab {
 #[test]
 fn three_nodes_come_up_fast_isolated_and_pinned() {
     let lab = SandboxLab::new(2);
+    let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run", "--no-provision"]));
     let start = Instant::now();
-    lab.lab().args(["up", "--no-provision"]).run().ok();
+    let out = lab.lab().args(["-v", "up", "--no-provision"]).run().ok();
     let took = start.elapsed();
     assert!(took < Duration::from_secs(10), "a 3-node sandbox lab took {took:?}");
+    crate::support::assert_plan_is_what_ran(&plan, &out.stderr);
     for (host, name) in [(10, "master"), (11, "node1"), (12, "node2")] {
         let out = lab.ssh(host, "hostname").ok();
         assert_eq!(out.stdout.trim(), name);
@@ -199,7 +206,8 @@ fn three_nodes_come_up_fast_isolated_and_pinned() {
     let known = lab.state().join("known_hosts");
     let text = std::fs::read_to_string(&known).expect("known_hosts");
     let node2_key = text.lines().find(|l| l.starts_with("node2,")).expect("node2 line").split_once(' ').expect("key").1.to_string();
-    let swapped: String = text.lines().map(|l| if l.starts_with("node1,") { format!("node1,{} {node2_key}", lab.ip(11)) } else { l.to_string() }).collect::<Vec<_>>().join("\n");
+    let swapped: String =
+        text.lines().map(|l| if l.starts_with("node1,") { format!("node1,{} {node2_key}", lab.ip(11)) } else { l.to_string() }).collect::<Vec<_>>().join("\n");
     std::fs::write(&known, swapped + "\n").expect("write");
     let refused = lab.ssh(11, "hostname");
     assert_ne!(refused.code, 0, "a wrong host key was accepted");
@@ -269,10 +277,18 @@ fn a_test_that_fails_half_way_still_leaves_nothing() {
     assert!(traces_of(&name, &dir).is_empty(), "{:?}", traces_of(&name, &dir));
 }
 
+/// The bridge `lab up` would use, as `lab up --dry-run` names it.
+fn bridge_of(lab: &SandboxLab) -> String {
+    let plan = lab.lab().args(["up", "--dry-run"]).run().ok();
+    let line = plan.stdout.lines().find(|l| l.contains(" bridge ")).unwrap_or_else(|| panic!("no bridge step in:\n{}", plan.stdout));
+    line.split_whitespace().find(|w| w.starts_with("lab-")).expect("bridge name").to_string()
+}
+
 #[test]
 fn refuses_a_bridge_it_does_not_own_and_a_subnet_in_use() {
     let lab = SandboxLab::new(1);
-    let bridge = format!("lab-{}", lab.name);
+    let bridge = bridge_of(&lab);
+    assert!(bridge.len() <= 15 && bridge.starts_with("lab-"), "{bridge}");
     assert!(Command::new("ip").args(["link", "add", &bridge, "type", "bridge"]).status().expect("ip").success());
     let out = lab.lab().args(["up", "--no-provision"]).run().expect_code(1);
     assert!(out.stderr.contains("lab does not own it") && out.stderr.contains(&format!("ip link del {bridge}")), "{}", out.stderr);

@@ -41,7 +41,9 @@ fn spark_cluster_up_verify_break_repair_grow_upgrade() {
     let served = tempfile::tempdir().expect("tempdir");
     let f = fixtures();
     for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
-        std::fs::hard_link(f.join(name), served.path().join(name)).or_else(|_| std::fs::copy(f.join(name), served.path().join(name)).map(drop)).expect("link fixture");
+        std::fs::hard_link(f.join(name), served.path().join(name))
+            .or_else(|_| std::fs::copy(f.join(name), served.path().join(name)).map(drop))
+            .expect("link fixture");
     }
     std::fs::hard_link(f.join("spark-3.5.7-bin-hadoop3.tgz"), served.path().join("spark-3.5.8-bin-hadoop3.tgz")).expect("link");
     let sum = digest_in(&f.join("spark-3.5.7-bin-hadoop3.tgz.sha512"));
@@ -85,6 +87,11 @@ fn spark_cluster_up_verify_break_repair_grow_upgrade() {
     assert!(!repair.stderr.contains("node1: spark_worker_running: done"), "node1's healthy worker was restarted:\n{}", repair.stderr);
     let (code, v) = verify_json(&lab);
     assert_eq!(code, 0, "verify after repair: {:?}", failed_checks(&v));
+
+    // The plan is what runs.
+    let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run"]));
+    let verbose = lab.lab().env("LAB_CACHE_DIR", &cache_dir).args(["-v", "up"]).run().ok();
+    crate::support::assert_plan_is_what_ran(&plan, &verbose.stderr);
 
     // Nothing to do: nothing done, fast.
     let start = Instant::now();

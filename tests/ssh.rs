@@ -23,10 +23,14 @@ fn commands_return_their_output_and_status() {
 fn a_node_presenting_another_host_key_is_refused() {
     let lab = SandboxLab::new(1);
     lab.lab().args(["up", "--no-provision"]).run().ok();
-    // lab's record of node1's key changes; the node keeps presenting its own.
+    // lab's record of node1's key changes (to master's); the node keeps presenting its own.
     let keys = lab.state().join("hostkeys/node1");
     let saved = lab.dir.path().join("saved-node1-key");
     std::fs::rename(&keys, &saved).expect("move key");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    for f in ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"] {
+        std::fs::copy(lab.state().join("hostkeys/master").join(f), keys.join(f)).expect("copy master's key");
+    }
     let out = lab.lab().args(["ssh", "node1", "--", "hostname"]).run().expect_code(1);
     assert!(out.stderr.contains("host key mismatch") && out.stderr.contains("SHA256:") && out.stderr.contains("refuses"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "a command ran on a node with the wrong key: {}", out.stdout);
@@ -47,12 +51,7 @@ fn interactive_shell_through_a_pseudo_terminal() {
     let session = format!("lab-test-{}", lab.name);
     let socket = format!("lab-test-{}", lab.name);
     let done = lab.dir.path().join("exit-status");
-    let cmd = format!(
-        "cd {} && {} ssh node1; echo \"exit=$?\" > {}",
-        lab.dir.path().display(),
-        crate::support::lab_bin(),
-        done.display()
-    );
+    let cmd = format!("cd {} && {} ssh node1; echo \"exit=$?\" > {}", lab.dir.path().display(), crate::support::lab_bin(), done.display());
     tmux(&["-L", &socket, "new-session", "-d", "-s", &session, "-x", "120", "-y", "30", &cmd]);
     struct Kill(String);
     impl Drop for Kill {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::http::FileServer;
 use crate::support::{Lab, digest_in, fixtures, repo};
 
-fn standin() -> PathBuf {
+pub fn standin() -> PathBuf {
     let p = repo().join("target/debug/VBoxManage");
     assert!(p.is_file(), "the VBoxManage stand-in is not built: run `cargo build -p vboxmanage-standin` (`bash tests/run.sh` does)");
     p
@@ -84,7 +84,9 @@ impl Drop for VboxLab {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             }
             let short: String = vm["uuid"].as_str().unwrap_or("").chars().filter(char::is_ascii_hexdigit).take(8).collect();
-            let _ = Command::new("sh").args(["-c", &format!("ip netns pids vbx-{short} 2>/dev/null | xargs -r kill -9; sleep 0.3; ip netns del vbx-{short} 2>/dev/null")]).status();
+            let _ = Command::new("sh")
+                .args(["-c", &format!("ip netns pids vbx-{short} 2>/dev/null | xargs -r kill -9; sleep 0.3; ip netns del vbx-{short} 2>/dev/null")])
+                .status();
         }
         for i in w["hostonlyifs"].as_array().cloned().unwrap_or_default() {
             let _ = Command::new("ip").args(["link", "del", i["name"].as_str().unwrap_or("none")]).status();
@@ -105,15 +107,21 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
     for n in ["master", "node1", "node2"] {
         assert!(out.stderr.contains(&format!("{n}: os_installed: done")), "{}", out.stderr);
     }
-    // Then Spark, and proof it works.
-    lab.lab().args(["up"]).run().ok();
+    // Then Spark, and proof it works; the plan is what runs.
+    let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run"]));
+    let full = lab.lab().args(["-v", "up"]).run().ok();
+    crate::support::assert_plan_is_what_ran(&plan, &full.stderr);
     let v = lab.lab().args(["--json", "verify"]).run();
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
     assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
     let status = lab.lab().args(["status"]).run().ok();
     assert!(status.stdout.contains("running") && status.stdout.contains("Worker running"), "{}", status.stdout);
     // The drives were emptied after the install, and the VMs carry lab's settings.
-    let info = Command::new(standin()).args(["showvminfo", "lab-vb61-node1", "--machinereadable"]).env("VBOXSTANDIN_HOME", lab.world.path()).output().expect("standin");
+    let info = Command::new(standin())
+        .args(["showvminfo", "lab-vb61-node1", "--machinereadable"])
+        .env("VBOXSTANDIN_HOME", lab.world.path())
+        .output()
+        .expect("standin");
     let info = String::from_utf8_lossy(&info.stdout).into_owned();
     for want in ["\"SATA-1-0\"=\"emptydrive\"", "\"SATA-2-0\"=\"emptydrive\"", "nic2=\"hostonly\"", "groups=\"/lab-vb61\"", "boot1=\"disk\""] {
         assert!(info.contains(want), "{want} missing from:\n{info}");
@@ -197,7 +205,12 @@ fn a_vm_name_lab_did_not_create_is_left_alone() {
 fn the_stand_in_refuses_what_vboxmanage_refuses() {
     let world = tempfile::tempdir().expect("tmp");
     let run = |args: &[&str]| {
-        let o = Command::new(standin()).args(args).env("VBOXSTANDIN_HOME", world.path()).env("VBOXSTANDIN_NETWORKS_CONF", world.path().join("none")).output().expect("standin");
+        let o = Command::new(standin())
+            .args(args)
+            .env("VBOXSTANDIN_HOME", world.path())
+            .env("VBOXSTANDIN_NETWORKS_CONF", world.path().join("none"))
+            .output()
+            .expect("standin");
         (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
     };
     let base = world.path().to_str().expect("utf-8").to_string();

@@ -5,9 +5,10 @@ pub mod oemdrv;
 
 use minijinja::{Environment, UndefinedBehavior, context};
 
+use crate::error::{Error, Result};
 use crate::identity;
 use crate::images::Family;
-use crate::spec::{JavaInstall, Lab, Node, checks};
+use crate::labfile::{JavaInstall, Lab, Node, checks};
 use crate::state::Keys;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -28,7 +29,7 @@ fn template_name(f: Family) -> &'static str {
 /// A value that is pasted into kickstart text must be one line of safe characters. The lab
 /// file's validation already guarantees this; checking again here keeps a future caller from
 /// smuggling kickstart commands or shell into `%post`.
-fn one_safe_line(what: &str, v: &str, extra: &[char]) -> Result<(), String> {
+fn one_safe_line(what: &str, v: &str, extra: &[char]) -> std::result::Result<(), String> {
     let ok = v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '+' | '=') || extra.contains(&c));
     if v.is_empty() || !ok {
         return Err(format!("refusing to put {what} {v:?} into a kickstart: unexpected characters"));
@@ -38,18 +39,30 @@ fn one_safe_line(what: &str, v: &str, extra: &[char]) -> Result<(), String> {
 
 /// Renders the kickstart for `node`. `keys` are the lab's keys (`StateDir::ensure_keys`); the
 /// node's private host key is read from its file.
-pub fn render(lab: &Lab, node: &Node, keys: &Keys) -> Result<String, String> {
+pub fn render(lab: &Lab, node: &Node, keys: &Keys) -> Result<String> {
     if lab.image.is_none() {
-        return Err(format!("lab {:?} does not use the virtualbox provider; kickstarts are for VirtualBox images", lab.name));
+        return Err(Error::Kickstart(format!("lab {:?} does not use the virtualbox provider; kickstarts are for VirtualBox images", lab.name)));
     }
-    let host = keys.hosts.get(&node.name).ok_or_else(|| format!("no host key for node {}", node.name))?;
-    let host_private = std::fs::read_to_string(&host.private_path)
-        .map_err(|e| format!("reading {}: {e}", host.private_path.display()))?;
-    render_with(lab, node, &keys.client.public_line, host_private.trim_end(), &host.public_line)
+    let host = keys.hosts.get(&node.name).ok_or_else(|| Error::Kickstart(format!("no host key for node {}", node.name)))?;
+    let path = host.private_path.as_ref().ok_or_else(|| Error::Kickstart(format!("lab has no private host key for node {}", node.name)))?;
+    let host_private = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    render_with(lab, node, &keys.client.public_line, host_private.trim_end(), host.public()).map_err(Error::Kickstart)
+}
+
+/// The kickstart as shown to people: the private host key replaced by a note.
+pub fn redact(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    const END: &str = "-----END OPENSSH PRIVATE KEY-----";
+    match (text.find(BEGIN), text.find(END)) {
+        (Some(b), Some(e)) if e > b => {
+            format!("{}(the node's private SSH host key; `lab kickstart NODE --show-secrets` shows it){}", &text[..b], &text[e + END.len()..])
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// Renders with explicit key material (tests use fixed keys).
-pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &str, host_public: &str) -> Result<String, String> {
+pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &str, host_public: &str) -> std::result::Result<String, String> {
     let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
     checks::hostname(&node.name)?;
     checks::username(&lab.user)?;
@@ -66,9 +79,9 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
         return Err("the host key is not an OpenSSH private key".into());
     }
     let java_package = match lab.java.install {
-        JavaInstall::Package => Some(
-            image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?,
-        ),
+        JavaInstall::Package => {
+            Some(image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?)
+        }
         JavaInstall::Tarball(_) => None,
     };
     let (nat_mac, hostonly_mac) = identity::macs(lab, &node.name);

@@ -60,9 +60,10 @@ impl Timestamp {
 
     /// The current time, or `SOURCE_DATE_EPOCH` when set (reproducible builds convention).
     pub fn now() -> Self {
-        let secs = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        });
+        let secs = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         Self::from_unix(secs)
     }
 
@@ -93,7 +94,7 @@ fn both32(v: u32) -> [u8; 8] {
 
 /// A directory record: 33 bytes plus the identifier, padded to an even length.
 fn dir_record(ident: &[u8], extent: u32, size: u32, is_dir: bool, t: Timestamp) -> Vec<u8> {
-    let len = 33 + ident.len() + usize::from(ident.len() % 2 == 0);
+    let len = 33 + ident.len() + usize::from(ident.len().is_multiple_of(2));
     let mut r = Vec::with_capacity(len);
     r.push(u8::try_from(len).unwrap_or(0));
     r.push(0); // extended attribute record length
@@ -122,12 +123,12 @@ fn padded(text: &str, len: usize) -> Vec<u8> {
 }
 
 /// Builds the image holding `ks` as `/ks.cfg`.
-pub fn build(ks: &[u8], t: Timestamp) -> Result<Vec<u8>, String> {
+pub fn build(ks: &[u8], t: Timestamp) -> crate::error::Result<Vec<u8>> {
     if ks.len() > MAX_FILE {
-        return Err(format!("the kickstart is {} bytes; an OEMDRV image holds at most {MAX_FILE}", ks.len()));
+        return Err(crate::error::Error::Kickstart(format!("the kickstart is {} bytes; an OEMDRV image holds at most {MAX_FILE}", ks.len())));
     }
-    let size = u32::try_from(ks.len()).map_err(|_| "kickstart too large".to_string())?;
-    let file_sectors = u32::try_from(ks.len().div_ceil(SECTOR).max(1)).map_err(|_| "kickstart too large".to_string())?;
+    let size = u32::try_from(ks.len()).map_err(|_| crate::error::Error::Kickstart("the kickstart is too large".into()))?;
+    let file_sectors = u32::try_from(ks.len().div_ceil(SECTOR).max(1)).map_err(|_| crate::error::Error::Kickstart("the kickstart is too large".into()))?;
     let total = FILE + file_sectors;
     let mut img = vec![0u8; total as usize * SECTOR];
 

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::spec::{HostFacts, parse};
+use crate::labfile::{HostFacts, parse};
 
 const CLIENT: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF1olcpEunI8nEDHJEIHO/HTJABkd8bHFecSIjIDX2RJ lab-spark";
 const HOST_PUB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCch6LldDJRBN335LAX0NYYW1gySJU1QV8goN7W9hRL node1@lab-spark";
@@ -84,4 +84,13 @@ fn hostile_values_are_refused_even_past_validation() {
 fn no_kickstart_without_an_image() {
     let l = lab(include_str!("../../labs/sandbox.yaml"));
     assert!(render_node(&l, "master").is_err());
+}
+
+#[test]
+fn printed_kickstarts_hide_the_private_host_key() {
+    let ks = render_node(&spark_lab(), "node1").expect("renders");
+    let shown = redact(&ks);
+    assert!(!shown.contains("b3BlbnNzaC1rZXktdjEAAAAA"), "{shown}");
+    assert!(shown.contains("--show-secrets"));
+    assert!(shown.contains(HOST_PUB), "the public key stays");
 }

@@ -89,12 +89,15 @@ pub async fn shell(session: &Session) -> Result<u32> {
 pub fn command_line(args: &[String]) -> String {
     match args {
         [one] => one.clone(),
-        many => many.iter().map(|a| super::shell_quote(a)).collect::<Vec<_>>().join(" "),
+        many => many.iter().map(|a| crate::script::quote(a)).collect::<Vec<_>>().join(" "),
     }
 }
 
 /// Runs one command, streaming its output; input is forwarded when it is not a terminal.
 pub async fn run(session: &Session, command: &str) -> Result<u32> {
+    let command = crate::script::Sh::user_command(command.to_string());
+    // A command the user runs by hand may take as long as it takes.
+    let forever = std::time::Duration::from_secs(60 * 60 * 24 * 365);
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     let mut on_output = |is_err: bool, data: &[u8]| {
@@ -108,10 +111,10 @@ pub async fn run(session: &Session, command: &str) -> Result<u32> {
         }
     };
     let result = if std::io::stdin().is_terminal() {
-        session.exec_with(command, None, None, &mut on_output).await?
+        session.exec_with(&command, None, forever, &mut on_output).await?
     } else {
         let mut stdin = tokio::io::stdin();
-        session.exec_with(command, Some(&mut stdin), None, &mut on_output).await?
+        session.exec_with(&command, Some(&mut stdin), forever, &mut on_output).await?
     };
     Ok(result.status)
 }

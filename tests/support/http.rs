@@ -93,10 +93,10 @@ fn serve(conn: TcpStream, root: &Path, shared: &Mutex<Shared>) -> std::io::Resul
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("range") {
-                    range = Some(v.trim().to_string());
-                }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("range")
+            {
+                range = Some(v.trim().to_string());
             }
         }
         let cut = {

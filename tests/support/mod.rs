@@ -124,3 +124,38 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
     static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
     HEAVY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// The steps `lab up --dry-run` lists, as (target, step), in order.
+pub fn planned(lab: Lab) -> Vec<(String, String)> {
+    let out = lab.run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("dry-run --json: {e}\n{}", out.stdout));
+    v.as_array().expect("a list of steps").iter().map(|s| (s["target"].as_str().expect("target").to_string(), s["step"].as_str().expect("step").to_string())).collect()
+}
+
+/// The steps a `lab -v up` reported as run (`target: step: ok|done (...)`), as (target, step).
+pub fn reported(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let (target, rest) = l.split_once(": ")?;
+            let (step, rest) = rest.split_once(": ")?;
+            (rest.starts_with("ok (") || rest.starts_with("done (")).then(|| (target.to_string(), step.to_string()))
+        })
+        .collect()
+}
+
+/// Asserts that `lab -v up` ran exactly the steps its dry run listed (same steps, same order
+/// within each target).
+pub fn assert_plan_is_what_ran(plan: &[(String, String)], stderr: &str) {
+    let ran = reported(stderr);
+    let mut a = plan.to_vec();
+    let mut b = ran.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the steps that ran differ from the plan\n--- plan\n{plan:?}\n--- ran\n{stderr}");
+    for t in plan.iter().map(|(t, _)| t) {
+        let p: Vec<&String> = plan.iter().filter(|(x, _)| x == t).map(|(_, s)| s).collect();
+        let r: Vec<&String> = ran.iter().filter(|(x, _)| x == t).map(|(_, s)| s).collect();
+        assert_eq!(p, r, "{t}: steps ran in another order than planned");
+    }
+}

@@ -59,6 +59,9 @@ fn netns(vm: &Vm) -> String {
     format!("vbx-{}", short(vm))
 }
 
+/// Starts the VM's process. Like VirtualBox's VM process it outlives the VBoxManage call that
+/// started it (its parent exits; init reaps it).
+#[allow(clippy::zombie_processes)]
 fn spawn(vm: &Vm, what: &str) -> i32 {
     let log = fs::OpenOptions::new().create(true).append(true).open(Path::new(&vm.folder).join("guest.log")).expect("guest log");
     let child = Command::new(std::env::current_exe().expect("exe"))
@@ -206,10 +209,10 @@ pub fn install(uuid: &str) {
         if line.starts_with("user ") {
             disk.user = opt(line, "name").unwrap_or("").to_string();
         }
-        if line.starts_with("sshkey ") {
-            if let Some(k) = line.split('"').nth(1) {
-                disk.keys.push(k.to_string());
-            }
+        if line.starts_with("sshkey ")
+            && let Some(k) = line.split('"').nth(1)
+        {
+            disk.keys.push(k.to_string());
         }
     }
     let files = post_files(&ks);
@@ -231,11 +234,11 @@ pub fn install(uuid: &str) {
     if let Some(disk_file) = disk_path(&vm) {
         let _ = fs::write(disk_file, serde_json::to_string(&disk).unwrap_or_default());
     }
-    if let Some(v) = find_vm(&mut l.world, uuid) {
-        if v.pid == Some(i32::try_from(std::process::id()).unwrap_or(0)) {
-            v.state = "poweroff".into();
-            v.pid = None;
-        }
+    if let Some(v) = find_vm(&mut l.world, uuid)
+        && v.pid == Some(i32::try_from(std::process::id()).unwrap_or(0))
+    {
+        v.state = "poweroff".into();
+        v.pid = None;
     }
     save(&l.world);
 }

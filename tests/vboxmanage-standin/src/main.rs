@@ -317,7 +317,11 @@ fn list(rest: &[String]) {
                 if k > 0 {
                     println!();
                 }
-                print!("NetworkName:    {}\nDhcpd IP:       192.168.56.100\nLowerIPAddress: 192.168.56.101\nUpperIPAddress: 192.168.56.254\nNetworkMask:    255.255.255.0\nEnabled:        {}\n", d.network, if d.enabled { "Yes" } else { "No" });
+                print!(
+                    "NetworkName:    {}\nDhcpd IP:       192.168.56.100\nLowerIPAddress: 192.168.56.101\nUpperIPAddress: 192.168.56.254\nNetworkMask:    255.255.255.0\nEnabled:        {}\n",
+                    d.network,
+                    if d.enabled { "Yes" } else { "No" }
+                );
             }
         }
         Some("systemproperties") => println!("Default machine folder:          {}", home().join("VirtualBox VMs").display()),
@@ -376,15 +380,16 @@ fn createvm(rest: &[String]) {
 }
 
 /// 7.x's dashed spellings, which 6.1 does not know.
-const DASHED: &[&str] = &["--audio-enabled", "--audio-driver", "--host-only-adapter", "--nic-type", "--cable-connected", "--mac-address", "--rtc-use-utc", "--nat-pf"];
+const DASHED: &[&str] =
+    &["--audio-enabled", "--audio-driver", "--host-only-adapter", "--nic-type", "--cable-connected", "--mac-address", "--rtc-use-utc", "--nat-pf"];
 
 fn modifyvm(rest: &[String]) {
     let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
     let a = parse(&rest[1..], &[]);
-    if major_minor().0 < 7 {
-        if let Some((o, _)) = a.opts.iter().find(|(o, _)| DASHED.iter().any(|d| o.starts_with(d))) {
-            syntax(&format!("Unknown option: {o}"));
-        }
+    if major_minor().0 < 7
+        && let Some((o, _)) = a.opts.iter().find(|(o, _)| DASHED.iter().any(|d| o.starts_with(d)))
+    {
+        syntax(&format!("Unknown option: {o}"));
     }
     let mut l = lock_world();
     guest::refresh(&mut l.world);
@@ -437,7 +442,18 @@ fn modifyvm(rest: &[String]) {
                 let n = idx("--cableconnected").or(idx("--cable-connected")).unwrap_or(1);
                 vm.nics.entry(n).or_default().cable = on(v, o);
             }
-            "--rtcuseutc" | "--rtc-use-utc" | "--graphicscontroller" | "--vram" | "--mouse" | "--usb" | "--audio" | "--audio-enabled" | "--audio-driver" | "--chipset" | "--acpi" | "--pae" => {
+            "--rtcuseutc"
+            | "--rtc-use-utc"
+            | "--graphicscontroller"
+            | "--vram"
+            | "--mouse"
+            | "--usb"
+            | "--audio"
+            | "--audio-enabled"
+            | "--audio-driver"
+            | "--chipset"
+            | "--acpi"
+            | "--pae" => {
                 vm.other.insert(o.trim_start_matches('-').replace('-', ""), v.clone());
             }
             other => syntax(&format!("Unknown option: {other}")),
@@ -482,7 +498,14 @@ fn storagectl(rest: &[String]) {
     }
     if let Some(bus) = a.get("--add") {
         if vm.controllers.iter().any(|c| c.name == name) {
-            com_error(&format!("Storage controller named '{name}' already exists"), "VBOX_E_OBJECT_IN_USE", "0x80bb000c", "SessionMachine", "IMachine", "AddStorageController(Bstr(pszCtl).raw(), StorageBus_SATA, ctl.asOutParam())");
+            com_error(
+                &format!("Storage controller named '{name}' already exists"),
+                "VBOX_E_OBJECT_IN_USE",
+                "0x80bb000c",
+                "SessionMachine",
+                "IMachine",
+                "AddStorageController(Bstr(pszCtl).raw(), StorageBus_SATA, ctl.asOutParam())",
+            );
         }
         vm.controllers.push(Controller {
             name: name.into(),
@@ -523,7 +546,14 @@ fn storageattach(rest: &[String]) {
         locked(&vmname);
     }
     if medium != "none" && medium != "emptydrive" && !Path::new(medium).exists() {
-        com_error(&format!("Could not find file for the medium '{medium}' (VERR_FILE_NOT_FOUND)"), "VBOX_E_FILE_ERROR", "0x80bb0004", "MediumWrap", "IMedium", "OpenMedium(Bstr(pszMedium).raw(), devTypeRequested, accessMode, fForceNewUuidOnOpen, pMedium.asOutParam())");
+        com_error(
+            &format!("Could not find file for the medium '{medium}' (VERR_FILE_NOT_FOUND)"),
+            "VBOX_E_FILE_ERROR",
+            "0x80bb0004",
+            "MediumWrap",
+            "IMedium",
+            "OpenMedium(Bstr(pszMedium).raw(), devTypeRequested, accessMode, fForceNewUuidOnOpen, pMedium.asOutParam())",
+        );
     }
     match medium {
         "none" => {
@@ -558,10 +588,17 @@ fn startvm(rest: &[String]) {
                 "LaunchVMProcess(a->session, sessionType.raw(), ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
             );
         }
-        if let Some(nic) = vm.nics.values().find(|n| n.kind == "hostonly") {
-            if !ifs.contains(&nic.hostonly) {
-                com_error(&format!("Nonexistent host networking interface, name '{}' (VERR_INTERNAL_ERROR)", nic.hostonly), "NS_ERROR_FAILURE", "0x80004005", "ConsoleWrap", "IConsole", "PowerUp");
-            }
+        if let Some(nic) = vm.nics.values().find(|n| n.kind == "hostonly")
+            && !ifs.contains(&nic.hostonly)
+        {
+            com_error(
+                &format!("Nonexistent host networking interface, name '{}' (VERR_INTERNAL_ERROR)", nic.hostonly),
+                "NS_ERROR_FAILURE",
+                "0x80004005",
+                "ConsoleWrap",
+                "IConsole",
+                "PowerUp",
+            );
         }
         let vm = find_vm(&mut l.world, name).expect("just found");
         println!("Waiting for VM \"{}\" to power on...", vm.name);
@@ -638,7 +675,10 @@ fn showvminfo(rest: &[String]) {
     for (i, c) in vm.controllers.iter().enumerate() {
         o += &format!(
             "storagecontrollername{i}=\"{}\"\nstoragecontrollertype{i}=\"{}\"\nstoragecontrollerinstance{i}=\"0\"\nstoragecontrollermaxportcount{i}=\"30\"\nstoragecontrollerportcount{i}=\"{}\"\nstoragecontrollerbootable{i}=\"{}\"\n",
-            c.name, c.ctype, c.portcount, onoff(c.bootable)
+            c.name,
+            c.ctype,
+            c.portcount,
+            onoff(c.bootable)
         );
     }
     for c in &vm.controllers {
@@ -647,7 +687,11 @@ fn showvminfo(rest: &[String]) {
                 Some(att) => {
                     o += &format!("\"{}-{p}-0\"=\"{}\"\n", c.name, esc(&att.medium));
                     if att.medium != "emptydrive" {
-                        o += &format!("\"{}-ImageUUID-{p}-0\"=\"{}\"\n", c.name, disks.get(&att.medium).cloned().unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into()));
+                        o += &format!(
+                            "\"{}-ImageUUID-{p}-0\"=\"{}\"\n",
+                            c.name,
+                            disks.get(&att.medium).cloned().unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into())
+                        );
                     }
                     if att.kind == "dvddrive" {
                         o += &format!("\"{}-tempeject-{p}-0\"=\"off\"\n\"{}-IsEjected-{p}-0\"=\"off\"\n", c.name, c.name);
@@ -689,7 +733,14 @@ fn unregistervm(rest: &[String]) {
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname).cloned() else { not_found(vmname) };
     if vm.state == "running" {
-        com_error(&format!("Cannot unregister the machine '{}' while it is locked", vm.name), "VBOX_E_INVALID_OBJECT_STATE", "0x80bb0007", "MachineWrap", "IMachine", "Unregister(CleanupMode_DetachAllReturnHardDisksOnly, ComSafeArrayAsOutParam(aMedia))");
+        com_error(
+            &format!("Cannot unregister the machine '{}' while it is locked", vm.name),
+            "VBOX_E_INVALID_OBJECT_STATE",
+            "0x80bb0007",
+            "MachineWrap",
+            "IMachine",
+            "Unregister(CleanupMode_DetachAllReturnHardDisksOnly, ComSafeArrayAsOutParam(aMedia))",
+        );
     }
     l.world.vms.retain(|v| v.uuid != vm.uuid);
     if delete {
@@ -775,11 +826,20 @@ fn hostonlyif(rest: &[String]) {
             let Some(ip) = a.get("--ip") else { syntax("Neither -dhcp nor -ip nor -ipv6 was specfified") };
             let mask = a.get("--netmask").unwrap_or("255.255.255.0").to_string();
             let Some(i) = l.world.hostonlyifs.iter_mut().find(|i| &i.name == name) else {
-                com_error(&format!("Could not find a host interface named '{name}'"), "E_INVALIDARG", "0x80070057", "HostWrap", "IHost", "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())");
+                com_error(
+                    &format!("Could not find a host interface named '{name}'"),
+                    "E_INVALIDARG",
+                    "0x80070057",
+                    "HostWrap",
+                    "IHost",
+                    "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())",
+                );
             };
             if !networks_conf_allows(ip) {
                 eprintln!("VBoxManage: error: Code E_ACCESSDENIED (0x80070005) - Access denied (extended info not available)");
-                eprintln!("VBoxManage: error: Context: \"EnableStaticIPConfig(Bstr(pszIp).raw(), Bstr(pszNetmask).raw())\" at line 242 of file VBoxManageHostonly.cpp");
+                eprintln!(
+                    "VBoxManage: error: Context: \"EnableStaticIPConfig(Bstr(pszIp).raw(), Bstr(pszNetmask).raw())\" at line 242 of file VBoxManageHostonly.cpp"
+                );
                 exit(1);
             }
             let prefix = mask.split('.').filter_map(|x| x.parse::<u8>().ok()).map(u8::count_ones).sum::<u32>();
@@ -791,7 +851,14 @@ fn hostonlyif(rest: &[String]) {
         "remove" => {
             let Some(name) = rest.get(1) else { syntax("Not enough parameters") };
             if !l.world.hostonlyifs.iter().any(|i| &i.name == name) {
-                com_error(&format!("Could not find a host interface named '{name}'"), "E_INVALIDARG", "0x80070057", "HostWrap", "IHost", "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())");
+                com_error(
+                    &format!("Could not find a host interface named '{name}'"),
+                    "E_INVALIDARG",
+                    "0x80070057",
+                    "HostWrap",
+                    "IHost",
+                    "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())",
+                );
             }
             guest::sh(&format!("ip link del {name}"));
             l.world.hostonlyifs.retain(|i| &i.name != name);
@@ -806,7 +873,11 @@ fn hostonlyif(rest: &[String]) {
 fn dhcpserver(rest: &[String]) {
     let Some(sub) = rest.first() else { syntax("Not enough parameters") };
     let a = parse(&rest[1..], &["--disable", "--enable"]);
-    let net = a.get("--network").or(a.get("--netname")).map(str::to_string).or_else(|| a.get("--interface").or(a.get("--ifname")).map(|i| format!("HostInterfaceNetworking-{i}")));
+    let net = a
+        .get("--network")
+        .or(a.get("--netname"))
+        .map(str::to_string)
+        .or_else(|| a.get("--interface").or(a.get("--ifname")).map(|i| format!("HostInterfaceNetworking-{i}")));
     let Some(net) = net else { syntax("You need to specify either --network or --interface to identify the DHCP server") };
     let mut l = lock_world();
     match sub.as_str() {
@@ -819,7 +890,14 @@ fn dhcpserver(rest: &[String]) {
                     d.enabled = true;
                 }
             }
-            None => com_error(&format!("DHCP server does not exist ({net})"), "E_INVALIDARG", "0x80070057", "VirtualBoxWrap", "IVirtualBox", "FindDHCPServerByNetworkName"),
+            None => com_error(
+                &format!("DHCP server does not exist ({net})"),
+                "E_INVALIDARG",
+                "0x80070057",
+                "VirtualBoxWrap",
+                "IVirtualBox",
+                "FindDHCPServerByNetworkName",
+            ),
         },
         "remove" => l.world.dhcp.retain(|d| d.network != net),
         other => syntax(&format!("Invalid parameter '{other}'")),

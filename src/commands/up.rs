@@ -1,0 +1,74 @@
+//! `lab up`: the plan, and the runner that executes it; at the end, a short summary of the lab.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::LabCx;
+use crate::error::Result;
+use crate::plan::{self, Step, ids};
+use crate::runner::{self, Options, StepCx, Summary};
+use crate::spark;
+use crate::ui::{Color, Reporter};
+
+pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: bool) -> Result<i32> {
+    let steps = plan::up(&cx.lab, cx.provider.as_ref(), provision);
+    if dry_run {
+        if cx.printer.is_json() {
+            cx.printer.json(&json!(steps));
+        } else {
+            cx.printer.out(&plan::render(&steps));
+        }
+        return Ok(0);
+    }
+    // Before anything is created or downloaded: can this computer run this lab?
+    cx.sd.check()?;
+    cx.provider.preflight(&cx.lab)?;
+    for w in cx.provider.warnings(&cx.lab) {
+        cx.printer.always(&format!("warning: {w}"));
+    }
+    let _lock = cx.sd.lock("up")?;
+    let start = Instant::now();
+    let summary = execute(cx, &steps, accept_host_keys, Duration::from_secs(60))?;
+    print_summary(cx, &summary, start.elapsed(), provision);
+    Ok(0)
+}
+
+/// Runs `steps` through the one runner, with this command's context.
+pub fn execute(cx: &LabCx<'_>, steps: &[Step], accept_host_keys: bool, ssh_wait: Duration) -> Result<Summary> {
+    let rt = cx.rt()?;
+    let scx = StepCx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), Options { accept_host_keys, ssh_wait })?;
+    if !steps.iter().any(|s| s.id == ids::STATE) {
+        scx.set_keys(cx.keys()?)?;
+    }
+    let r = runner::run(&scx, steps);
+    scx.close();
+    cx.printer.finish();
+    r
+}
+
+fn print_summary(cx: &LabCx<'_>, summary: &Summary, took: Duration, provision: bool) {
+    let lab = &cx.lab;
+    let p = cx.printer.paint();
+    let m = lab.master();
+    if !provision {
+        cx.printer.info(&format!("lab {:?}: every node answers SSH ({} nodes); not provisioned (--no-provision)", lab.name, lab.nodes.len()));
+        return;
+    }
+    let changed = if summary.applied == 0 { "nothing to do".to_string() } else { format!("{} steps applied", summary.applied) };
+    let mut out = format!("{} lab {:?} is up ({changed}, {:.1}s)\n", p.paint(Color::Green, "✓"), lab.name, took.as_secs_f64());
+    let width = lab.nodes.iter().map(|n| n.name.len()).max().unwrap_or(6);
+    for n in &lab.nodes {
+        let role = if n.role == crate::labfile::Role::Master {
+            format!("master  {}  web UI {}", spark::master_url(lab), spark::master_ui(lab))
+        } else {
+            "worker".to_string()
+        };
+        out.push_str(&format!("  {:<width$}  {:<15} {role}\n", n.name, n.ip));
+    }
+    let times: Vec<String> = summary.stages.iter().map(|(s, d)| format!("{} {:.1}s", s.title(), d.as_secs_f64())).collect();
+    out.push_str(&format!("  time: {}\n", times.join(", ")));
+    let worker = lab.workers().next().map_or(m.name.as_str(), |w| w.name.as_str());
+    out.push_str(&format!("next: `lab verify` (prove it works), `lab ssh {worker}`, `lab status`"));
+    cx.printer.info(&out);
+}

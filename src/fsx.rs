@@ -1,0 +1,166 @@
+//! Files lab writes on this computer: whole files through a temporary file and a rename, and
+//! "private" meaning what it means on each host (mode 0600/0700 on Unix; an ACL granting only
+//! the owner on Windows). lab never follows a symbolic link where it keeps secrets.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Who may read what lab writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only this user (keys, state, images holding private keys).
+    Private,
+    /// Readable by everyone (public keys, known_hosts).
+    Public,
+    /// Readable and executable by the owner only (scripts lab runs as root).
+    PrivateExec,
+}
+
+impl Access {
+    #[cfg(unix)]
+    fn mode(self) -> u32 {
+        match self {
+            Self::Private => 0o600,
+            Self::Public => 0o644,
+            Self::PrivateExec => 0o700,
+        }
+    }
+}
+
+/// Refuses `path` when it is a symbolic link (lab's state folders and files are never links).
+pub fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Symlink { path: path.to_path_buf() }),
+        _ => Ok(()),
+    }
+}
+
+/// Creates `dir` (and its parents) and makes it private. Refuses a symbolic link.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    refuse_symlink(dir)?;
+    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    restrict_dir(dir)
+}
+
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = fs::metadata(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    if m.permissions().mode() & 0o777 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(format!("setting the mode of {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn restrict_dir(dir: &Path) -> Result<()> {
+    windows_acl::owner_only(dir, true)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader sees the old file or the new one, never half of one. Refuses to replace a link.
+pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> Result<()> {
+    refuse_symlink(path)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(access.mode()));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))?;
+    #[cfg(windows)]
+    if access != Access::Public {
+        windows_acl::owner_only(tmp.path(), false)?;
+    }
+    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    tmp.persist(path).map_err(|e| Error::io(format!("replacing {}", path.display()), e.error))?;
+    Ok(())
+}
+
+/// Reads a file lab wrote, refusing a symbolic link in its place. `None` when absent.
+pub fn read_own(path: &Path) -> Result<Option<String>> {
+    refuse_symlink(path)?;
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Whether `path` is readable by others than its owner.
+#[cfg(all(unix, test))]
+pub fn is_private(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+}
+
+#[cfg(all(windows, test))]
+pub fn is_private(path: &Path) -> bool {
+    windows_acl::is_owner_only(path)
+}
+
+/// Owner-only ACLs on Windows, set with `icacls` (part of every Windows since Vista): inherited
+/// entries removed, full control granted to the current user only. This is what OpenSSH for
+/// Windows requires of private key files.
+#[cfg(windows)]
+mod windows_acl {
+    use std::path::Path;
+
+    use crate::error::{Error, Result};
+    use crate::proc::{Cmd, Runner, System};
+
+    fn user() -> String {
+        let user = std::env::var("USERNAME").unwrap_or_default();
+        match std::env::var("USERDOMAIN") {
+            Ok(d) if !d.is_empty() && !user.is_empty() => format!("{d}\\{user}"),
+            _ => user,
+        }
+    }
+
+    pub fn owner_only(path: &Path, dir: bool) -> Result<()> {
+        let grant = if dir { format!("{}:(OI)(CI)F", user()) } else { format!("{}:F", user()) };
+        let cmd = Cmd::new("icacls").args([path.as_os_str(), "/inheritance:r".as_ref(), "/grant:r".as_ref(), grant.as_ref()]);
+        match System.run(&cmd) {
+            Ok(o) if o.success() => Ok(()),
+            Ok(o) => Err(Error::Command { argv: cmd.text(), status: format!("exit code {:?}", o.code), stderr: o.stderr.trim().to_string() }),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn is_owner_only(path: &Path) -> bool {
+        let Ok(o) = System.run(&Cmd::new("icacls").args([path.as_os_str()])) else { return false };
+        let me = user().to_lowercase();
+        o.success() && o.stdout.lines().filter(|l| l.contains(":(")).all(|l| l.to_lowercase().contains(&me) || l.to_lowercase().contains("successfully"))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_files_and_folders_and_no_links() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let d = tmp.path().join("a/b");
+        private_dir(&d).expect("dir");
+        assert!(is_private(&d));
+        let f = d.join("secret");
+        write_atomic(&f, b"x", Access::Private).expect("write");
+        assert!(is_private(&f));
+        write_atomic(&d.join("pub"), b"x", Access::Public).expect("write");
+        assert!(!is_private(&d.join("pub")));
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).expect("symlink");
+        assert!(matches!(write_atomic(&link, b"y", Access::Private), Err(Error::Symlink { .. })));
+        assert!(matches!(read_own(&link), Err(Error::Symlink { .. })));
+        assert_eq!(std::fs::read_to_string(&f).expect("read"), "x");
+        let dlink = tmp.path().join("dlink");
+        std::os::unix::fs::symlink(&d, &dlink).expect("symlink");
+        assert!(matches!(private_dir(&dlink), Err(Error::Symlink { .. })));
+    }
+}

@@ -1,0 +1,210 @@
+//! The lab file: what the user wrote, parsed and validated, with no side effects beyond reading.
+//!
+//! `parse` is pure (text in, [`Lab`] or every problem out); `load` reads the file and the host
+//! facts validation depends on (VirtualBox's `networks.conf`).
+
+pub mod checks;
+pub mod diag;
+pub mod net;
+mod raw;
+mod validate;
+pub mod yaml;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+pub use diag::{Diagnostic, FieldPath};
+pub use net::Ipv4Net;
+pub use raw::{ProviderKind, Role};
+
+use crate::images::Image;
+
+/// Facts about the host that validation needs; gathered by the caller so `parse` stays pure.
+#[derive(Debug, Default, Clone)]
+pub struct HostFacts {
+    /// Text of `/etc/vbox/networks.conf`, when that file exists.
+    pub networks_conf: Option<String>,
+}
+
+impl HostFacts {
+    pub fn read() -> Self {
+        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok() }
+    }
+}
+
+/// A validated lab.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The lab file, as given or found.
+    pub file: PathBuf,
+    pub name: String,
+    pub provider: ProviderKind,
+    /// The OS image (VirtualBox only).
+    pub image: Option<Image>,
+    pub network: Network,
+    pub user: String,
+    pub nodes: Vec<Node>,
+    pub java: Java,
+    pub spark: Spark,
+    pub verify: Verify,
+    pub locale: Locale,
+    pub sandbox: SandboxOptions,
+    pub existing: ExistingOptions,
+}
+
+impl Lab {
+    /// The folder holding the lab file; `.lab/` lives there.
+    pub fn dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+    pub fn master(&self) -> &Node {
+        // Validation guarantees exactly one master.
+        self.nodes.iter().find(|n| n.role == Role::Master).unwrap_or(&self.nodes[0])
+    }
+    pub fn workers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Worker)
+    }
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+    /// The SSH port of the nodes (22, or `existing.port`).
+    pub fn ssh_port(&self) -> u16 {
+        if self.provider == ProviderKind::Existing { self.existing.port } else { 22 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub cidr: Ipv4Net,
+    /// The host's own address on the lab network (VirtualBox's host-only interface, the sandbox
+    /// bridge).
+    pub host: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub role: Role,
+    pub ip: Ipv4Addr,
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub disk_gib: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecksumAlgo {
+    Sha256,
+    Sha512,
+}
+
+impl fmt::Display for ChecksumAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+        })
+    }
+}
+
+/// How a download is verified before use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// A digest written in the lab file or the image catalog (lowercase hex).
+    Pinned { algo: ChecksumAlgo, hex: String },
+    /// A checksum file published next to the download.
+    File { algo: ChecksumAlgo, url: String },
+}
+
+/// Something lab downloads once on the host and pushes to the nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub url: String,
+    pub checksum: Checksum,
+}
+
+impl Artifact {
+    /// The file name at the end of the URL.
+    pub fn file_name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or(&self.url)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JavaInstall {
+    /// The distribution's JDK package (the one that ships `jps`).
+    Package,
+    /// A JDK tarball unpacked under /opt.
+    Tarball(Artifact),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Java {
+    pub version: u32,
+    pub install: JavaInstall,
+}
+
+/// A release number such as 3.5.8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+impl std::str::FromStr for Version {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let parts: Vec<u32> = s
+            .split('.')
+            .map(|p| if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) { Err(()) } else { p.parse().map_err(|_| ()) })
+            .collect::<Result<_, _>>()?;
+        match parts[..] {
+            [a, b, c] => Ok(Self(a, b, c)),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spark {
+    pub version: Version,
+    pub artifact: Artifact,
+    pub worker_cores: Option<u32>,
+    pub worker_memory: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verify {
+    pub spark_shell: bool,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locale {
+    pub lang: String,
+    pub keyboard: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxOptions {
+    /// Lower directory of every node's overlay root; `/` when not set.
+    pub rootfs: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExistingOptions {
+    pub login: Option<String>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub port: u16,
+}
+
+/// Parses and validates a lab file's text. Returns every problem found, sorted by position.
+pub fn parse(file: &Path, text: &str, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
+    let doc = yaml::Document::parse(file, text).map_err(|d| vec![d])?;
+    validate::lab(&doc, facts)
+}

@@ -1,0 +1,130 @@
+//! The lab file as written: shapes and types only. Meaning and cross-field rules live in
+//! `validate`.
+
+use serde::Deserialize;
+
+/// Top-level keys, in the order the reference documents them.
+pub const TOP_KEYS: &[&str] =
+    &["name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify", "locale", "sandbox", "existing", "iso"];
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Virtualbox,
+    Sandbox,
+    Existing,
+}
+
+impl ProviderKind {
+    /// The name as written in the lab file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Virtualbox => "virtualbox",
+            Self::Sandbox => "sandbox",
+            Self::Existing => "existing",
+        }
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub cidr: String,
+    pub host: Option<String>,
+    /// First node address for the `workers: N` shorthand (read by path in `validate::nodes`).
+    #[allow(dead_code)]
+    pub start: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub cpus: Option<u32>,
+    pub memory: Option<u32>,
+    pub disk: Option<u32>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Master,
+    Worker,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub name: String,
+    pub role: Role,
+    pub ip: String,
+    pub cpus: Option<u32>,
+    pub memory: Option<u32>,
+    pub disk: Option<u32>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JavaInstall {
+    Tarball,
+    Package,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Java {
+    pub version: u32,
+    pub install: JavaInstall,
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Spark {
+    pub version: String,
+    pub url: String,
+    pub sha512: Option<String>,
+    pub checksum_url: Option<String>,
+    pub worker_cores: Option<u32>,
+    pub worker_memory: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    pub spark_shell: Option<bool>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Locale {
+    pub lang: Option<String>,
+    pub keyboard: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Sandbox {
+    pub rootfs: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Existing {
+    /// The account lab logs in as on existing machines (it needs sudo).
+    pub login: Option<String>,
+    pub identity_file: Option<String>,
+    pub known_hosts: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Another copy of the image's ISO (a local file, a mirror) to use instead of the catalog's.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Iso {
+    pub url: String,
+    pub sha256: Option<String>,
+    pub checksum_url: Option<String>,
+}

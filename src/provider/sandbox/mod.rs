@@ -1,0 +1,435 @@
+//! The sandbox provider: each node is a set of Linux namespaces on this machine (network, mount,
+//! UTS, PID) with its own address on a per-lab bridge, its own overlay root, host name and sshd.
+//! For users whose VirtualBox cannot run, and for lab's own end-to-end tests.
+
+mod net;
+pub mod node;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use net::Ip;
+
+use super::{Machine, Provider};
+use crate::error::{Error, Result};
+use crate::fsx::{self, Access};
+use crate::labfile::{Lab, Node};
+use crate::plan::{HOST, Stage, Step};
+use crate::proc::System;
+use crate::runner::StepCx;
+use crate::state::{HostKey, State, StateDir};
+use crate::ui::{Outcome, Reporter};
+
+/// How long a node may take to answer SSH after it was started.
+const BOOT_DEADLINE: Duration = Duration::from_secs(20);
+/// How long `halt` lets a node end before killing what is left.
+const HALT_GRACE: Duration = Duration::from_secs(5);
+
+const BRIDGE: &str = "bridge";
+const NODE_RUNNING: &str = "node_running";
+
+fn fnv_hex(s: &str) -> String {
+    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// The names of everything the provider creates for a lab, and the mark that says lab owns it.
+/// Names carry a hash of the lab's state folder, so labs with the same name in two folders, or
+/// a lab `a` with node `b-node1` beside a lab `a-b` with node `node1`, never share one.
+#[derive(Debug, Clone)]
+pub struct Names {
+    lab: String,
+    /// Written into the alias of every interface lab creates: `lab:<state folder>`.
+    pub mark: String,
+    hash: String,
+    pub bridge: String,
+}
+
+impl Names {
+    pub fn new(lab: &Lab, sd: &StateDir) -> Self {
+        let mark = sd.mark();
+        let hash = fnv_hex(&mark);
+        // Interface names have at most 15 characters.
+        let bridge = format!("lab-{}", &hash[..11]);
+        Self { lab: lab.name.clone(), mark, hash, bridge }
+    }
+    pub fn netns(&self, node: &str) -> String {
+        format!("lab-{}-{node}-{}", self.lab, &self.hash[..6])
+    }
+    pub fn veth(&self, node: &str) -> String {
+        format!("lv-{}", &fnv_hex(&format!("{}/{node}", self.mark))[..12])
+    }
+}
+
+pub struct Sandbox;
+
+fn ssh_addr(n: &Node) -> SocketAddr {
+    SocketAddr::from((n.ip, 22))
+}
+
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn available(&self, lab: &Lab) -> Result<()> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::Preflight {
+                problem: "the sandbox provider needs root to create namespaces, bridges and mounts".into(),
+                fix: "run it as root: sudo lab up".into(),
+            });
+        }
+        for (prog, package) in [("ip", "iproute2"), ("unshare", "util-linux"), ("setsid", "util-linux"), ("chroot", "coreutils")] {
+            if crate::proc::find_program(prog).is_none() {
+                return Err(Error::Preflight { problem: format!("`{prog}` is not installed"), fix: format!("apt-get install {package}") });
+            }
+        }
+        let lower = lab.sandbox.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+        for (file, package) in [("usr/sbin/sshd", "openssh-server"), ("usr/bin/sudo", "sudo"), ("usr/sbin/useradd", "passwd")] {
+            if !lower.join(file).is_file() {
+                let fix = if lower == Path::new("/") { format!("apt-get install {package}") } else { format!("install {package} into {}", lower.display()) };
+                return Err(Error::Preflight { problem: format!("{} has no /{file}, which every node needs", lower.display()), fix });
+            }
+        }
+        let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+        if !fs.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
+            return Err(Error::Preflight {
+                problem: "this kernel has no overlay filesystem, which node roots are made of".into(),
+                fix: "load it: modprobe overlay".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn host_keys(&self, cx: &StepCx<'_>, _: bool) -> Result<BTreeMap<String, HostKey>> {
+        cx.sd.ensure_host_keys(cx.lab)
+    }
+
+    fn known_host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
+        sd.generated_host_keys(lab)
+    }
+
+    fn plan(&self, lab: &Lab) -> Vec<Step> {
+        // The plan is pure: the bridge's name depends only on where the lab file is.
+        let sd = StateDir::for_lab(lab);
+        let names = Names::new(lab, &sd);
+        let mut steps =
+            vec![Step::new(Stage::Machines, HOST, BRIDGE, format!("bridge {} holds {}/{}", names.bridge, lab.network.host, lab.network.cidr.prefix()))];
+        for n in &lab.nodes {
+            steps.push(Step::new(
+                Stage::Machines,
+                &n.name,
+                NODE_RUNNING,
+                format!("namespace {}: overlay root, host name, sshd at {}", names.netns(&n.name), n.ip),
+            ));
+        }
+        steps
+    }
+
+    fn apply(&self, cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
+        let names = Names::new(cx.lab, cx.sd);
+        let ip = Ip::new(&System);
+        match step.id {
+            BRIDGE => {
+                let o = ensure_bridge(&ip, cx.lab, &names)?;
+                cx.sd.record("bridge", &names.bridge)?;
+                Ok(o)
+            }
+            NODE_RUNNING => {
+                let node = cx.lab.node(&step.target).ok_or_else(|| Error::Internal(format!("no node {}", step.target)))?;
+                ensure_node(&ip, cx, &names, node)
+            }
+            other => Err(Error::Internal(format!("the sandbox provider has no step {other}"))),
+        }
+    }
+
+    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
+        let names = Names::new(lab, sd);
+        for n in &lab.nodes {
+            let start = Instant::now();
+            reporter.step_start(&n.name, "halted");
+            let ns = names.netns(&n.name);
+            let outcome = if node::processes(&ns).0.is_empty() {
+                Outcome::Satisfied
+            } else {
+                node::stop(&ns, HALT_GRACE)?;
+                Outcome::Applied
+            };
+            reporter.step_done(&n.name, "halted", &outcome, start.elapsed());
+        }
+        Ok(())
+    }
+
+    fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>> {
+        let names = Names::new(lab, sd);
+        let ip = Ip::new(&System);
+        Ok(lab
+            .nodes
+            .iter()
+            .map(|n| {
+                let ns = names.netns(&n.name);
+                let (_, init) = node::processes(&ns);
+                let state = match (ip.netns_exists(&ns), init) {
+                    (false, _) => "not created",
+                    (true, None) => "halted",
+                    (true, Some(_)) => "running",
+                };
+                Machine { node: n.name.clone(), state: state.to_string(), reachable: init.is_some() }
+            })
+            .collect())
+    }
+
+    fn leftovers(&self, lab: &Lab, sd: &StateDir, _: Option<&State>) -> Result<Vec<String>> {
+        let names = Names::new(lab, sd);
+        let ip = Ip::new(&System);
+        let mut found = Vec::new();
+        for ns in ip.namespaces()? {
+            if ns.starts_with(&format!("lab-{}-", lab.name)) && ip.netns_mark(&ns)?.as_deref() == Some(names.mark.as_str()) {
+                found.push(format!("namespace {ns}"));
+            }
+        }
+        for i in ip.ifaces(None)? {
+            if i.alias.as_deref() == Some(names.mark.as_str()) {
+                found.push(format!("interface {}", i.name));
+            }
+        }
+        Ok(found)
+    }
+
+    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
+        self.available(lab)?;
+        let names = Names::new(lab, sd);
+        let ip = Ip::new(&System);
+        // Every namespace carrying the lab's mark: nodes of the lab file, nodes removed from it
+        // since, and nodes of a lab whose state is gone.
+        let mut nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+        if let Some(st) = state {
+            nodes.extend(st.nodes.keys().filter(|k| !nodes.contains(k)).cloned().collect::<Vec<_>>());
+        }
+        let suffix = format!("-{}", &names.hash[..6]);
+        for ns in ip.namespaces()? {
+            if let Some(node) = ns.strip_prefix(&format!("lab-{}-", lab.name)).and_then(|r| r.strip_suffix(&suffix))
+                && !nodes.iter().any(|n| n == node)
+            {
+                nodes.push(node.to_string());
+            }
+        }
+        for n in &nodes {
+            let start = Instant::now();
+            reporter.step_start(n, "removed");
+            let ns = names.netns(n);
+            let mut done = false;
+            let ours = ip.netns_exists(&ns) && ip.netns_mark(&ns)?.as_deref() == Some(names.mark.as_str());
+            if ip.netns_exists(&ns) && !ours {
+                reporter.note(&format!("{n}: namespace {ns} does not carry this lab's mark; left alone"));
+            }
+            if ours && !node::processes(&ns).0.is_empty() {
+                node::stop(&ns, Duration::from_secs(2))?;
+                done = true;
+            }
+            let veth = names.veth(n);
+            if ip.ifaces(None)?.iter().any(|i| i.name == veth && i.alias.as_deref() == Some(names.mark.as_str())) {
+                ip.del_link(&veth)?;
+                done = true;
+            }
+            if ours {
+                ip.del_netns(&ns)?;
+                done = true;
+            }
+            let dir = sd.node_dir(n);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+                done = true;
+            }
+            reporter.step_done(n, "removed", if done { &Outcome::Applied } else { &Outcome::Satisfied }, start.elapsed());
+        }
+        let start = Instant::now();
+        let ifaces = ip.ifaces(None)?;
+        let outcome = match ifaces.iter().find(|i| i.name == names.bridge) {
+            Some(b) if b.alias.as_deref() == Some(names.mark.as_str()) => {
+                let plugged: Vec<&str> = ifaces.iter().filter(|i| i.master.as_deref() == Some(names.bridge.as_str())).map(|i| i.name.as_str()).collect();
+                if !plugged.is_empty() {
+                    return Err(Error::Preflight {
+                        problem: format!("bridge {} still has {} plugged in", names.bridge, plugged.join(", ")),
+                        fix: "lab leaves interfaces it did not make; remove them, then run `lab destroy` again".into(),
+                    });
+                }
+                ip.del_link(&names.bridge)?;
+                Outcome::Applied
+            }
+            _ => Outcome::Satisfied,
+        };
+        reporter.step_done(HOST, &format!("bridge {}", names.bridge), &outcome, start.elapsed());
+        Ok(())
+    }
+}
+
+/// Makes the lab's bridge exist with the host's address. Returns whether anything was done.
+fn ensure_bridge(ip: &Ip<'_>, lab: &Lab, names: &Names) -> Result<Outcome> {
+    let ifaces = ip.ifaces(None)?;
+    let prefix = lab.network.cidr.prefix();
+    let clashes = net::conflicts(&ifaces, &lab.network.cidr, &[names.bridge.as_str()]);
+    if !clashes.is_empty() {
+        return Err(Error::Preflight {
+            problem: format!("the lab network {} is already in use on this machine: {}", lab.network.cidr, clashes.join(", ")),
+            fix: "choose another network.cidr for the lab (two interfaces holding one subnet break routing)".into(),
+        });
+    }
+    match ifaces.iter().find(|i| i.name == names.bridge) {
+        Some(b) if b.alias.as_deref() != Some(names.mark.as_str()) => Err(Error::Preflight {
+            problem: format!(
+                "an interface named {} exists and lab does not own it ({})",
+                names.bridge,
+                b.alias.as_deref().map_or("no lab mark".to_string(), |a| format!("marked {a:?}"))
+            ),
+            fix: format!("remove it (ip link del {}) if it is a leftover, or move the lab", names.bridge),
+        }),
+        Some(b) => {
+            let mut changed = ip.ensure_addr(&names.bridge, None, lab.network.host, prefix, &b.v4)?;
+            if !b.up {
+                ip.set_up(&names.bridge, None)?;
+                changed = true;
+            }
+            Ok(if changed { Outcome::Applied } else { Outcome::Satisfied })
+        }
+        None => {
+            ip.add_bridge(&names.bridge, &names.mark, lab.network.host, prefix)?;
+            Ok(Outcome::Applied)
+        }
+    }
+}
+
+/// Makes one node run and answer SSH.
+fn ensure_node(ip: &Ip<'_>, cx: &StepCx<'_>, names: &Names, node: &Node) -> Result<Outcome> {
+    let lab = cx.lab;
+    let ns = names.netns(&node.name);
+    let veth = names.veth(&node.name);
+    let mut changed = false;
+    if ip.netns_exists(&ns) {
+        if ip.netns_mark(&ns)?.as_deref() != Some(names.mark.as_str()) {
+            return Err(Error::Preflight {
+                problem: format!("a network namespace named {ns} exists and lab did not make it for this lab"),
+                fix: format!("remove it (ip netns del {ns}) if it is a leftover"),
+            });
+        }
+    } else {
+        ip.add_netns(&ns, &names.mark)?;
+        changed = true;
+    }
+    let host_ifaces = ip.ifaces(None)?;
+    match host_ifaces.iter().find(|i| i.name == veth) {
+        Some(i) if i.alias.as_deref() != Some(names.mark.as_str()) => {
+            return Err(Error::Preflight {
+                problem: format!("an interface named {veth} exists and lab does not own it"),
+                fix: format!("remove it: ip link del {veth}"),
+            });
+        }
+        Some(i) => {
+            if i.master.as_deref() != Some(names.bridge.as_str()) || !i.up {
+                // Its bridge was re-created: plug it in again.
+                ip.plug(&veth, &names.bridge)?;
+                changed = true;
+            }
+        }
+        None => {
+            if ip.ifaces(Some(&ns))?.iter().any(|i| i.name == "eth0") {
+                // A peer without its host end cannot be: start the namespace afresh.
+                node::stop(&ns, HALT_GRACE)?;
+                ip.del_netns(&ns)?;
+                ip.add_netns(&ns, &names.mark)?;
+            }
+            ip.add_veth(&veth, &names.mark, &ns, &names.bridge)?;
+            changed = true;
+        }
+    }
+    let inside = ip.ifaces(Some(&ns))?;
+    let eth0 = inside.iter().find(|i| i.name == "eth0").map(|i| i.v4.clone()).unwrap_or_default();
+    changed |= ip.ensure_addr("eth0", Some(&ns), node.ip, lab.network.cidr.prefix(), &eth0)?;
+    if !inside.iter().any(|i| i.name == "eth0" && i.up) {
+        ip.set_up("eth0", Some(&ns))?;
+        changed = true;
+    }
+
+    let dir = cx.sd.node_dir(&node.name);
+    let console = dir.join("console.log");
+    let (_, init) = node::processes(&ns);
+    if init.is_some() && crate::remote::ssh_answers(ssh_addr(node), Duration::from_millis(500)) {
+        return Ok(if changed { Outcome::Applied } else { Outcome::Satisfied });
+    }
+    if init.is_some() {
+        // Started but not answering yet (another lab run booted it a moment ago)?
+        if crate::remote::wait_ssh(ssh_addr(node), Instant::now() + Duration::from_secs(3)) {
+            return Ok(Outcome::Applied);
+        }
+        node::stop(&ns, HALT_GRACE)?;
+    }
+    let keys = cx.keys()?;
+    let lower = lab.sandbox.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let host_key = keys.hosts.get(&node.name).and_then(|k| k.private_path.clone()).ok_or_else(|| Error::Internal(format!("no host key for {}", node.name)))?;
+    let authorized = keys.client.private_path.with_extension("pub");
+    let hosts = crate::files::hosts_file(lab);
+    let spec = node::BootSpec {
+        node: &node.name,
+        ip: node.ip,
+        user: &lab.user,
+        lower: &lower,
+        dir: &dir,
+        authorized_key: &authorized,
+        host_key: &host_key,
+        hosts: &hosts,
+    };
+    fsx::private_dir(&dir)?;
+    for d in [spec.upper(), spec.work(), spec.root()] {
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    }
+    let boot = dir.join("boot.sh");
+    fsx::write_atomic(&boot, node::boot_script(&spec).as_str().as_bytes(), Access::PrivateExec)?;
+    let argv: [&std::ffi::OsStr; 7] =
+        ["unshare".as_ref(), "--mount".as_ref(), "--uts".as_ref(), "--pid".as_ref(), "--fork".as_ref(), "--kill-child".as_ref(), "sh".as_ref()];
+    let mut full: Vec<&std::ffi::OsStr> = argv.to_vec();
+    full.push(boot.as_os_str());
+    net::spawn_in(&ns, &full, &console)?;
+    cx.reporter.phase(&node.name, "booting: waiting for sshd");
+    if !crate::remote::wait_ssh(ssh_addr(node), Instant::now() + BOOT_DEADLINE) {
+        let (_, init) = node::processes(&ns);
+        let problem = if init.is_some() { "sshd does not answer" } else { "the node stopped while booting" };
+        return Err(Error::node_hint(
+            &node.name,
+            format!("{problem} at {}:22 after {} s; its console says:\n{}", node.ip, BOOT_DEADLINE.as_secs(), node::console_tail(&console, 15)),
+            format!("the whole log is {}", console.display()),
+        ));
+    }
+    Ok(Outcome::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labfile::{HostFacts, parse};
+
+    #[test]
+    fn names_fit_interface_limits_and_never_collide() {
+        let lab_at = |dir: &str, name: &str| {
+            let text = include_str!("../../../labs/sandbox.yaml").replace("name: sandbox", &format!("name: {name}"));
+            parse(&Path::new(dir).join("lab.yaml"), &text, &HostFacts::default()).expect("valid")
+        };
+        let lab = lab_at("/srv/course", "a-rather-long-lab-name");
+        let n = Names::new(&lab, &StateDir::for_lab(&lab));
+        assert!(n.bridge.len() <= 15, "{}", n.bridge);
+        assert!(n.veth("master").len() <= 15);
+        assert_ne!(n.veth("master"), n.veth("node1"));
+        assert!(n.netns("node1").starts_with("lab-a-rather-long-lab-name-node1-"));
+        assert_eq!(n.mark, "lab:/srv/course/.lab/a-rather-long-lab-name");
+        // The same lab name in two folders.
+        let other = lab_at("/home/x/course", "a-rather-long-lab-name");
+        let o = Names::new(&other, &StateDir::for_lab(&other));
+        assert_ne!(n.bridge, o.bridge);
+        assert_ne!(n.netns("node1"), o.netns("node1"));
+        // Lab `a` with node `b-node1`, lab `a-b` with node `node1`.
+        let a = lab_at("/srv", "a");
+        let ab = lab_at("/srv", "a-b");
+        assert_ne!(Names::new(&a, &StateDir::for_lab(&a)).netns("b-node1"), Names::new(&ab, &StateDir::for_lab(&ab)).netns("node1"));
+    }
+}

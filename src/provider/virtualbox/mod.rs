@@ -1,0 +1,695 @@
+//! The VirtualBox provider: a host-only network, one VM per node installed unattended from the
+//! OS ISO and a per-node kickstart disc, then booted from its disk. Every step looks at what
+//! VirtualBox reports first, so an interrupted `lab up` continues where it stopped; the state
+//! file only says which VMs are lab's (by UUID, chosen before the VM is registered).
+
+pub mod driver;
+#[cfg(test)]
+mod fake;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use driver::{Arch, Driver, Hardware, Medium, VmInfo, VmState};
+
+use super::{Machine, Provider};
+use crate::error::{Error, Result};
+use crate::labfile::{Lab, Node};
+use crate::plan::{HOST, Stage, Step};
+use crate::remote::Session;
+use crate::runner::StepCx;
+use crate::state::{HostKey, State, StateDir};
+use crate::ui::{Outcome, Reporter};
+
+const ISO: &str = "iso_downloaded";
+const HOSTONLY: &str = "hostonly_network";
+const VM_CREATED: &str = "vm_created";
+const OS_INSTALLED: &str = "os_installed";
+const VM_RUNNING: &str = "vm_running";
+
+/// The VM of `node`: `lab-<lab>-<node>`.
+pub fn vm_name(lab: &Lab, node: &str) -> String {
+    format!("lab-{}-{node}", lab.name)
+}
+
+fn group(lab: &Lab) -> String {
+    format!("/lab-{}", lab.name)
+}
+
+fn seconds(var: &str, default: u64) -> Duration {
+    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+}
+
+fn install_timeout() -> Duration {
+    seconds("LAB_INSTALL_TIMEOUT", 3600)
+}
+
+fn boot_timeout() -> Duration {
+    seconds("LAB_BOOT_TIMEOUT", 600)
+}
+
+fn halt_timeout() -> Duration {
+    seconds("LAB_HALT_TIMEOUT", 60)
+}
+
+/// How long after the installer's start lab types the keys that pick the boot menu's plain
+/// "Install" entry (the default entry checks the whole DVD first).
+fn boot_keys_delay() -> Duration {
+    seconds("LAB_BOOT_KEYS_DELAY", 10)
+}
+
+/// Up arrow, then Enter: the menus of EL7 (isolinux), EL9 and EL10 (GRUB) list "Install" first
+/// and preselect "Test this media & install", below it.
+const INSTALL_KEYS: &[&str] = &["e0", "48", "e0", "c8", "1c", "9c"];
+
+/// How long a whole install usually takes, for the display.
+const TYPICAL_INSTALL: Duration = Duration::from_secs(8 * 60);
+
+/// A VM is lab's when it carries this lab's mark, or has the UUID lab recorded for it.
+fn is_ours(info: &VmInfo, mark: &str, recorded_uuid: Option<&str>) -> bool {
+    info.description == mark || recorded_uuid.is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
+}
+
+/// Where the install stands, as the VM's drives show it: lab empties both DVD drives only after
+/// an install powered the VM off by itself.
+#[derive(Debug, PartialEq, Eq)]
+enum Install {
+    /// Disk, OS ISO and kickstart disc attached: installing or about to.
+    Pending,
+    /// Both drives emptied: installed.
+    Done,
+    /// Something is missing (creation was interrupted): the VM must be made again.
+    Incomplete(String),
+}
+
+fn install_state(info: &VmInfo, disk: &Path, iso: Option<&Path>, seed: &Path) -> Install {
+    if info.sata.is_none() {
+        return Install::Incomplete("it has no SATA controller".into());
+    }
+    if info.port(0) != Medium::Image(disk.to_path_buf()) {
+        return Install::Incomplete(format!("its disk is not attached ({:?})", info.port(0)));
+    }
+    match (info.port(1), info.port(2)) {
+        (Medium::Empty, Medium::Empty | Medium::Image(_)) | (Medium::Image(_), Medium::Empty) => Install::Done,
+        (Medium::Image(a), Medium::Image(b)) if iso.is_none_or(|i| a == i) && b == seed => Install::Pending,
+        (a, b) => Install::Incomplete(format!("its install discs are not attached (port 1: {a:?}, port 2: {b:?})")),
+    }
+}
+
+pub struct VirtualBox {
+    driver: OnceLock<Driver>,
+    hostonly: Mutex<Option<String>>,
+    /// When to type the boot menu's keys, and how often to look at a VM that works.
+    boot_keys_delay: Duration,
+    poll: Duration,
+}
+
+impl VirtualBox {
+    pub fn new() -> Self {
+        Self { driver: OnceLock::new(), hostonly: Mutex::new(None), boot_keys_delay: boot_keys_delay(), poll: Duration::from_secs(1) }
+    }
+
+    #[cfg(test)]
+    fn with_driver(d: Driver) -> Self {
+        let me = Self { boot_keys_delay: Duration::ZERO, poll: Duration::from_millis(1), ..Self::new() };
+        let _ = me.driver.set(d);
+        me
+    }
+
+    fn driver(&self) -> Result<&Driver> {
+        if let Some(d) = self.driver.get() {
+            return Ok(d);
+        }
+        let d = Driver::detect(Arc::new(crate::proc::System))?;
+        Ok(self.driver.get_or_init(|| d))
+    }
+
+    fn basefolder(sd: &StateDir) -> PathBuf {
+        sd.path().join("vms")
+    }
+
+    /// `createvm --groups /g --basefolder B` puts the VM in `B/g/<vm>/`.
+    fn vm_folder(lab: &Lab, sd: &StateDir, vm: &str) -> PathBuf {
+        Self::basefolder(sd).join(group(lab).trim_start_matches('/')).join(vm)
+    }
+
+    fn disk_path(lab: &Lab, sd: &StateDir, vm: &str) -> PathBuf {
+        Self::vm_folder(lab, sd, vm).join(format!("{vm}.vdi"))
+    }
+
+    fn seed_path(sd: &StateDir, node: &str) -> PathBuf {
+        sd.node_dir(node).join("oemdrv.iso")
+    }
+
+    fn recorded_uuid(state: Option<&State>, node: &str) -> Option<String> {
+        state.and_then(|s| s.resources.get(&format!("vmuuid:{node}")).cloned())
+    }
+
+    fn image_arch(lab: &Lab) -> Arch {
+        lab.image.as_ref().map_or(Arch::X86_64, |i| i.arch)
+    }
+
+    fn hostonly_name(&self) -> Result<String> {
+        self.hostonly.lock().ok().and_then(|h| h.clone()).ok_or_else(|| Error::Internal("the host-only network step did not run".into()))
+    }
+
+    /// Makes a host-only interface hold the lab's host address (reusing one that has it), with
+    /// no DHCP server on it (a reused interface's server is turned back on by `destroy`).
+    fn ensure_hostonly(&self, cx: &StepCx<'_>) -> Result<Outcome> {
+        let d = self.driver()?;
+        let lab = cx.lab;
+        let (host, mask) = (lab.network.host, lab.network.cidr.netmask());
+        let existing = d.hostonly()?.into_iter().find(|h| h.ip == Some(host) && h.mask == Some(mask));
+        let (name, outcome) = match existing {
+            Some(h) => (h.name, Outcome::Satisfied),
+            None => {
+                let name = d.create_hostonly(host, mask, &format!("lab-{}", lab.name))?;
+                cx.sd.record("hostonlyif", &name)?;
+                cx.sd.record("hostonlyif_addr", &format!("{host}/{mask}"))?;
+                (name, Outcome::Applied)
+            }
+        };
+        let mut outcome = outcome;
+        if d.dhcp_enabled(&name)? == Some(true) {
+            let created = cx.sd.load()?.is_some_and(|s| s.resources.get("hostonlyif") == Some(&name));
+            if !created {
+                cx.sd.record(&format!("dhcp_disabled:{name}"), "1")?;
+            }
+            d.set_dhcp(&name, false)?;
+            outcome = Outcome::Applied;
+        }
+        if let Ok(mut h) = self.hostonly.lock() {
+            *h = Some(name);
+        }
+        Ok(outcome)
+    }
+
+    /// Removes a VM lab made, whatever state it is in.
+    fn remove_vm(d: &Driver, info: &VmInfo) -> Result<()> {
+        if info.state.is_on() {
+            let _ = d.power_off(&info.name);
+            let until = Instant::now() + Duration::from_secs(60);
+            while d.vm(&info.name)?.is_some_and(|i| i.state.is_on()) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        d.delete_vm(&info.name)
+    }
+
+    fn create_vm(&self, cx: &StepCx<'_>, node: &Node) -> Result<()> {
+        let d = self.driver()?;
+        let lab = cx.lab;
+        let vm = vm_name(lab, &node.name);
+        let image = lab.image.as_ref().ok_or_else(|| Error::Internal("a virtualbox lab without an image".into()))?;
+        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.clone()).ok_or_else(|| Error::Internal("the ISO step did not run".into()))?;
+        let folder = Self::vm_folder(lab, cx.sd, &vm);
+        if folder.exists() {
+            // A folder without a registered VM: left by an interrupted create, inside lab's state.
+            std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
+        }
+        let uuid = new_uuid();
+        cx.sd.record(&format!("vm:{}", node.name), &vm)?;
+        cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
+        d.create_vm(&vm, &uuid, &group(lab), &image.ostype, &Self::basefolder(cx.sd), image.arch)?;
+        let (nat, host_only) = crate::identity::macs(lab, &node.name);
+        cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", nat.vbox(), host_only.vbox()))?;
+        let hw = Hardware {
+            cpus: node.cpus,
+            memory_mib: node.memory_mib,
+            mac_nat: nat.vbox(),
+            mac_hostonly: host_only.vbox(),
+            hostonly: self.hostonly_name()?,
+            description: cx.sd.mark(),
+            arch: image.arch,
+        };
+        d.configure(&vm, &hw)?;
+        let disk = Self::disk_path(lab, cx.sd, &vm);
+        // A disk left registered by an interrupted create would make createmedium fail.
+        let _ = d.delete_medium(&disk);
+        let _ = std::fs::remove_file(&disk);
+        d.create_disk(&disk, u64::from(node.disk_gib) * 1024)?;
+        d.add_sata(&vm)?;
+        d.attach(&vm, 0, &Medium::Image(disk), true)?;
+        d.attach(&vm, 1, &Medium::Image(iso.path.clone()), false)?;
+        let keys = cx.keys()?;
+        let ks = crate::kickstart::render(lab, node, &keys)?;
+        let image = crate::kickstart::oemdrv::build(ks.as_bytes(), crate::kickstart::oemdrv::Timestamp::now())?;
+        let seed = Self::seed_path(cx.sd, &node.name);
+        crate::fsx::private_dir(cx.sd.node_dir(&node.name).as_path())?;
+        crate::fsx::write_atomic(&seed, &image, crate::fsx::Access::Private)?;
+        d.attach(&vm, 2, &Medium::Image(seed), false)?;
+        Ok(())
+    }
+
+    /// The VM exists, is lab's, and has everything attached; anything half-made is made again.
+    fn ensure_vm(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+        let d = self.driver()?;
+        let vm = vm_name(cx.lab, &node.name);
+        let state = cx.sd.load()?;
+        let Some(info) = d.vm(&vm)? else {
+            self.create_vm(cx, node)?;
+            return Ok(Outcome::Applied);
+        };
+        if !is_ours(&info, &cx.sd.mark(), Self::recorded_uuid(state.as_ref(), &node.name).as_deref()) {
+            return Err(Error::Preflight {
+                problem: format!("a VM named {vm} exists and lab did not create it for this lab"),
+                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
+            });
+        }
+        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.as_ref().map(|i| i.path.clone()));
+        let disk = Self::disk_path(cx.lab, cx.sd, &vm);
+        let reason = match install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name)) {
+            Install::Incomplete(why) => Some(why),
+            _ if info.description != cx.sd.mark() => Some("its settings were never written".into()),
+            Install::Pending if matches!(info.state, VmState::Aborted | VmState::Stuck) => Some(format!("its install failed ({})", info.state.word())),
+            _ => None,
+        };
+        if let Some(why) = reason {
+            cx.reporter.note(&format!("{}: VM {vm} is incomplete ({why}); making it again", node.name));
+            Self::remove_vm(d, &info)?;
+            self.create_vm(cx, node)?;
+            return Ok(Outcome::Applied);
+        }
+        // The host-only interface may have been made anew since (another name).
+        let want = self.hostonly_name()?;
+        if info.nics.get(&2).is_some_and(|n| n.hostonly != want) && !info.state.is_on() {
+            let (nat, host_only) = crate::identity::macs(cx.lab, &node.name);
+            let hw = Hardware {
+                cpus: node.cpus,
+                memory_mib: node.memory_mib,
+                mac_nat: nat.vbox(),
+                mac_hostonly: host_only.vbox(),
+                hostonly: want,
+                description: cx.sd.mark(),
+                arch: Self::image_arch(cx.lab),
+            };
+            d.configure(&vm, &hw)?;
+            return Ok(Outcome::Applied);
+        }
+        Ok(Outcome::Satisfied)
+    }
+
+    /// Runs the installer until it powers the VM off, then empties both DVD drives.
+    fn ensure_installed(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+        let d = self.driver()?;
+        let vm = vm_name(cx.lab, &node.name);
+        let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
+        let disk = Self::disk_path(cx.lab, cx.sd, &vm);
+        if install_state(&info, &disk, None, &Self::seed_path(cx.sd, &node.name)) == Install::Done {
+            // Finish an interrupted eject.
+            for port in [1, 2] {
+                if info.port(port) != Medium::Empty {
+                    d.attach(&vm, port, &Medium::Empty, false)?;
+                }
+            }
+            return Ok(Outcome::Satisfied);
+        }
+        let start = Instant::now();
+        let mut typed = false;
+        match info.state {
+            VmState::Paused => d.resume(&vm)?,
+            VmState::PowerOff | VmState::Saved | VmState::Aborted => d.start(&vm)?,
+            _ => typed = true, // already running: the menu is long past
+        }
+        let deadline = start + install_timeout();
+        loop {
+            let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
+            let elapsed = start.elapsed();
+            match &info.state {
+                VmState::PowerOff => break,
+                VmState::Aborted | VmState::Stuck => {
+                    return Err(Error::node_hint(
+                        &node.name,
+                        format!("the VM stopped during the install ({}); VirtualBox's log: {}", info.state.word(), info.log().display()),
+                        "run `lab up` again: lab makes the VM anew. If it fails again, the log says why (hardware virtualization, memory)",
+                    ));
+                }
+                VmState::Paused => {
+                    d.resume(&vm)?;
+                }
+                _ => {}
+            }
+            if !typed && elapsed >= self.boot_keys_delay {
+                // Best effort: a menu that ignores the keys only costs the media check.
+                let _ = d.type_scancodes(&vm, INSTALL_KEYS);
+                typed = true;
+            }
+            let phase = if elapsed < self.boot_keys_delay { "booting the installer".to_string() } else { "installing".to_string() };
+            cx.reporter.phase(&node.name, &format!("{phase} ({} of about {} min)", clock(elapsed), TYPICAL_INSTALL.as_secs() / 60));
+            if Instant::now() > deadline {
+                return Err(Error::node_hint(
+                    &node.name,
+                    format!("the install did not finish within {} min (VM {})", install_timeout().as_secs() / 60, info.state.word()),
+                    format!(
+                        "open the VM in the VirtualBox GUI to see what it waits for, or raise LAB_INSTALL_TIMEOUT; VirtualBox's log: {}",
+                        info.log().display()
+                    ),
+                ));
+            }
+            std::thread::sleep(self.poll);
+        }
+        cx.reporter.phase(&node.name, "installed; powered off; emptying the DVD drives");
+        d.attach(&vm, 1, &Medium::Empty, false)?;
+        d.attach(&vm, 2, &Medium::Empty, false)?;
+        Ok(Outcome::Applied)
+    }
+
+    /// The installed VM runs and answers SSH with the host key lab pinned (no other machine at
+    /// its address is taken for it).
+    fn ensure_running(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+        let d = self.driver()?;
+        let vm = vm_name(cx.lab, &node.name);
+        let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
+        let mut outcome = Outcome::Satisfied;
+        match info.state {
+            VmState::Running => {}
+            VmState::Paused => {
+                d.resume(&vm)?;
+                outcome = Outcome::Applied;
+            }
+            VmState::Stuck => {
+                d.power_off(&vm)?;
+                d.start(&vm)?;
+                outcome = Outcome::Applied;
+            }
+            _ => {
+                d.start(&vm)?;
+                outcome = Outcome::Applied;
+            }
+        }
+        if outcome == Outcome::Applied {
+            cx.reporter.phase(&node.name, "first boot: waiting for SSH with the pinned host key");
+        }
+        let keys = cx.keys()?;
+        let target = self.target(cx.lab, cx.sd, &keys, node)?;
+        let session = cx.block_on(Session::wait(&target, Instant::now() + boot_timeout())).map_err(|e| match e {
+            Error::Node { node: n, problem, hint: _ } => {
+                Error::Node { node: n, problem, hint: Some(format!("is the VM running? `lab status` shows it; VirtualBox's log: {}", info.log().display())) }
+            }
+            other => other,
+        })?;
+        cx.put_session(&node.name, session);
+        Ok(outcome)
+    }
+
+    /// Nodes whose VM does not exist yet must not have their address taken by another machine:
+    /// lab would otherwise configure that machine instead of its node.
+    fn addresses_free(&self, lab: &Lab) -> Result<()> {
+        let d = self.driver()?;
+        // Only a host-only network on the lab's subnet can hold another machine at a node's
+        // address; without one, nothing is probed (and nothing leaves this computer).
+        let reachable = d.hostonly()?.iter().any(|h| h.ip.is_some_and(|ip| lab.network.cidr.contains(ip)));
+        if !reachable {
+            return Ok(());
+        }
+        let existing: Vec<String> = d.list_vms()?.into_iter().map(|(n, _)| n).collect();
+        let fresh: Vec<&Node> = lab.nodes.iter().filter(|n| !existing.contains(&vm_name(lab, &n.name))).collect();
+        let taken: Vec<String> = std::thread::scope(|s| {
+            let hs: Vec<_> = fresh
+                .iter()
+                .map(|n| {
+                    s.spawn(move || {
+                        crate::remote::ssh_answers(SocketAddr::from((n.ip, 22)), Duration::from_millis(700)).then(|| format!("{} ({})", n.ip, n.name))
+                    })
+                })
+                .collect();
+            hs.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+        });
+        if taken.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Preflight {
+            problem: format!("another machine already answers SSH at {}: the lab's address is taken", taken.join(", ")),
+            fix: "stop that machine (another lab, a Vagrant VM?), or give the lab another network in the lab file (network.cidr); nothing was created".into(),
+        })
+    }
+}
+
+/// The user who ran `sudo lab`, when lab runs as root through sudo.
+fn running_as_root_for() -> Option<String> {
+    #[cfg(unix)]
+    if nix::unistd::geteuid().is_root() {
+        return std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty() && u != "root");
+    }
+    None
+}
+
+fn clock(d: Duration) -> String {
+    format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60)
+}
+
+/// A random version-4 UUID.
+fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom_fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn getrandom_fill(b: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
+    use rand_core::RngCore;
+    rand_core::OsRng.try_fill_bytes(b)
+}
+
+impl Provider for VirtualBox {
+    fn name(&self) -> &'static str {
+        "virtualbox"
+    }
+
+    fn available(&self, _: &Lab) -> Result<()> {
+        self.driver().map(drop)
+    }
+
+    fn warnings(&self, _: &Lab) -> Vec<String> {
+        running_as_root_for().map_or_else(Vec::new, |user| {
+            vec![format!(
+                "lab runs as root (sudo): the VMs are registered in root's VirtualBox and {user}'s VirtualBox window will not show them; run lab as {user}, without sudo"
+            )]
+        })
+    }
+
+    fn preflight(&self, lab: &Lab) -> Result<()> {
+        let d = self.driver()?;
+        let arch = Self::image_arch(lab);
+        if !d.runs(arch) {
+            let image = lab.image.as_ref().map_or("the image", |i| i.name.as_str());
+            return Err(Error::Preflight {
+                problem: format!("VirtualBox {} on this {} computer cannot run {} guests ({image})", d.version, d.host_arch.name(), arch.name()),
+                fix: if d.host_arch == Arch::Aarch64 && d.version < (driver::Version { major: 7, minor: 1, patch: 0 }) {
+                    "install VirtualBox 7.1 or later, which runs arm64 guests on Apple Silicon".into()
+                } else {
+                    format!(
+                        "remove `image:` from the lab file (lab then chooses the {} image), or write one built for {}",
+                        d.host_arch.name(),
+                        d.host_arch.name()
+                    )
+                },
+            });
+        }
+        self.addresses_free(lab)
+    }
+
+    fn host_keys(&self, cx: &StepCx<'_>, _: bool) -> Result<BTreeMap<String, HostKey>> {
+        cx.sd.ensure_host_keys(cx.lab)
+    }
+
+    fn known_host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
+        sd.generated_host_keys(lab)
+    }
+
+    fn plan(&self, lab: &Lab) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(img) = &lab.image {
+            steps.push(Step::new(Stage::Machines, HOST, ISO, format!("{} ISO ({}) in the download cache, checksum verified", img.title, img.arch.name())));
+        }
+        steps.push(Step::new(
+            Stage::Machines,
+            HOST,
+            HOSTONLY,
+            format!("a host-only interface holds {}/{}, no DHCP server on it", lab.network.host, lab.network.cidr.prefix()),
+        ));
+        for n in &lab.nodes {
+            let vm = vm_name(lab, &n.name);
+            steps.push(Step::new(
+                Stage::Machines,
+                &n.name,
+                VM_CREATED,
+                format!("VM {vm}: {} CPU, {} MiB, {} GiB disk, NAT + host-only NIC", n.cpus, n.memory_mib, n.disk_gib),
+            ));
+            steps.push(Step::new(Stage::Machines, &n.name, OS_INSTALLED, format!("kickstart install: host name {}, {} on the host-only NIC", n.name, n.ip)));
+            steps.push(Step::new(Stage::Machines, &n.name, VM_RUNNING, "booted from disk, SSH answers with the pinned host key"));
+        }
+        steps
+    }
+
+    fn apply(&self, cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
+        let node = || cx.lab.node(&step.target).ok_or_else(|| Error::Internal(format!("no node {}", step.target)));
+        match step.id {
+            ISO => {
+                let img = cx.lab.image.as_ref().ok_or_else(|| Error::Internal("no image".into()))?;
+                let dl = crate::download::Downloader::new(cx.reporter)?;
+                let mut fetched = false;
+                let iso = cx.block_on(dl.fetch(&img.iso, &mut fetched))?;
+                if let Ok(mut a) = cx.artifacts.lock() {
+                    a.iso = Some(iso);
+                }
+                Ok(if fetched { Outcome::Applied } else { Outcome::Satisfied })
+            }
+            HOSTONLY => self.ensure_hostonly(cx),
+            VM_CREATED => self.ensure_vm(cx, node()?),
+            OS_INSTALLED => self.ensure_installed(cx, node()?),
+            VM_RUNNING => self.ensure_running(cx, node()?),
+            other => Err(Error::Internal(format!("the virtualbox provider has no step {other}"))),
+        }
+    }
+
+    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
+        let d = self.driver()?;
+        let state = sd.load().ok().flatten();
+        std::thread::scope(|s| {
+            let hs: Vec<_> = lab
+                .nodes
+                .iter()
+                .map(|n| {
+                    let state = state.as_ref();
+                    s.spawn(move || -> Result<()> {
+                        let vm = vm_name(lab, &n.name);
+                        let start = Instant::now();
+                        reporter.step_start(&n.name, "halted");
+                        let Some(info) = d.vm(&vm)? else {
+                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
+                            return Ok(());
+                        };
+                        if !is_ours(&info, &sd.mark(), Self::recorded_uuid(state, &n.name).as_deref()) {
+                            reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", n.name));
+                            return Ok(());
+                        }
+                        if !info.state.is_on() {
+                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
+                            return Ok(());
+                        }
+                        let _ = d.acpi_power_button(&vm);
+                        while start.elapsed() < halt_timeout() {
+                            if d.vm(&vm)?.is_some_and(|i| !i.state.is_on()) {
+                                reporter.step_done(&n.name, "halted", &Outcome::Applied, start.elapsed());
+                                return Ok(());
+                            }
+                            reporter.phase(&n.name, "shutting down");
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                        d.power_off(&vm)?;
+                        reporter.step_done(&n.name, "halted (powered off after the ACPI timeout)", &Outcome::Applied, start.elapsed());
+                        Ok(())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("halt panicked".into())))).collect::<Result<Vec<_>>>()
+        })
+        .map(drop)
+    }
+
+    fn status(&self, lab: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
+        let d = self.driver()?;
+        lab.nodes
+            .iter()
+            .map(|n| {
+                let info = d.vm(&vm_name(lab, &n.name))?;
+                Ok(Machine {
+                    node: n.name.clone(),
+                    state: info.as_ref().map_or_else(|| "not created".to_string(), |i| i.state.word().to_string()),
+                    reachable: info.is_some_and(|i| i.state == VmState::Running),
+                })
+            })
+            .collect()
+    }
+
+    fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>> {
+        let d = match self.driver() {
+            Ok(d) => d,
+            Err(_) => return Ok(Vec::new()),
+        };
+        Ok(self.our_vms(d, lab, sd, state)?.into_iter().map(|i| format!("VM {} ({})", i.name, i.state.word())).collect())
+    }
+
+    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
+        let d = match self.driver() {
+            Ok(d) => d,
+            // Nothing was ever made in VirtualBox: there is nothing to look at there.
+            Err(_) if state.is_none_or(|s| !s.resources.keys().any(|k| k.starts_with("vm") || k.starts_with("hostonlyif"))) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for info in self.our_vms(d, lab, sd, state)? {
+            let start = Instant::now();
+            let node = info.name.strip_prefix(&format!("lab-{}-", lab.name)).unwrap_or(&info.name).to_string();
+            reporter.step_start(&node, "removed");
+            Self::remove_vm(d, &info)?;
+            reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
+        }
+        let resources = state.map(|s| s.resources.clone()).unwrap_or_default();
+        if let Some(ifname) = resources.get("hostonlyif") {
+            self.remove_hostonly(d, lab, ifname, resources.get("hostonlyif_addr"), reporter)?;
+        }
+        for (k, _) in resources.iter().filter(|(k, _)| k.starts_with("dhcp_disabled:")) {
+            let ifname = &k["dhcp_disabled:".len()..];
+            if d.hostonly()?.iter().any(|h| h.name == ifname) {
+                d.set_dhcp(ifname, true)?;
+                reporter.step_done(HOST, &format!("DHCP server of {ifname} turned back on"), &Outcome::Applied, Duration::ZERO);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl VirtualBox {
+    /// The lab's VMs, found by their mark or recorded UUID (also when `.lab/` is gone).
+    fn our_vms(&self, d: &Driver, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<VmInfo>> {
+        let prefix = format!("lab-{}-", lab.name);
+        let uuids: Vec<String> =
+            state.map(|s| s.resources.iter().filter(|(k, _)| k.starts_with("vmuuid:")).map(|(_, v)| v.to_lowercase()).collect()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (name, uuid) in d.list_vms()? {
+            if !name.starts_with(&prefix) && !uuids.contains(&uuid.to_lowercase()) {
+                continue;
+            }
+            if let Some(info) = d.vm(&uuid)?
+                && is_ours(&info, &sd.mark(), uuids.iter().find(|u| **u == uuid.to_lowercase()).map(String::as_str))
+            {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the host-only interface lab created, when it still holds the lab's address (the
+    /// name may have been reused by VirtualBox for another interface) and no VM uses it.
+    fn remove_hostonly(&self, d: &Driver, lab: &Lab, ifname: &str, addr: Option<&String>, reporter: &dyn Reporter) -> Result<()> {
+        let want = format!("{}/{}", lab.network.host, lab.network.cidr.netmask());
+        let Some(h) = d.hostonly()?.into_iter().find(|h| h.name == ifname) else { return Ok(()) };
+        let holds = h.ip.zip(h.mask).map(|(i, m)| format!("{i}/{m}"));
+        if holds.as_ref() != Some(addr.unwrap_or(&want)) {
+            reporter.note(&format!("host-only network {ifname} now holds {}, not the lab's address: left alone", holds.unwrap_or_else(|| "no address".into())));
+            return Ok(());
+        }
+        let mut users = Vec::new();
+        for (name, uuid) in d.list_vms()? {
+            if d.vm(&uuid)?.is_some_and(|i| i.nics.values().any(|n| n.hostonly == ifname)) {
+                users.push(name);
+            }
+        }
+        if users.is_empty() {
+            d.remove_hostonly(ifname)?;
+            reporter.step_done(HOST, &format!("host-only network {ifname} removed"), &Outcome::Applied, Duration::ZERO);
+        } else {
+            reporter.note(&format!("host-only network {ifname} kept: used by {}", users.join(", ")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,27 @@
+//! firewalld, where it runs, trusts the lab network (Spark picks ports at random).
+
+use super::NodeCx;
+use crate::error::{Error, Result};
+use crate::script::sh;
+use crate::state::Change;
+use crate::ui::Outcome;
+
+pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
+    let cidr = n.cx.lab.network.cidr;
+    let script = sh(
+        "if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then \
+           if firewall-cmd --zone=trusted --query-source={{cidr}} >/dev/null 2>&1; then echo same; \
+           else firewall-cmd --permanent --zone=trusted --add-source={{cidr}} >/dev/null && firewall-cmd --reload >/dev/null && echo changed; fi; \
+         else echo absent; fi",
+        &[("cidr", &cidr)],
+    );
+    let out = n.run(n.s.exec(&script.sudo()))?;
+    if !out.ok() {
+        return Err(Error::node(n.name(), format!("trusting {cidr} in firewalld failed: {}", out.stderr.trim())));
+    }
+    if out.stdout.trim() == "changed" {
+        n.track(Change::FirewallSource { cidr: cidr.to_string() })?;
+        return Ok(Outcome::Applied);
+    }
+    Ok(Outcome::Satisfied)
+}

@@ -1,0 +1,156 @@
+//! Java: a JDK tarball unpacked under /opt (named after its checksum, so a new JDK gets a new
+//! folder), or the distribution's JDK package (the one that ships `jps`); a login-shell profile;
+//! and the JDK's tools linked into /usr/local/bin for commands run over SSH without a login
+//! shell (`lab ssh node -- jps`). The node's JAVA_HOME is recorded for `spark-env.sh`.
+
+use super::{NodeCx, Owner, backup_of};
+use crate::error::{Error, Result};
+use crate::labfile::JavaInstall;
+use crate::script::{Sh, sh};
+use crate::spark;
+use crate::state::Change;
+use crate::ui::Outcome;
+
+/// Where a tarball JDK is unpacked: `/opt/jdk-<first 12 hex digits of its checksum>`.
+pub fn tarball_home(digest: &str) -> String {
+    let hex = digest.split_once('-').map_or(digest, |(_, h)| h);
+    format!("/opt/jdk-{}", &hex[..hex.len().min(12)])
+}
+
+/// The distribution package with `jps` for Java `v`, by package manager.
+fn package_names(v: u32) -> (String, String) {
+    let rpm = if v == 8 { "java-1.8.0-openjdk-devel".to_string() } else { format!("java-{v}-openjdk-devel") };
+    (rpm, format!("openjdk-{v}-jdk-headless"))
+}
+
+fn profile(home: &str) -> String {
+    format!(
+        "# Written by lab: Java for login shells.\nexport JAVA_HOME={}\ncase \":$PATH:\" in *\":$JAVA_HOME/bin:\"*) ;; *) export PATH=\"$JAVA_HOME/bin:$PATH\" ;; esac\n",
+        crate::script::quote(home)
+    )
+}
+
+/// A JAVA_HOME read back from a node is used in files and commands: it must look like one.
+fn sane_home(node: &str, home: &str) -> Result<String> {
+    let ok = home.starts_with('/') && home.len() < 200 && home.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b));
+    if ok { Ok(home.to_string()) } else { Err(Error::node(node, format!("the JDK was found at {home:?}, which lab does not accept as a JAVA_HOME"))) }
+}
+
+fn find_package_home(v: u32) -> Sh {
+    sh(
+        "for d in /usr/lib/jvm/java-{{v}}-openjdk* /usr/lib/jvm/java-1.{{v}}.0-openjdk* /usr/lib/jvm/temurin-{{v}}-jdk*; do \
+         if [ -x \"$d/bin/jps\" ] && [ -x \"$d/bin/java\" ]; then echo \"home=$d\"; break; fi; done",
+        &[("v", &v)],
+    )
+}
+
+pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
+    let lab = n.cx.lab;
+    let v = lab.java.version;
+    let tarball = match &lab.java.install {
+        JavaInstall::Tarball(_) => {
+            Some(n.cx.artifacts.lock().ok().and_then(|a| a.jdk.clone()).ok_or_else(|| Error::Internal("the JDK was not downloaded".into()))?)
+        }
+        JavaInstall::Package => None,
+    };
+    let locate = match &tarball {
+        Some(t) => sh("h={{h}}; if [ -x \"$h/bin/java\" ] && [ -x \"$h/bin/jps\" ]; then echo \"home=$h\"; fi", &[("h", &tarball_home(&t.digest))]),
+        None => find_package_home(v),
+    };
+    // One round trip: where the JDK is, where the tool links point, the profile as it is.
+    let check = sh(
+        "{{locate}}; for t in {{tools}}; do echo \"link:$t=$(readlink /usr/local/bin/$t 2>/dev/null || { [ -e /usr/local/bin/$t ] && echo other; })\"; done; echo ---; cat {{profile}} 2>/dev/null; true",
+        &[
+            ("locate", &locate),
+            ("tools", &crate::script::Words(&spark::JDK_TOOLS.iter().map(|t| (*t).to_string()).collect::<Vec<_>>())),
+            ("profile", &spark::JAVA_PROFILE),
+        ],
+    );
+    let out = n.run(n.s.check(&check))?.stdout;
+    let (head, current_profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
+    let mut home = head.lines().find_map(|l| l.strip_prefix("home=")).map(str::to_string);
+    let links: Vec<(String, String)> =
+        head.lines().filter_map(|l| l.strip_prefix("link:")).filter_map(|l| l.split_once('=')).map(|(t, v)| (t.to_string(), v.to_string())).collect();
+    let mut outcome = Outcome::Satisfied;
+
+    if home.is_none() {
+        outcome = Outcome::Applied;
+        match &tarball {
+            Some(t) => {
+                let h = tarball_home(&t.digest);
+                n.unpack(t, &h)?;
+                home = Some(h);
+            }
+            None => {
+                let (rpm, deb) = package_names(v);
+                let install = sh(
+                    ". /etc/os-release; case \" $ID $ID_LIKE \" in \
+                     *' rhel '*|*' centos '*|*' fedora '*|*' rocky '*|*' almalinux '*) \
+                       if command -v dnf >/dev/null; then dnf -y -q install {{rpm}}; else yum -y -q install {{rpm}}; fi; echo {{rpm}} ;; \
+                     *' debian '*|*' ubuntu '*) DEBIAN_FRONTEND=noninteractive apt-get install -y -q {{deb}} >/dev/null; echo {{deb}} ;; \
+                     *) echo \"unknown distribution $ID: install a JDK with jps by hand, or use java.install: tarball\" >&2; exit 3 ;; esac",
+                    &[("rpm", &rpm), ("deb", &deb)],
+                );
+                let out = n.run(n.s.exec(&install.sudo()))?;
+                if !out.ok() {
+                    return Err(Error::node_hint(
+                        n.name(),
+                        format!("installing the Java {v} package failed: {}", out.stderr.trim()),
+                        "the node needs its distribution's repositories (internet through NAT); or use `java.install: tarball`",
+                    ));
+                }
+                if let Some(pkg) = out.stdout.lines().last() {
+                    n.track(Change::Package { name: pkg.trim().to_string() })?;
+                }
+                let found = n.run(n.s.check(&find_package_home(v)))?.stdout;
+                home = found.lines().find_map(|l| l.strip_prefix("home=")).map(str::to_string);
+            }
+        }
+    }
+    let home = sane_home(n.name(), &home.ok_or_else(|| Error::node(n.name(), format!("no JDK {v} with jps was found after installing it")))?)?;
+    if current_profile != profile(&home) && n.put_file(spark::JAVA_PROFILE, &profile(&home), 0o644, &Owner::root())? == Outcome::Applied {
+        outcome = Outcome::Applied;
+    }
+    let stale: Vec<&(String, String)> = links.iter().filter(|(t, target)| *target != format!("{home}/bin/{t}")).collect();
+    if !stale.is_empty() {
+        let tracking = n.cx.provider.tracks_changes();
+        for (tool, target) in stale {
+            let link = format!("/usr/local/bin/{tool}");
+            let script = sh(
+                "if [ -e {{src}} ]; then mkdir -p /usr/local/bin; if [ {{track}} = yes ] && [ -n {{old}} ] && [ ! -e {{b}} ] && [ ! -L {{b}} ]; then mv {{link}} {{b}}; echo replaced; elif [ -z {{old}} ]; then echo created; fi; ln -sfn {{src}} {{link}}; fi",
+                &[
+                    ("src", &format!("{home}/bin/{tool}")),
+                    ("link", &link),
+                    ("b", &backup_of(&link)),
+                    ("old", target),
+                    ("track", &if tracking && !n.made(&link) { "yes" } else { "no" }),
+                ],
+            );
+            let out = n.run(n.s.sudo_check(&script))?;
+            match out.stdout.trim() {
+                "replaced" => n.track(Change::Replaced { path: link.clone(), backup: backup_of(&link) })?,
+                "created" => n.track(Change::Created { path: link.clone() })?,
+                _ => {}
+            }
+        }
+        outcome = Outcome::Applied;
+    }
+    n.cx.record(n.name(), "java", &home)?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homes_and_profiles() {
+        assert_eq!(tarball_home("sha256-0123456789abcdef0123"), "/opt/jdk-0123456789ab");
+        assert!(profile("/usr/lib/jvm/java-17-openjdk").contains("export JAVA_HOME=/usr/lib/jvm/java-17-openjdk\n"));
+        assert!(sane_home("n", "/usr/lib/jvm/java-1.8.0-openjdk-1.8.0.412.b08-1.el7_9.x86_64").is_ok());
+        assert!(sane_home("n", "/usr/lib/jvm/x; reboot").is_err());
+        assert!(sane_home("n", "relative/jdk").is_err());
+        assert_eq!(package_names(8).0, "java-1.8.0-openjdk-devel");
+        assert_eq!(package_names(21).1, "openjdk-21-jdk-headless");
+    }
+}

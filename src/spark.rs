@@ -1,0 +1,153 @@
+//! The one place that knows Spark's layout on a node: where a release is unpacked, the
+//! `/opt/spark` link, its configuration files, the daemons' classes, pid files and logs, and the
+//! ports. Install, status, verify, logs and destroy all read it from here, so they cannot drift.
+
+use crate::labfile::{Lab, Node, Role, Version};
+use crate::script::{Sh, sh};
+
+/// `SPARK_HOME` on every node: a link to the installed release.
+pub const HOME: &str = "/opt/spark";
+/// Where Spark daemons keep their pid files: outside /tmp, which is cleaned on reboot (and is a
+/// fresh tmpfs on sandbox nodes), so `lab up` recognises daemons that still run.
+pub const PID_DIR: &str = "/var/lib/lab-spark";
+pub const LOG_DIR: &str = "/opt/spark/logs";
+pub const MASTER_PORT: u16 = 7077;
+pub const MASTER_UI_PORT: u16 = 8080;
+pub const WORKER_UI_PORT: u16 = 8081;
+/// Login-shell profile scripts lab writes.
+pub const JAVA_PROFILE: &str = "/etc/profile.d/lab-java.sh";
+pub const SPARK_PROFILE: &str = "/etc/profile.d/lab-spark.sh";
+/// The JDK tools lab links into /usr/local/bin for non-login shells (`lab ssh node -- jps`).
+pub const JDK_TOOLS: &[&str] = &["java", "javac", "jps", "jstack", "jcmd"];
+
+/// The daemon a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    Master,
+    Worker,
+}
+
+impl Daemon {
+    pub fn of(node: &Node) -> Self {
+        match node.role {
+            Role::Master => Self::Master,
+            Role::Worker => Self::Worker,
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Master => "org.apache.spark.deploy.master.Master",
+            Self::Worker => "org.apache.spark.deploy.worker.Worker",
+        }
+    }
+
+    /// The name `jps` shows.
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Master => "Master",
+            Self::Worker => "Worker",
+        }
+    }
+
+    /// `spark-daemon.sh`'s pid file for `user` (instance 1).
+    #[cfg(test)]
+    pub fn pid_file(self, user: &str) -> String {
+        format!("{PID_DIR}/spark-{user}-{}-1.pid", self.class())
+    }
+
+    /// A glob matching the daemon's `.out` logs.
+    pub fn log_glob(self) -> String {
+        format!("{LOG_DIR}/spark-*-{}-1-*.out", self.class())
+    }
+
+    /// The arguments `spark-daemon.sh start CLASS 1` takes for this daemon in `lab`.
+    fn start_args(self, lab: &Lab) -> Vec<String> {
+        let m = lab.master();
+        match self {
+            Self::Master => vec!["--host".into(), m.name.clone(), "--port".into(), MASTER_PORT.to_string(), "--webui-port".into(), MASTER_UI_PORT.to_string()],
+            Self::Worker => vec!["--webui-port".into(), WORKER_UI_PORT.to_string(), master_url(lab)],
+        }
+    }
+}
+
+/// `spark://master:7077`.
+pub fn master_url(lab: &Lab) -> String {
+    format!("spark://{}:{MASTER_PORT}", lab.master().name)
+}
+
+/// `http://<master address>:8080`.
+pub fn master_ui(lab: &Lab) -> String {
+    format!("http://{}:{MASTER_UI_PORT}", lab.master().ip)
+}
+
+/// Where a release is unpacked on every node; `/opt/spark` points at it.
+pub fn install_dir(v: Version) -> String {
+    format!("/opt/spark-{v}")
+}
+
+/// Spark before 3.1 reads `conf/slaves`; later releases read `conf/workers`.
+pub fn uses_slaves_file(v: Version) -> bool {
+    v < Version(3, 1, 0)
+}
+
+/// The files listing the workers, relative to the install folder.
+pub fn workers_files(v: Version) -> &'static [&'static str] {
+    if uses_slaves_file(v) { &["conf/workers", "conf/slaves"] } else { &["conf/workers"] }
+}
+
+/// The marker file holding the checksum of the tarball a release folder was unpacked from.
+pub fn marker(v: Version) -> String {
+    format!("{}/.lab-sha512", install_dir(v))
+}
+
+/// Status of a daemon: exit 0 running, 1 not running, 3 Spark not installed.
+pub fn status(d: Daemon) -> Sh {
+    sh(
+        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 3; cd {{home}} && SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1 || exit 1",
+        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class())],
+    )
+}
+
+/// Starts a daemon (as the lab user).
+pub fn start(lab: &Lab, d: Daemon) -> Sh {
+    sh(
+        "cd {{home}} && SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh start {{class}} 1 {{args}}",
+        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class()), ("args", &crate::script::Words(&d.start_args(lab)))],
+    )
+}
+
+/// Stops a daemon if it runs.
+pub fn stop(d: Daemon) -> Sh {
+    sh(
+        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 0; cd {{home}} && if SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1; then SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh stop {{class}} 1 >/dev/null 2>&1; fi; true",
+        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class())],
+    )
+}
+
+/// Stops both daemons, whatever Spark release `/opt/spark` points at now.
+pub fn stop_all() -> Sh {
+    stop(Daemon::Master).then(&stop(Daemon::Worker))
+}
+
+/// The last `lines` lines of a daemon's log.
+pub fn log_tail(d: Daemon, lines: u32) -> Sh {
+    sh("tail -n {{n}} $(ls -t {{glob}} 2>/dev/null | head -n 1) 2>/dev/null; true", &[("n", &lines), ("glob", &Sh::user_command(d.log_glob()))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labfile::{HostFacts, parse};
+    use std::path::Path;
+
+    #[test]
+    fn layout() {
+        let lab = parse(Path::new("x"), include_str!("../labs/sandbox.yaml"), &HostFacts::default()).expect("valid");
+        assert_eq!(Daemon::Worker.pid_file("spark"), "/var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid");
+        assert_eq!(master_url(&lab), "spark://master:7077");
+        assert_eq!(workers_files(Version(2, 3, 2)), ["conf/workers", "conf/slaves"]);
+        assert_eq!(workers_files(Version(4, 0, 1)), ["conf/workers"]);
+        assert!(start(&lab, Daemon::Worker).as_str().ends_with("org.apache.spark.deploy.worker.Worker 1 --webui-port 8081 spark://master:7077"));
+    }
+}
