@@ -1,13 +1,16 @@
-//! The OS image catalog: one YAML file per image in `images/`, built into the binary.
+//! The OS image catalog: one YAML file per image in `images/`, built into the binary. Each image
+//! lists its ISO per architecture; a lab gets the one for the architecture this computer's
+//! VirtualBox runs.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+pub use crate::labfile::Arch;
 use crate::labfile::yaml::Document;
 use crate::labfile::{Artifact, Checksum, ChecksumAlgo, FieldPath, checks};
-pub use crate::provider::virtualbox::driver::Arch;
 
 /// The files of `images/`, in the order `lab` lists them.
 const SOURCES: &[(&str, &str)] = &[
@@ -28,7 +31,6 @@ pub enum Family {
 }
 
 impl Family {
-    /// The pykickstart syntax version for `ksvalidator -v`.
     /// The distribution package that ships a JDK with `jps` for Java `version`, if the family has one.
     pub fn java_package(self, version: u32) -> Option<String> {
         let name = |v: &str| Some(format!("java-{v}-openjdk-devel"));
@@ -41,6 +43,7 @@ impl Family {
     }
 }
 
+/// An image for one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
     pub name: String,
@@ -61,8 +64,7 @@ pub struct Image {
 struct RawImage {
     name: String,
     title: String,
-    iso: RawIso,
-    ostype: String,
+    iso: BTreeMap<String, RawIso>,
     kickstart: Family,
     offline: bool,
 }
@@ -75,61 +77,82 @@ struct RawIso {
     checksum_url: Option<String>,
     algorithm: Option<String>,
     size_mib: u64,
+    ostype: String,
 }
 
-fn parse(file: &str, text: &str) -> Result<Image, String> {
+fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
     let doc = Document::parse(Path::new(file), text).map_err(|d| d.to_string())?;
     let raw: RawImage = doc.get(&FieldPath::root()).map_err(|d| d.to_string())?.ok_or("empty image file")?;
-    checks::url(&raw.iso.url)?;
-    let checksum = match (raw.iso.sha256, raw.iso.checksum_url) {
-        (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(&h, 64)? },
-        (None, Some(u)) => {
-            checks::url(&u)?;
-            let algo = match raw.iso.algorithm.as_deref() {
-                Some("sha256") | None => ChecksumAlgo::Sha256,
-                Some("sha512") => ChecksumAlgo::Sha512,
-                Some(other) => return Err(format!("{file}: unknown algorithm {other}")),
-            };
-            Checksum::File { algo, url: u }
-        }
-        _ => return Err(format!("{file}: give exactly one of iso.sha256 and iso.checksum_url")),
-    };
-    Ok(Image {
-        name: raw.name,
-        title: raw.title,
-        arch: Arch::X86_64,
-        iso: Artifact { url: raw.iso.url, checksum },
-        size_mib: raw.iso.size_mib,
-        ostype: raw.ostype,
-        kickstart: raw.kickstart,
-        offline: raw.offline,
-    })
+    let mut out = Vec::new();
+    for (arch, iso) in raw.iso {
+        let arch = Arch::parse(&arch).ok_or_else(|| format!("{file}: unknown architecture {arch}"))?;
+        checks::url(&iso.url)?;
+        let checksum = match (iso.sha256, iso.checksum_url) {
+            (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(&h, 64)? },
+            (None, Some(u)) => {
+                checks::url(&u)?;
+                let algo = match iso.algorithm.as_deref() {
+                    Some("sha256") | None => ChecksumAlgo::Sha256,
+                    Some("sha512") => ChecksumAlgo::Sha512,
+                    Some(other) => return Err(format!("{file}: unknown algorithm {other}")),
+                };
+                Checksum::File { algo, url: u }
+            }
+            _ => return Err(format!("{file}: give exactly one of sha256 and checksum_url for {}", arch.name())),
+        };
+        out.push(Image {
+            name: raw.name.clone(),
+            title: raw.title.clone(),
+            arch,
+            iso: Artifact { url: iso.url, checksum },
+            size_mib: iso.size_mib,
+            ostype: iso.ostype,
+            kickstart: raw.kickstart,
+            offline: raw.offline,
+        });
+    }
+    Ok(out)
 }
 
-/// Every image of the catalog. The catalog is part of the binary, so a broken file is a bug
-/// caught by the unit tests, never a user's problem.
+/// Every image of the catalog, for every architecture. The catalog is part of the binary, so a
+/// broken file is a bug caught by the unit tests, never a user's problem.
 pub fn all() -> &'static [Image] {
     static CATALOG: OnceLock<Vec<Image>> = OnceLock::new();
     CATALOG.get_or_init(|| {
         SOURCES
             .iter()
-            .filter_map(|(file, text)| match parse(file, text) {
-                Ok(img) => Some(img),
+            .flat_map(|(file, text)| match parse(file, text) {
+                Ok(imgs) => imgs,
                 Err(e) => {
                     debug_assert!(false, "broken image catalog entry: {e}");
-                    None
+                    Vec::new()
                 }
             })
             .collect()
     })
 }
 
-pub fn find(name: &str) -> Option<Image> {
-    all().iter().find(|i| i.name == name).cloned()
+/// The image `name` for machines of `arch`; `Err` lists the architectures it has (empty: no
+/// such image).
+pub fn find(name: &str, arch: Arch) -> Result<Image, Vec<Arch>> {
+    let found: Vec<&Image> = all().iter().filter(|i| i.name == name).collect();
+    found.iter().find(|i| i.arch == arch).map(|i| (*i).clone()).ok_or_else(|| found.iter().map(|i| i.arch).collect())
 }
 
+/// Image names, each once, in catalog order.
 pub fn names() -> Vec<&'static str> {
-    all().iter().map(|i| i.name.as_str()).collect()
+    let mut v: Vec<&str> = Vec::new();
+    for i in all() {
+        if !v.contains(&i.name.as_str()) {
+            v.push(&i.name);
+        }
+    }
+    v
+}
+
+/// The images that exist for `arch`.
+pub fn names_for(arch: Arch) -> Vec<&'static str> {
+    names().into_iter().filter(|n| all().iter().any(|i| i.name == *n && i.arch == arch)).collect()
 }
 
 #[cfg(test)]
@@ -139,17 +162,27 @@ mod tests {
     #[test]
     fn catalog_parses_and_names_match_files() {
         for (file, text) in SOURCES {
-            let img = parse(file, text).unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert_eq!(format!("{}.yaml", img.name), *file);
+            let imgs = parse(file, text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!imgs.is_empty());
+            for img in imgs {
+                assert_eq!(format!("{}.yaml", img.name), *file);
+                assert!(img.iso.url.contains(img.arch.name()), "{file}: the {} ISO's URL names another architecture: {}", img.arch.name(), img.iso.url);
+            }
         }
-        assert_eq!(all().len(), SOURCES.len());
+        assert_eq!(names().len(), SOURCES.len());
     }
 
     #[test]
-    fn families() {
-        assert_eq!(find("centos-7").map(|i| i.kickstart), Some(Family::El7));
-        assert_eq!(find("centos-stream-9").map(|i| i.kickstart), Some(Family::El9));
-        assert_eq!(find("centos-stream-10").map(|i| i.kickstart), Some(Family::El10));
-        assert!(find("windows-11").is_none());
+    fn families_and_architectures() {
+        assert_eq!(find("centos-7", Arch::X86_64).map(|i| i.kickstart), Ok(Family::El7));
+        assert_eq!(find("centos-stream-9", Arch::X86_64).map(|i| i.kickstart), Ok(Family::El9));
+        assert_eq!(find("centos-stream-10", Arch::X86_64).map(|i| i.kickstart), Ok(Family::El10));
+        assert_eq!(find("windows-11", Arch::X86_64), Err(vec![]));
+        for name in ["centos-stream-9", "centos-stream-10", "rocky-9", "almalinux-9"] {
+            let arm = find(name, Arch::Aarch64).unwrap_or_else(|_| panic!("{name} has no aarch64 ISO"));
+            assert!(arm.ostype.ends_with("_arm64"), "{name}: {}", arm.ostype);
+        }
+        assert_eq!(find("centos-7", Arch::Aarch64), Err(vec![Arch::X86_64]), "CentOS 7 has no aarch64 ISO for VirtualBox");
+        assert!(!names_for(Arch::Aarch64).contains(&"centos-7"));
     }
 }

@@ -111,7 +111,11 @@ pub fn provision(lab: &Lab) -> Vec<Step> {
 
 fn artifacts(lab: &Lab) -> Step {
     let jdk = match &lab.java.install {
-        JavaInstall::Tarball(a) => format!(", the JDK ({})", a.file_name()),
+        JavaInstall::Tarball(t) => match t.needed(lab.machine_arch()).as_slice() {
+            [] => String::new(),
+            [(_, a)] => format!(", the JDK ({})", a.file_name()),
+            many => format!(", the JDKs ({})", many.iter().map(|(_, a)| a.file_name()).collect::<Vec<_>>().join(", ")),
+        },
         JavaInstall::Package => String::new(),
     };
     Step::new(
@@ -132,7 +136,9 @@ fn connect(lab: &Lab) -> Vec<Step> {
 fn software(lab: &Lab) -> Vec<Step> {
     let java = match &lab.java.install {
         JavaInstall::Package => format!("Java {} from the distribution's JDK package", lab.java.version),
-        JavaInstall::Tarball(a) => format!("Java {} from {}", lab.java.version, a.file_name()),
+        JavaInstall::Tarball(t) => {
+            format!("Java {} from {}", lab.java.version, t.needed(lab.machine_arch()).iter().map(|(_, a)| a.file_name()).collect::<Vec<_>>().join(" or "))
+        }
     };
     let v = lab.spark.version;
     let mut steps = Vec::new();

@@ -28,7 +28,8 @@ pub struct Options {
 #[derive(Debug, Clone, Default)]
 pub struct Artifacts {
     pub spark: Option<Cached>,
-    pub jdk: Option<Cached>,
+    /// JDK tarballs by architecture (`None`: the one for any architecture).
+    pub jdk: BTreeMap<Option<crate::labfile::Arch>, Cached>,
     pub iso: Option<Cached>,
 }
 
@@ -276,10 +277,12 @@ fn artifacts(cx: &StepCx<'_>) -> Result<Outcome> {
     let dl = Downloader::new(cx.reporter)?;
     let mut fetched = false;
     let spark = cx.block_on(dl.fetch(&lab.spark.artifact, &mut fetched))?;
-    let jdk = match &lab.java.install {
-        JavaInstall::Tarball(a) => Some(cx.block_on(dl.fetch(a, &mut fetched))?),
-        JavaInstall::Package => None,
-    };
+    let mut jdk = BTreeMap::new();
+    if let JavaInstall::Tarball(t) = &lab.java.install {
+        for (arch, a) in t.needed(lab.machine_arch()) {
+            jdk.insert(arch, cx.block_on(dl.fetch(a, &mut fetched))?);
+        }
+    }
     if let Ok(mut a) = cx.artifacts.lock() {
         a.spark = Some(spark);
         a.jdk = jdk;

@@ -13,6 +13,11 @@ pub const ALL: &[Template] = &[
         text: include_str!("../labs/spark.yaml"),
     },
     Template {
+        name: "spark-4",
+        summary: "the course lab on Spark's current 4.x line: master + 2 workers, CentOS Stream 9 VMs, Java 21, Spark 4.3",
+        text: include_str!("../labs/spark-4.yaml"),
+    },
+    Template {
         name: "course-2018",
         summary: "the original course: CentOS 7 VMs, JDK 8, Spark 2.3.2 (conf/slaves)",
         text: include_str!("../labs/course-2018.yaml"),

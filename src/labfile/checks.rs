@@ -77,12 +77,22 @@ pub fn hex_digest(s: &str, len: usize) -> Result<String, String> {
 
 /// A Spark memory size such as `1g` or `512m`.
 pub fn memory_size(s: &str) -> Result<(), String> {
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let unit_ok = matches!(unit, "m" | "M" | "g" | "G");
-    if num.is_empty() || !unit_ok || !num.bytes().all(|b| b.is_ascii_digit()) || num.parse::<u64>().map_or(true, |n| n == 0) {
-        return Err(format!("{s:?} is not a memory size like 512m or 2g"));
+    memory_mib(s).map(drop).ok_or_else(|| format!("{s:?} is not a memory size like 512m or 2g"))
+}
+
+/// A Spark memory size in MiB (`1g` is 1024), or `None` when it is not one.
+pub fn memory_mib(s: &str) -> Option<u64> {
+    let unit = s.chars().last()?;
+    let num = &s[..s.len() - unit.len_utf8()];
+    if num.is_empty() || num.len() > 9 || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    Ok(())
+    let n: u64 = num.parse().ok().filter(|n| *n > 0)?;
+    match unit {
+        'm' | 'M' => Some(n),
+        'g' | 'G' => Some(n * 1024),
+        _ => None,
+    }
 }
 
 /// A locale name such as `en_US.UTF-8`.
@@ -94,9 +104,13 @@ pub fn lang(s: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("{s:?} is not a locale name like en_US.UTF-8")) }
 }
 
-/// A keyboard layout such as `us` or `de-nodeadkeys`.
+/// A keyboard layout such as `us` or `de-nodeadkeys` (never starting with `-`: it would reach
+/// the kickstart as an option).
 pub fn keyboard(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    let ok = !s.is_empty()
+        && s.len() <= 40
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
     if ok { Ok(()) } else { Err(format!("{s:?} is not a keyboard layout like us or de-nodeadkeys")) }
 }
 
@@ -104,7 +118,7 @@ pub fn keyboard(s: &str) -> Result<(), String> {
 pub fn timezone(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 64
-        && !s.starts_with('/')
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && !s.ends_with('/')
         && !s.contains("//")
         && !s.split('/').any(|p| p == "..")
@@ -158,9 +172,11 @@ mod tests {
     fn memory_sizes() {
         assert!(memory_size("1g").is_ok());
         assert!(memory_size("512m").is_ok());
-        for bad in ["", "g", "1", "1k", "0g", "1.5g", "-1g"] {
+        for bad in ["", "g", "1", "1k", "0g", "1.5g", "-1g", "1é", "é", "1gé", "99999999999g"] {
             assert!(memory_size(bad).is_err(), "{bad}");
         }
+        assert_eq!(memory_mib("2g"), Some(2048));
+        assert_eq!(memory_mib("512M"), Some(512));
     }
 
     #[test]
@@ -173,5 +189,8 @@ mod tests {
         assert!(timezone("Etc/GMT+3").is_ok());
         assert!(timezone("../etc/passwd").is_err());
         assert!(timezone("UTC; reboot").is_err());
+        assert!(timezone("-UTC").is_err() && timezone("+0300").is_err());
+        assert!(keyboard("-us").is_err());
+        assert!(lang("-en_US").is_err());
     }
 }

@@ -20,16 +20,56 @@ pub use raw::{ProviderKind, Role};
 
 use crate::images::Image;
 
+/// A CPU architecture, of this computer or of the lab's machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Arch {
+    #[default]
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// This computer's.
+    pub fn current() -> Self {
+        if cfg!(target_arch = "aarch64") { Self::Aarch64 } else { Self::X86_64 }
+    }
+    /// The name lab files and `uname -m` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Aarch64 => "aarch64",
+        }
+    }
+    /// From `uname -m` (or a lab file key).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "x86_64" | "amd64" | "x64" => Some(Self::X86_64),
+            "aarch64" | "arm64" => Some(Self::Aarch64),
+            _ => None,
+        }
+    }
+}
+
 /// Facts about the host that validation needs; gathered by the caller so `parse` stays pure.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct HostFacts {
     /// Text of `/etc/vbox/networks.conf`, when that file exists.
     pub networks_conf: Option<String>,
+    /// This computer's architecture: VirtualBox runs guests of its own architecture only.
+    pub arch: Arch,
+    /// Whether this computer runs Linux (the sandbox provider needs it).
+    pub linux: bool,
+}
+
+impl Default for HostFacts {
+    fn default() -> Self {
+        Self { networks_conf: None, arch: Arch::X86_64, linux: true }
+    }
 }
 
 impl HostFacts {
     pub fn read() -> Self {
-        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok() }
+        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok(), arch: Arch::current(), linux: cfg!(target_os = "linux") }
     }
 }
 
@@ -51,6 +91,8 @@ pub struct Lab {
     pub locale: Locale,
     pub sandbox: SandboxOptions,
     pub existing: ExistingOptions,
+    /// This computer's architecture when the file was read.
+    pub host_arch: Arch,
 }
 
 impl Lab {
@@ -68,6 +110,16 @@ impl Lab {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }
+    /// The architecture of the lab's machines when lab knows it before reaching them: the
+    /// image's for VirtualBox, this computer's for the sandbox; `None` for existing machines.
+    pub fn machine_arch(&self) -> Option<Arch> {
+        match self.provider {
+            ProviderKind::Virtualbox => self.image.as_ref().map(|i| i.arch),
+            ProviderKind::Sandbox => Some(self.host_arch),
+            ProviderKind::Existing => None,
+        }
+    }
+
     /// The SSH port of the nodes (22, or `existing.port`).
     pub fn ssh_port(&self) -> u16 {
         if self.provider == ProviderKind::Existing { self.existing.port } else { 22 }
@@ -134,8 +186,29 @@ impl Artifact {
 pub enum JavaInstall {
     /// The distribution's JDK package (the one that ships `jps`).
     Package,
-    /// A JDK tarball unpacked under /opt.
-    Tarball(Artifact),
+    /// A JDK tarball unpacked under /opt, per architecture.
+    Tarball(Tarballs),
+}
+
+/// JDK tarballs: one for any architecture (`url` + `sha256`), or one per architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tarballs {
+    pub any: Option<Artifact>,
+    pub per_arch: std::collections::BTreeMap<Arch, Artifact>,
+}
+
+impl Tarballs {
+    /// The tarball for machines of `arch`.
+    pub fn for_arch(&self, arch: Arch) -> Option<&Artifact> {
+        self.per_arch.get(&arch).or(self.any.as_ref())
+    }
+    /// The tarballs lab needs for machines of `arch` (every one when it is not known).
+    pub fn needed(&self, arch: Option<Arch>) -> Vec<(Option<Arch>, &Artifact)> {
+        match arch {
+            Some(a) => self.for_arch(a).map(|x| (Some(a), x)).into_iter().collect(),
+            None => self.per_arch.iter().map(|(a, x)| (Some(*a), x)).chain(self.any.iter().map(|x| (None, x))).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,6 +76,16 @@ pub struct Java {
     pub install: JavaInstall,
     pub url: Option<String>,
     pub sha256: Option<String>,
+    /// A tarball per architecture (`url` + `sha256` under each).
+    pub x86_64: Option<Tarball>,
+    pub aarch64: Option<Tarball>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Tarball {
+    pub url: String,
+    pub sha256: String,
 }
 
 #[derive(Deserialize, Debug)]

@@ -138,8 +138,15 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     }
 
     let provider: ProviderKind = c.get(&root.key("provider")).unwrap_or(ProviderKind::Virtualbox);
+    if provider == ProviderKind::Sandbox && !facts.linux {
+        c.error(
+            &root.key("provider"),
+            "the sandbox provider needs Linux (its nodes are Linux namespaces)",
+            Some("use `provider: virtualbox` on this computer, or `provider: existing` for machines you have"),
+        );
+    }
 
-    let image = image(&mut c, provider);
+    let image = image(&mut c, provider, facts.arch);
     let network = network(&mut c, provider, facts);
     let user: String = c.get(&root.key("user")).unwrap_or_else(|| "spark".into());
     c.rule(&root.key("user"), checks::username(&user), "the account that runs Spark, like `user: spark`");
@@ -156,6 +163,24 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let nodes = nodes(&mut c, network.as_ref(), (def_cpus, def_mem, def_disk), provider);
     let java = java(&mut c);
     let spark = spark(&mut c);
+    let machine_arch = match provider {
+        ProviderKind::Virtualbox => image.as_ref().map(|i| i.arch),
+        ProviderKind::Sandbox => Some(facts.arch),
+        ProviderKind::Existing => None,
+    };
+    if let (Some(j), Some(arch)) = (&java, machine_arch)
+        && let JavaInstall::Tarball(t) = &j.install
+        && t.for_arch(arch).is_none()
+    {
+        c.error(
+            &root.key("java"),
+            format!("no JDK tarball for {}, the architecture of the lab's machines", arch.name()),
+            Some(&format!("add `{}: {{url: ..., sha256: ...}}` under java", arch.name())),
+        );
+    }
+    if let (Some(s), Some(ns)) = (&spark, &nodes) {
+        worker_resources(&mut c, s, ns);
+    }
     if let (Some(j), Some(s)) = (&java, &spark) {
         java_spark_compat(&mut c, j.version, s.version);
     }
@@ -183,7 +208,22 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     if c.diags.is_empty()
         && let (Some(name), Some(network), Some(nodes), Some(java), Some(spark)) = (name, network, nodes, java, spark)
     {
-        return Ok(Lab { file: doc.file().to_path_buf(), name, provider, image, network, user, nodes, java, spark, verify, locale, sandbox, existing });
+        return Ok(Lab {
+            file: doc.file().to_path_buf(),
+            name,
+            provider,
+            image,
+            network,
+            user,
+            nodes,
+            java,
+            spark,
+            verify,
+            locale,
+            sandbox,
+            existing,
+            host_arch: facts.arch,
+        });
     }
     let mut diags = c.diags;
     diags.sort_by_key(|a| a.pos);
@@ -191,7 +231,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     Err(diags)
 }
 
-fn image(c: &mut Check<'_>, provider: ProviderKind) -> Option<images::Image> {
+fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::labfile::Arch) -> Option<images::Image> {
     let path = FieldPath::root().key("image");
     let name: Option<String> = c.get(&path);
     if provider != ProviderKind::Virtualbox {
@@ -204,8 +244,8 @@ fn image(c: &mut Check<'_>, provider: ProviderKind) -> Option<images::Image> {
         return None;
     }
     let name = name.unwrap_or_else(|| DEFAULT_IMAGE.into());
-    match images::find(&name) {
-        Some(mut img) => {
+    match images::find(&name, arch) {
+        Ok(mut img) => {
             let ip = FieldPath::root().key("iso");
             if let Some(raw) = c.get::<raw::Iso>(&ip) {
                 let ok = url(c, &ip.key("url"), &raw.url);
@@ -223,12 +263,45 @@ fn image(c: &mut Check<'_>, provider: ProviderKind) -> Option<images::Image> {
             }
             Some(img)
         }
-        None => {
+        Err(arches) if arches.is_empty() => {
             let names = images::names().join(", ");
             let hint = format!("use one of the images in images/: {names}");
             c.error(&path, format!("unknown image {name:?}"), Some(&hint));
             None
         }
+        Err(arches) => {
+            let have: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+            let hint = format!("VirtualBox runs only {} guests on this computer; use one of: {}", arch.name(), images::names_for(arch).join(", "));
+            c.error(&path, format!("image {name:?} exists for {} only, and this computer is {}", have.join(", "), arch.name()), Some(&hint));
+            None
+        }
+    }
+}
+
+/// What each worker offers must fit the smallest worker: a worker told to offer more memory or
+/// cores than its node has fails, or overcommits.
+fn worker_resources(c: &mut Check<'_>, s: &Spark, nodes: &[Node]) {
+    let p = FieldPath::root().key("spark");
+    let Some(small) = nodes.iter().filter(|n| n.role == Role::Worker).min_by_key(|n| n.memory_mib) else { return };
+    if let Some(m) = &s.worker_memory
+        && let Some(mib) = checks::memory_mib(m)
+        && mib > u64::from(small.memory_mib)
+    {
+        c.error(
+            &p.key("worker_memory"),
+            format!("{m} is more than worker {} has ({} MiB)", small.name, small.memory_mib),
+            Some(&format!("use at most {}m (leave room for the OS: {}m is a good value)", small.memory_mib, small.memory_mib.saturating_sub(512).max(256))),
+        );
+    }
+    if let Some(cores) = s.worker_cores
+        && let Some(few) = nodes.iter().filter(|n| n.role == Role::Worker).min_by_key(|n| n.cpus)
+        && cores > few.cpus
+    {
+        c.error(
+            &p.key("worker_cores"),
+            format!("{cores} cores is more than worker {} has ({})", few.name, few.cpus),
+            Some(&format!("use at most {}", few.cpus)),
+        );
     }
 }
 
@@ -323,13 +396,33 @@ fn nodes(c: &mut Check<'_>, network: Option<&Network>, (cpus, memory, disk): (u3
             let net = network?;
             let start_path = root.key("network").key("start");
             let start = match c.get::<String>(&start_path).map(|s| s.parse::<Ipv4Addr>()) {
-                None => net.cidr.nth(10)?,
+                None => match net.cidr.nth(10) {
+                    Some(ip) => ip,
+                    None => {
+                        c.error(
+                            &wp,
+                            format!("the network {} has no room for a master at its 10th address", net.cidr),
+                            Some("use a larger network (like /24), or set network.start"),
+                        );
+                        return None;
+                    }
+                },
                 Some(Ok(ip)) => ip,
                 Some(Err(_)) => {
                     c.error(&start_path, "not an IPv4 address", Some("the master's address; workers follow it"));
                     return None;
                 }
             };
+            let last = u32::from(start).checked_add(n).map(Ipv4Addr::from);
+            if !last.is_some_and(|l| net.cidr.contains(l) && l != net.cidr.broadcast()) {
+                let room = u32::from(net.cidr.broadcast()).saturating_sub(u32::from(start)).saturating_sub(1);
+                c.error(
+                    &wp,
+                    format!("a master at {start} and {n} workers do not fit in {}", net.cidr),
+                    Some(&format!("use at most {room} workers here, a larger network, or an earlier network.start")),
+                );
+                return None;
+            }
             for i in 0..=n {
                 let ip = Ipv4Addr::from(u32::from(start).wrapping_add(i));
                 let name = if i == 0 { "master".to_string() } else { format!("node{i}") };
@@ -445,31 +538,61 @@ fn java(c: &mut Check<'_>) -> Option<Java> {
     if !(8..=30).contains(&raw.version) {
         c.error(&p.key("version"), format!("Java {} is not a version lab knows", raw.version), Some("use 8, 11, 17 or 21"));
     }
+    let per_arch: Vec<(crate::labfile::Arch, &str, raw::Tarball)> =
+        [(crate::labfile::Arch::X86_64, "x86_64", raw.x86_64.clone()), (crate::labfile::Arch::Aarch64, "aarch64", raw.aarch64.clone())]
+            .into_iter()
+            .filter_map(|(a, k, t)| t.map(|t| (a, k, t)))
+            .collect();
     let install = match raw.install {
         raw::JavaInstall::Package => {
-            for (k, v) in [("url", &raw.url), ("sha256", &raw.sha256)] {
-                if v.is_some() {
+            for (k, set) in [("url", raw.url.is_some()), ("sha256", raw.sha256.is_some()), ("x86_64", raw.x86_64.is_some()), ("aarch64", raw.aarch64.is_some())]
+            {
+                if set {
                     c.error(&p.key(k), format!("`{k}` is used only with `install: tarball`"), Some("remove it, or set `install: tarball`"));
                 }
             }
             JavaInstall::Package
         }
         raw::JavaInstall::Tarball => {
-            let u = raw.url.clone();
-            let s = raw.sha256.clone();
-            if u.is_none() {
-                c.error(&p.key("url"), "missing field", Some("a JDK tarball URL, like a Temurin .tar.gz"));
+            let mut t = crate::labfile::Tarballs::default();
+            let mut ok = true;
+            match (&raw.url, &raw.sha256) {
+                (Some(u), Some(s)) => {
+                    let u_ok = url(c, &p.key("url"), u);
+                    match checksum(c, &p.key("sha256"), s, ChecksumAlgo::Sha256) {
+                        Some(sum) if u_ok => t.any = Some(Artifact { url: u.clone(), checksum: sum }),
+                        _ => ok = false,
+                    }
+                }
+                (None, None) if !per_arch.is_empty() => {}
+                (u, s) => {
+                    if u.is_none() {
+                        c.error(
+                            &p.key("url"),
+                            "missing field",
+                            Some("a JDK tarball URL, like a Temurin .tar.gz (or one per architecture: `x86_64: {url: ..., sha256: ...}`)"),
+                        );
+                    }
+                    if s.is_none() {
+                        c.error(&p.key("sha256"), "missing field", Some("the tarball's SHA-256; lab never installs an unverified download"));
+                    }
+                    ok = false;
+                }
             }
-            if s.is_none() {
-                c.error(&p.key("sha256"), "missing field", Some("the tarball's SHA-256; lab never installs an unverified download"));
+            for (arch, key, tb) in per_arch {
+                let ap = p.key(key);
+                let u_ok = url(c, &ap.key("url"), &tb.url);
+                match checksum(c, &ap.key("sha256"), &tb.sha256, ChecksumAlgo::Sha256) {
+                    Some(sum) if u_ok => {
+                        t.per_arch.insert(arch, Artifact { url: tb.url, checksum: sum });
+                    }
+                    _ => ok = false,
+                }
             }
-            let (u, s) = (u?, s?);
-            let ok = url(c, &p.key("url"), &u);
-            let sum = checksum(c, &p.key("sha256"), &s, ChecksumAlgo::Sha256)?;
             if !ok {
                 return None;
             }
-            JavaInstall::Tarball(Artifact { url: u, checksum: sum })
+            JavaInstall::Tarball(t)
         }
     };
     Some(Java { version: raw.version, install })

@@ -47,19 +47,23 @@ fn find_package_home(v: u32) -> Sh {
 pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
     let lab = n.cx.lab;
     let v = lab.java.version;
-    let tarball = match &lab.java.install {
-        JavaInstall::Tarball(_) => {
-            Some(n.cx.artifacts.lock().ok().and_then(|a| a.jdk.clone()).ok_or_else(|| Error::Internal("the JDK was not downloaded".into()))?)
-        }
-        JavaInstall::Package => None,
+    let tarballs: Vec<(Option<crate::labfile::Arch>, crate::download::Cached)> = match &lab.java.install {
+        JavaInstall::Tarball(_) => n.cx.artifacts.lock().map(|a| a.jdk.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default(),
+        JavaInstall::Package => Vec::new(),
     };
-    let locate = match &tarball {
-        Some(t) => sh("h={{h}}; if [ -x \"$h/bin/java\" ] && [ -x \"$h/bin/jps\" ]; then echo \"home=$h\"; fi", &[("h", &tarball_home(&t.digest))]),
-        None => find_package_home(v),
+    let locate = if tarballs.is_empty() {
+        find_package_home(v)
+    } else {
+        let homes: Vec<String> = tarballs.iter().map(|(_, t)| tarball_home(&t.digest)).collect();
+        sh(
+            "for h in {{homes}}; do if [ -x \"$h/bin/java\" ] && [ -x \"$h/bin/jps\" ]; then echo \"have=$h\"; fi; done",
+            &[("homes", &crate::script::Words(&homes))],
+        )
     };
-    // One round trip: where the JDK is, where the tool links point, the profile as it is.
+    // One round trip: the node's architecture, where the JDK is, where the tool links point,
+    // the profile as it is.
     let check = sh(
-        "{{locate}}; for t in {{tools}}; do echo \"link:$t=$(readlink /usr/local/bin/$t 2>/dev/null || { [ -e /usr/local/bin/$t ] && echo other; })\"; done; echo ---; cat {{profile}} 2>/dev/null; true",
+        "echo \"arch=$(uname -m)\"; {{locate}}; for t in {{tools}}; do echo \"link:$t=$(readlink /usr/local/bin/$t 2>/dev/null || { [ -e /usr/local/bin/$t ] && echo other; })\"; done; echo ---; cat {{profile}} 2>/dev/null; true",
         &[
             ("locate", &locate),
             ("tools", &crate::script::Words(&spark::JDK_TOOLS.iter().map(|t| (*t).to_string()).collect::<Vec<_>>())),
@@ -68,7 +72,27 @@ pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
     );
     let out = n.run(n.s.check(&check))?.stdout;
     let (head, current_profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
-    let mut home = head.lines().find_map(|l| l.strip_prefix("home=")).map(str::to_string);
+    let node_arch = head.lines().find_map(|l| l.strip_prefix("arch=")).and_then(crate::labfile::Arch::parse);
+    let tarball = if tarballs.is_empty() {
+        None
+    } else {
+        let pick = tarballs.iter().find(|(a, _)| a.is_some() && *a == node_arch).or_else(|| tarballs.iter().find(|(a, _)| a.is_none()));
+        let found = pick.map(|(_, t)| t.clone()).ok_or_else(|| {
+            Error::node_hint(
+                n.name(),
+                format!("the lab file has no JDK tarball for this node's architecture ({})", node_arch.map_or("unknown", |a| a.name())),
+                format!("add `{}: {{url: ..., sha256: ...}}` under java", node_arch.map_or("x86_64", |a| a.name())),
+            )
+        })?;
+        Some(found)
+    };
+    let mut home = match &tarball {
+        Some(t) => {
+            let h = tarball_home(&t.digest);
+            head.lines().any(|l| l.strip_prefix("have=") == Some(h.as_str())).then_some(h)
+        }
+        None => head.lines().find_map(|l| l.strip_prefix("home=")).map(str::to_string),
+    };
     let links: Vec<(String, String)> =
         head.lines().filter_map(|l| l.strip_prefix("link:")).filter_map(|l| l.split_once('=')).map(|(t, v)| (t.to_string(), v.to_string())).collect();
     let mut outcome = Outcome::Satisfied;
@@ -108,6 +132,10 @@ pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
         }
     }
     let home = sane_home(n.name(), &home.ok_or_else(|| Error::node(n.name(), format!("no JDK {v} with jps was found after installing it")))?)?;
+    if lab.spark.version.0 >= 4 && n.cx.current(n.name(), "java_modules").as_deref() != Some(home.as_str()) {
+        spark4_modules(n, &home)?;
+        n.cx.record(n.name(), "java_modules", &home)?;
+    }
     if current_profile != profile(&home) && n.put_file(spark::JAVA_PROFILE, &profile(&home), 0o644, &Owner::root())? == Outcome::Applied {
         outcome = Outcome::Applied;
     }
@@ -137,6 +165,23 @@ pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
     }
     n.cx.record(n.name(), "java", &home)?;
     Ok(outcome)
+}
+
+/// Spark 4 starts every JVM with `--add-modules=jdk.incubator.vector`: a trimmed Java runtime
+/// without that module cannot run it (the daemons die at once with a `FindException`).
+fn spark4_modules(n: &NodeCx<'_>, home: &str) -> Result<()> {
+    let out = n.run(n.s.exec(&sh("{{java}} --list-modules 2>&1", &[("java", &format!("{home}/bin/java"))])))?;
+    if out.stdout.lines().any(|l| l.starts_with("jdk.incubator.vector@") || l == "jdk.incubator.vector") {
+        return Ok(());
+    }
+    Err(Error::node_hint(
+        n.name(),
+        format!(
+            "the Java runtime in {home} has no module jdk.incubator.vector, which Spark {} needs (its JVMs start with --add-modules=jdk.incubator.vector)",
+            n.cx.lab.spark.version
+        ),
+        "use a full JDK (Temurin, or the distribution's package with `java.install: package`), not a trimmed runtime",
+    ))
 }
 
 #[cfg(test)]

@@ -107,7 +107,16 @@ pub fn python_tool(tool: &str, args: &[&str]) -> Output {
 /// The folder of built fixtures (Spark and JDK tarballs); fails saying how to build them.
 pub fn fixtures() -> PathBuf {
     let dir = repo().join("tests/fixtures/cache");
-    for f in ["spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512", "jdk-17-lab.tar.gz", "jdk-17-lab.tar.gz.sha256"] {
+    for f in [
+        "spark-3.5.7-bin-hadoop3.tgz",
+        "spark-3.5.7-bin-hadoop3.tgz.sha512",
+        "spark-4.3.0-bin-hadoop3.tgz",
+        "spark-4.3.0-bin-hadoop3.tgz.sha512",
+        "jdk-17-lab.tar.gz",
+        "jdk-17-lab.tar.gz.sha256",
+        "jdk-21-lab.tar.gz",
+        "jdk-21-lab.tar.gz.sha256",
+    ] {
         assert!(dir.join(f).is_file(), "fixture {f} is missing: run `bash tests/tools/make_fixtures.sh` (`bash tests/run.sh` does)");
     }
     dir
@@ -129,7 +138,11 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
 pub fn planned(lab: Lab) -> Vec<(String, String)> {
     let out = lab.run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("dry-run --json: {e}\n{}", out.stdout));
-    v.as_array().expect("a list of steps").iter().map(|s| (s["target"].as_str().expect("target").to_string(), s["step"].as_str().expect("step").to_string())).collect()
+    v.as_array()
+        .expect("a list of steps")
+        .iter()
+        .map(|s| (s["target"].as_str().expect("target").to_string(), s["step"].as_str().expect("step").to_string()))
+        .collect()
 }
 
 /// The steps a `lab -v up` reported as run (`target: step: ok|done (...)`), as (target, step).

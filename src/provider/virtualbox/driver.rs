@@ -56,29 +56,22 @@ impl HostOs {
     }
 }
 
-/// A CPU architecture, of the host or of a guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Arch {
-    X86_64,
-    Aarch64,
+pub use crate::labfile::Arch;
+
+/// The storage controller of a VM of `arch`: its name, bus and type. AHCI (SATA) on x86;
+/// VirtIO SCSI on arm64, whose EFI firmware boots from it.
+pub fn controller(arch: Arch) -> (&'static str, &'static str, &'static str) {
+    match arch {
+        Arch::X86_64 => ("SATA", "sata", "IntelAhci"),
+        Arch::Aarch64 => ("VirtIO", "virtio", "VirtIO"),
+    }
 }
 
-impl Arch {
-    pub fn current() -> Self {
-        if cfg!(target_arch = "aarch64") { Self::Aarch64 } else { Self::X86_64 }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Aarch64 => "aarch64",
-        }
-    }
-    /// VirtualBox's word for it (`--platform-architecture`).
-    fn platform(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86",
-            Self::Aarch64 => "arm",
-        }
+/// VirtualBox's word for an architecture (`--platform-architecture`).
+fn platform(a: Arch) -> &'static str {
+    match a {
+        Arch::X86_64 => "x86",
+        Arch::Aarch64 => "arm",
     }
 }
 
@@ -174,7 +167,8 @@ pub struct VmInfo {
     pub description: String,
     pub cfg_file: PathBuf,
     pub arch: Arch,
-    /// The `SATA` controller's ports (absent when there is no such controller).
+    /// The ports of lab's storage controller (`SATA`, or `VirtIO` on arm64), absent when there
+    /// is no such controller.
     pub sata: Option<BTreeMap<u32, Medium>>,
     pub nics: BTreeMap<u32, Nic>,
     /// Snapshot names, in tree order.
@@ -365,11 +359,12 @@ fn vm_info(m: &BTreeMap<String, String>) -> VmInfo {
     let get = |k: &str| m.get(k).cloned().unwrap_or_default();
     let mut sata = None;
     for i in 0..8 {
-        if m.get(&format!("storagecontrollername{i}")).map(String::as_str) == Some("SATA") {
+        let name = m.get(&format!("storagecontrollername{i}")).cloned().unwrap_or_default();
+        if name == "SATA" || name == "VirtIO" {
             let count: u32 = m.get(&format!("storagecontrollerportcount{i}")).and_then(|c| c.parse().ok()).unwrap_or(0);
             let mut ports = BTreeMap::new();
             for p in 0..count.max(3) {
-                let medium = match m.get(&format!("SATA-{p}-0")).map(String::as_str) {
+                let medium = match m.get(&format!("{name}-{p}-0")).map(String::as_str) {
                     None | Some("none") => Medium::None,
                     Some("emptydrive") => Medium::Empty,
                     Some(path) => Medium::Image(PathBuf::from(path)),
@@ -612,7 +607,7 @@ impl Driver {
         v.push(basefolder.display().to_string());
         v.push("--register".into());
         if self.at_least(7, 1) {
-            v.extend(s(&["--platform-architecture", arch.platform()]));
+            v.extend(s(&["--platform-architecture", platform(arch)]));
         }
         v
     }
@@ -659,32 +654,22 @@ impl Driver {
         v
     }
 
-    pub fn argv_storagectl(&self, vm: &str) -> Vec<String> {
-        s(&["storagectl", vm, "--name", "SATA", "--add", "sata", "--controller", "IntelAhci", "--portcount", "3", "--bootable", "on"])
+    pub fn argv_storagectl(&self, vm: &str, arch: Arch) -> Vec<String> {
+        let (name, bus, kind) = controller(arch);
+        s(&["storagectl", vm, "--name", name, "--add", bus, "--controller", kind, "--portcount", "3", "--bootable", "on"])
     }
 
     /// Port 0: the disk. Port 1: the OS ISO (VirtualBox's EFI does not boot ISOs on high ports).
     /// Port 2: the kickstart or seed disc.
-    pub fn argv_attach(&self, vm: &str, port: u32, medium: &Medium, disk: bool) -> Vec<String> {
+    pub fn argv_attach(&self, vm: &str, arch: Arch, port: u32, medium: &Medium, disk: bool) -> Vec<String> {
         let m = match medium {
             Medium::None => "none".to_string(),
             Medium::Empty => "emptydrive".to_string(),
             Medium::Image(p) => p.display().to_string(),
         };
-        s(&[
-            "storageattach",
-            vm,
-            "--storagectl",
-            "SATA",
-            "--port",
-            &port.to_string(),
-            "--device",
-            "0",
-            "--type",
-            if disk { "hdd" } else { "dvddrive" },
-            "--medium",
-            &m,
-        ])
+        let (name, _, _) = controller(arch);
+        let port = port.to_string();
+        s(&["storageattach", vm, "--storagectl", name, "--port", &port, "--device", "0", "--type", if disk { "hdd" } else { "dvddrive" }, "--medium", &m])
     }
 
     // ---- doing ----
@@ -703,12 +688,12 @@ impl Driver {
         self.run(&self.argv_createdisk(path, size_mib)).map(drop)
     }
 
-    pub fn add_sata(&self, vm: &str) -> Result<()> {
-        self.run_retry(&self.argv_storagectl(vm)).map(drop)
+    pub fn add_storage(&self, vm: &str, arch: Arch) -> Result<()> {
+        self.run_retry(&self.argv_storagectl(vm, arch)).map(drop)
     }
 
-    pub fn attach(&self, vm: &str, port: u32, medium: &Medium, disk: bool) -> Result<()> {
-        self.run_retry(&self.argv_attach(vm, port, medium, disk)).map(drop)
+    pub fn attach(&self, vm: &str, arch: Arch, port: u32, medium: &Medium, disk: bool) -> Result<()> {
+        self.run_retry(&self.argv_attach(vm, arch, port, medium, disk)).map(drop)
     }
 
     pub fn start(&self, vm: &str) -> Result<()> {

@@ -231,16 +231,16 @@ impl VirtualBox {
         let _ = d.delete_medium(&disk);
         let _ = std::fs::remove_file(&disk);
         d.create_disk(&disk, u64::from(node.disk_gib) * 1024)?;
-        d.add_sata(&vm)?;
-        d.attach(&vm, 0, &Medium::Image(disk), true)?;
-        d.attach(&vm, 1, &Medium::Image(iso.path.clone()), false)?;
+        d.add_storage(&vm, image.arch)?;
+        d.attach(&vm, image.arch, 0, &Medium::Image(disk), true)?;
+        d.attach(&vm, image.arch, 1, &Medium::Image(iso.path.clone()), false)?;
         let keys = cx.keys()?;
         let ks = crate::kickstart::render(lab, node, &keys)?;
-        let image = crate::kickstart::oemdrv::build(ks.as_bytes(), crate::kickstart::oemdrv::Timestamp::now())?;
+        let disc = crate::kickstart::oemdrv::build(ks.as_bytes(), crate::kickstart::oemdrv::Timestamp::now())?;
         let seed = Self::seed_path(cx.sd, &node.name);
         crate::fsx::private_dir(cx.sd.node_dir(&node.name).as_path())?;
-        crate::fsx::write_atomic(&seed, &image, crate::fsx::Access::Private)?;
-        d.attach(&vm, 2, &Medium::Image(seed), false)?;
+        crate::fsx::write_atomic(&seed, &disc, crate::fsx::Access::Private)?;
+        d.attach(&vm, image.arch, 2, &Medium::Image(seed), false)?;
         Ok(())
     }
 
@@ -302,7 +302,7 @@ impl VirtualBox {
             // Finish an interrupted eject.
             for port in [1, 2] {
                 if info.port(port) != Medium::Empty {
-                    d.attach(&vm, port, &Medium::Empty, false)?;
+                    d.attach(&vm, info.arch, port, &Medium::Empty, false)?;
                 }
             }
             return Ok(Outcome::Satisfied);
@@ -352,8 +352,8 @@ impl VirtualBox {
             std::thread::sleep(self.poll);
         }
         cx.reporter.phase(&node.name, "installed; powered off; emptying the DVD drives");
-        d.attach(&vm, 1, &Medium::Empty, false)?;
-        d.attach(&vm, 2, &Medium::Empty, false)?;
+        d.attach(&vm, info.arch, 1, &Medium::Empty, false)?;
+        d.attach(&vm, info.arch, 2, &Medium::Empty, false)?;
         Ok(Outcome::Applied)
     }
 

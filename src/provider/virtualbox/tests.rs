@@ -96,7 +96,7 @@ fn a_vm_killed_before_its_last_attachment_is_made_again() {
     let cx = w.cx();
     w.vb.ensure_hostonly(&cx).expect("hostonly");
     w.vb.ensure_vm(&cx, w.master()).expect("create");
-    w.vb.driver().expect("d").attach("lab-spark-master", 2, &Medium::None, false).expect("detach");
+    w.vb.driver().expect("d").attach("lab-spark-master", driver::Arch::X86_64, 2, &Medium::None, false).expect("detach");
     assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("remade"), Outcome::Applied);
     assert_eq!(w.fake.calls("createvm"), 2);
     assert_eq!(w.fake.calls("createmedium"), 2, "the old disk's registration did not block the new one");

@@ -94,16 +94,19 @@ fn media_argv() {
             line(&d.argv_createdisk(Path::new("/vms/n1.vdi"), 20480)),
             "createmedium disk --filename /vms/n1.vdi --size 20480 --format VDI --variant Standard"
         );
-        assert_eq!(line(&d.argv_storagectl("n1")), "storagectl n1 --name SATA --add sata --controller IntelAhci --portcount 3 --bootable on");
+        assert_eq!(line(&d.argv_storagectl("n1", Arch::X86_64)), "storagectl n1 --name SATA --add sata --controller IntelAhci --portcount 3 --bootable on");
         assert_eq!(
-            line(&d.argv_attach("n1", 1, &Medium::Image("/isos/cs9.iso".into()), false)),
+            line(&d.argv_attach("n1", Arch::X86_64, 1, &Medium::Image("/isos/cs9.iso".into()), false)),
             "storageattach n1 --storagectl SATA --port 1 --device 0 --type dvddrive --medium /isos/cs9.iso"
         );
         assert_eq!(
-            line(&d.argv_attach("n1", 2, &Medium::Empty, false)),
+            line(&d.argv_attach("n1", Arch::X86_64, 2, &Medium::Empty, false)),
             "storageattach n1 --storagectl SATA --port 2 --device 0 --type dvddrive --medium emptydrive"
         );
     }
+    let arm = driver(V72, HostOs::Macos);
+    assert_eq!(line(&arm.argv_storagectl("n1", Arch::Aarch64)), "storagectl n1 --name VirtIO --add virtio --controller VirtIO --portcount 3 --bootable on");
+    assert!(line(&arm.argv_attach("n1", Arch::Aarch64, 0, &Medium::Empty, false)).contains("--storagectl VirtIO"));
 }
 
 #[test]
@@ -192,8 +195,8 @@ fn against_the_fake_a_vm_is_made_read_and_removed() {
     assert_eq!(d.vm("n1").expect("query"), None);
     d.create_vm("n1", "u-1", "/lab-x", "RedHat_64", Path::new("/vms"), Arch::X86_64).expect("create");
     d.configure("n1", &hw(Arch::X86_64)).expect("modify");
-    d.add_sata("n1").expect("sata");
-    d.attach("n1", 0, &Medium::Image("/vms/lab-x/n1/n1.vdi".into()), true).expect("disk");
+    d.add_storage("n1", Arch::X86_64).expect("sata");
+    d.attach("n1", Arch::X86_64, 0, &Medium::Image("/vms/lab-x/n1/n1.vdi".into()), true).expect("disk");
     let v = d.vm("n1").expect("query").expect("exists");
     assert_eq!(v.uuid, "u-1");
     assert_eq!(v.folder(), Path::new("/vms/lab-x/n1"), "VMs of a group live in a folder named for the group");
