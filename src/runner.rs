@@ -46,6 +46,8 @@ pub struct StepCx<'a> {
     pub artifacts: Mutex<Artifacts>,
     /// Fingerprints as they are now (the recorded ones, updated by this run's steps).
     current: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    /// What each node's probe printed, until a step changes the node.
+    facts: Mutex<HashMap<String, Arc<crate::provision::Facts>>>,
 }
 
 impl<'a> StepCx<'a> {
@@ -73,6 +75,7 @@ impl<'a> StepCx<'a> {
             sessions: Mutex::new(HashMap::new()),
             artifacts: Mutex::new(Artifacts::default()),
             current: Mutex::new(recorded.nodes.iter().map(|(k, v)| (k.clone(), v.steps.clone())).collect()),
+            facts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -110,6 +113,22 @@ impl<'a> StepCx<'a> {
     pub fn put_session(&self, node: &str, s: Session) {
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(node.to_string(), Arc::new(s));
+        }
+    }
+
+    pub fn facts(&self, node: &str) -> Option<Arc<crate::provision::Facts>> {
+        self.facts.lock().ok().and_then(|m| m.get(node).cloned())
+    }
+
+    pub fn set_facts(&self, node: &str, facts: crate::provision::Facts) {
+        if let Ok(mut m) = self.facts.lock() {
+            m.insert(node.to_string(), Arc::new(facts));
+        }
+    }
+
+    pub fn forget_facts(&self, node: &str) {
+        if let Ok(mut m) = self.facts.lock() {
+            m.remove(node);
         }
     }
 

@@ -51,7 +51,6 @@ impl Daemon {
     }
 
     /// `spark-daemon.sh`'s pid file for `user` (instance 1).
-    #[cfg(test)]
     pub fn pid_file(self, user: &str) -> String {
         format!("{PID_DIR}/spark-{user}-{}-1.pid", self.class())
     }
@@ -101,11 +100,12 @@ pub fn marker(v: Version) -> String {
     format!("{}/.lab-sha512", install_dir(v))
 }
 
-/// Status of a daemon: exit 0 running, 1 not running, 3 Spark not installed.
-pub fn status(d: Daemon) -> Sh {
+/// Status of `user`'s daemon: exit 0 running, 1 not running, 3 Spark not installed. Read
+/// straight from its pid file and /proc, as `spark-daemon.sh status` does, without its cost.
+pub fn status(d: Daemon, user: &str) -> Sh {
     sh(
-        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 3; cd {{home}} && SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1 || exit 1",
-        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class())],
+        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 3; pid=$(cat {{pidfile}} 2>/dev/null) && [ -n \"$pid\" ] && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF {{class}} || exit 1",
+        &[("home", &HOME), ("pidfile", &d.pid_file(user)), ("class", &d.class())],
     )
 }
 

@@ -23,7 +23,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             let Some(keys) = keys.filter(|_| reachable) else { return (false, None) };
             let Ok(t) = cx.provider.target(lab, &cx.sd, keys, n) else { return (false, None) };
             let Ok(s) = Session::connect(&t, Duration::from_secs(3)).await else { return (false, None) };
-            let daemon = s.exec(&spark::status(Daemon::of(n))).await.ok().map(|o| o.status);
+            let daemon = s.exec(&spark::status(Daemon::of(n), &lab.user)).await.ok().map(|o| o.status);
             s.close().await;
             (true, daemon)
         }

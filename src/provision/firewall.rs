@@ -2,11 +2,19 @@
 
 use super::NodeCx;
 use crate::error::{Error, Result};
-use crate::script::sh;
+use crate::script::{Sh, sh};
 use crate::state::Change;
 use crate::ui::Outcome;
 
+/// Whether firewalld is there at all (no sudo needed to tell).
+pub fn check() -> Sh {
+    sh("if command -v firewall-cmd >/dev/null 2>&1; then echo present; else echo absent; fi", &[])
+}
+
 pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
+    if n.fact(crate::plan::ids::FIREWALL)?.trim() == "absent" {
+        return Ok(Outcome::Satisfied);
+    }
     let cidr = n.cx.lab.network.cidr;
     let script = sh(
         "if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then \

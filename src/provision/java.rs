@@ -44,15 +44,19 @@ fn find_package_home(v: u32) -> Sh {
     )
 }
 
-pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
-    let lab = n.cx.lab;
-    let v = lab.java.version;
-    let tarballs: Vec<(Option<crate::labfile::Arch>, crate::download::Cached)> = match &lab.java.install {
+/// The tarballs downloaded for this lab, by architecture.
+fn tarballs(n: &NodeCx<'_>) -> Vec<(Option<crate::labfile::Arch>, crate::download::Cached)> {
+    match &n.cx.lab.java.install {
         JavaInstall::Tarball(_) => n.cx.artifacts.lock().map(|a| a.jdk.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default(),
         JavaInstall::Package => Vec::new(),
-    };
+    }
+}
+
+/// The node's architecture, where a JDK is, where the tool links point, the profile as it is.
+pub fn check(n: &NodeCx<'_>) -> Sh {
+    let tarballs = tarballs(n);
     let locate = if tarballs.is_empty() {
-        find_package_home(v)
+        find_package_home(n.cx.lab.java.version)
     } else {
         let homes: Vec<String> = tarballs.iter().map(|(_, t)| tarball_home(&t.digest)).collect();
         sh(
@@ -60,17 +64,21 @@ pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
             &[("homes", &crate::script::Words(&homes))],
         )
     };
-    // One round trip: the node's architecture, where the JDK is, where the tool links point,
-    // the profile as it is.
-    let check = sh(
+    sh(
         "echo \"arch=$(uname -m)\"; {{locate}}; for t in {{tools}}; do echo \"link:$t=$(readlink /usr/local/bin/$t 2>/dev/null || { [ -e /usr/local/bin/$t ] && echo other; })\"; done; echo ---; cat {{profile}} 2>/dev/null; true",
         &[
             ("locate", &locate),
             ("tools", &crate::script::Words(&spark::JDK_TOOLS.iter().map(|t| (*t).to_string()).collect::<Vec<_>>())),
             ("profile", &spark::JAVA_PROFILE),
         ],
-    );
-    let out = n.run(n.s.check(&check))?.stdout;
+    )
+}
+
+pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
+    let lab = n.cx.lab;
+    let v = lab.java.version;
+    let tarballs = tarballs(n);
+    let out = n.fact(crate::plan::ids::JAVA)?;
     let (head, current_profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
     let node_arch = head.lines().find_map(|l| l.strip_prefix("arch=")).and_then(crate::labfile::Arch::parse);
     let tarball = if tarballs.is_empty() {

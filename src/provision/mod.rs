@@ -41,11 +41,56 @@ pub fn owns(id: &str) -> bool {
     )
 }
 
+/// The checks of every provisioning step of a node, in one script whose output is split into
+/// one section per step: when nothing has to change, a node costs one round trip.
+fn probe(n: &NodeCx<'_>) -> crate::script::Sh {
+    let sections = [
+        (ids::HOSTS_FILE, hosts::check()),
+        (ids::JAVA, java::check(n)),
+        (ids::SPARK, spark::check(n.cx.lab)),
+        (ids::FIREWALL, firewall::check()),
+        (ids::SPARK_ENV, spark::env_check(n.cx.lab)),
+        (ids::WORKERS_FILE, spark::workers_check(n.cx.lab)),
+        (ids::CLUSTER_SSH, cluster_ssh::check()),
+        (ids::MASTER, daemons::check(n.node, &n.cx.lab.user)),
+    ];
+    let mut script = sh("true", &[]);
+    for (id, check) in sections {
+        script = script.then(&sh("echo {{mark}}; ( {{check}} ) 2>/dev/null", &[("mark", &format!("{SECTION}{id}")), ("check", &check)]));
+    }
+    script
+}
+
+/// Starts each section of the probe's output.
+const SECTION: &str = "@@lab-section@@ ";
+
+/// The probe's output, by section.
+pub type Facts = std::collections::HashMap<String, String>;
+
+fn split_facts(out: &str) -> Facts {
+    let mut facts = Facts::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in out.split_inclusive('\n') {
+        if let Some(id) = line.strip_prefix(SECTION) {
+            if let Some((k, v)) = cur.take() {
+                facts.insert(k, v);
+            }
+            cur = Some((id.trim().to_string(), String::new()));
+        } else if let Some((_, v)) = cur.as_mut() {
+            v.push_str(line);
+        }
+    }
+    if let Some((k, v)) = cur {
+        facts.insert(k, v);
+    }
+    facts
+}
+
 /// Runs one provisioning step on its node.
 pub fn apply(cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
     let node = cx.lab.node(&step.target).ok_or_else(|| Error::Internal(format!("no node {}", step.target)))?;
     let n = NodeCx { cx, node, s: cx.session(&node.name)? };
-    match step.id {
+    let outcome = match step.id {
         ids::HOSTS_FILE => hosts::ensure(&n),
         ids::JAVA => java::ensure(&n),
         ids::SPARK => spark::install(&n),
@@ -56,7 +101,12 @@ pub fn apply(cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
         ids::MASTER | ids::WORKER => daemons::running(&n),
         ids::CLUSTER_READY => daemons::registered(&n),
         other => Err(Error::Internal(format!("provisioning has no step {other}"))),
+    };
+    if !matches!(outcome, Ok(Outcome::Satisfied)) {
+        // What the probe saw of this node may be out of date now.
+        cx.forget_facts(&node.name);
     }
+    outcome
 }
 
 /// A step on one node: the run, the node, its session.
@@ -98,6 +148,28 @@ impl NodeCx<'_> {
 
     pub fn track(&self, change: Change) -> Result<()> {
         self.cx.track(&self.node.name, change)
+    }
+
+    /// What the node's probe printed for step `id` (the probe runs once, on first use).
+    pub fn fact(&self, id: &str) -> Result<String> {
+        if let Some(f) = self.cx.facts(&self.node.name) {
+            return Ok(f.get(id).cloned().unwrap_or_default());
+        }
+        let out = self.run(self.s.check(&probe(self)))?.stdout;
+        let facts = split_facts(&out);
+        let got = facts.get(id).cloned().unwrap_or_default();
+        self.cx.set_facts(&self.node.name, facts);
+        Ok(got)
+    }
+
+    /// `put_file` unless `fact` (the file's `stat -c %a:%U:%G` line, then its content, from the
+    /// probe) shows it holds `content` with `mode` and `owner` already.
+    pub fn put_file_unless(&self, fact: &str, path: &str, content: &str, mode: u32, owner: &Owner) -> Result<Outcome> {
+        let want = format!("{mode:o}:{}:{}\n", owner.user, owner.group);
+        if fact.strip_prefix(want.as_str()) == Some(content) {
+            return Ok(Outcome::Satisfied);
+        }
+        self.put_file(path, content, mode, owner)
     }
 
     /// Makes `path` hold exactly `content` with `mode` and `owner`, in one round trip: the

@@ -5,12 +5,45 @@
 use super::{NodeCx, Owner, backup_of};
 use crate::error::{Error, Result};
 use crate::files;
-use crate::script::sh;
+use crate::labfile::Lab;
+use crate::script::{Sh, sh};
 use crate::spark;
 use crate::state::Change;
 use crate::ui::Outcome;
 
 const PROFILE: &str = "# Written by lab: Spark for login shells.\nexport SPARK_HOME=/opt/spark\ncase \":$PATH:\" in *\":$SPARK_HOME/bin:\"*) ;; *) export PATH=\"$PATH:$SPARK_HOME/bin:$SPARK_HOME/sbin\" ;; esac\n";
+
+/// The release's marker, the link, the pid folder's owner, the profile.
+pub fn check(lab: &Lab) -> Sh {
+    sh(
+        "cat {{marker}} 2>/dev/null; echo; if [ -L {{home}} ]; then echo \"link=$(readlink {{home}})\"; elif [ -e {{home}} ]; then echo link=other; else echo link=; fi; \
+         stat -c owner=%U {{pids}} 2>/dev/null || echo owner=; echo ---; cat {{profile}} 2>/dev/null; true",
+        &[("marker", &spark::marker(lab.spark.version)), ("home", &spark::HOME), ("pids", &spark::PID_DIR), ("profile", &spark::SPARK_PROFILE)],
+    )
+}
+
+/// A file as `put_file_unless` compares it: its `stat -c %a:%U:%G` line, then its content.
+fn file_check(path: &str) -> Sh {
+    sh("stat -c %a:%U:%G {{p}} 2>/dev/null && cat {{p}}", &[("p", &path)])
+}
+
+pub fn env_path(lab: &Lab) -> String {
+    format!("{}/conf/spark-env.sh", spark::install_dir(lab.spark.version))
+}
+
+pub fn env_check(lab: &Lab) -> Sh {
+    file_check(&env_path(lab))
+}
+
+/// Every workers file, each after a line naming it.
+pub fn workers_check(lab: &Lab) -> Sh {
+    let dir = spark::install_dir(lab.spark.version);
+    let mut s = sh("true", &[]);
+    for f in spark::workers_files(lab.spark.version) {
+        s = s.then(&sh("echo {{name}}; {{file}}", &[("name", &format!("=== {f}")), ("file", &file_check(&format!("{dir}/{f}")))]));
+    }
+    s
+}
 
 pub fn install(n: &NodeCx<'_>) -> Result<Outcome> {
     let lab = n.cx.lab;
@@ -18,13 +51,7 @@ pub fn install(n: &NodeCx<'_>) -> Result<Outcome> {
     let dir = spark::install_dir(v);
     let tarball = n.cx.artifacts.lock().ok().and_then(|a| a.spark.clone()).ok_or_else(|| Error::Internal("Spark was not downloaded".into()))?;
     let user = &lab.user;
-    // One round trip: the release's marker, the link, the pid folder's owner, the profile.
-    let check = sh(
-        "cat {{marker}} 2>/dev/null; echo; if [ -L {{home}} ]; then echo \"link=$(readlink {{home}})\"; elif [ -e {{home}} ]; then echo link=other; else echo link=; fi; \
-         stat -c owner=%U {{pids}} 2>/dev/null || echo owner=; echo ---; cat {{profile}} 2>/dev/null; true",
-        &[("marker", &spark::marker(v)), ("home", &spark::HOME), ("pids", &spark::PID_DIR), ("profile", &spark::SPARK_PROFILE)],
-    );
-    let out = n.run(n.s.check(&check))?.stdout;
+    let out = n.fact(crate::plan::ids::SPARK)?;
     let (head, profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
     let mut lines = head.lines();
     let marker = lines.next().unwrap_or("").trim().to_string();
@@ -74,8 +101,8 @@ pub fn env(n: &NodeCx<'_>) -> Result<Outcome> {
     let lab = n.cx.lab;
     let java_home = n.cx.current(n.name(), "java").ok_or_else(|| Error::Internal("JAVA_HOME is not known before spark_env".into()))?;
     let text = files::spark_env(lab, n.node, &java_home);
-    let path = format!("{}/conf/spark-env.sh", spark::install_dir(lab.spark.version));
-    let o = n.put_file(&path, &text, 0o755, &Owner::user(&lab.user))?;
+    let fact = n.fact(crate::plan::ids::SPARK_ENV)?;
+    let o = n.put_file_unless(&fact, &env_path(lab), &text, 0o755, &Owner::user(&lab.user))?;
     n.cx.record(n.name(), "spark_env", &files::short_hash(&text))?;
     Ok(o)
 }
@@ -86,8 +113,11 @@ pub fn workers_file(n: &NodeCx<'_>) -> Result<Outcome> {
     let list: String = lab.workers().map(|w| format!("{}\n", w.name)).collect();
     let dir = spark::install_dir(lab.spark.version);
     let mut outcome = Outcome::Satisfied;
+    let fact = n.fact(crate::plan::ids::WORKERS_FILE)?;
     for f in spark::workers_files(lab.spark.version) {
-        if n.put_file(&format!("{dir}/{f}"), &list, 0o644, &Owner::user(&lab.user))? == Outcome::Applied {
+        let head = format!("=== {f}\n");
+        let current = fact.split_inclusive('\n').skip_while(|l| *l != head).skip(1).take_while(|l| !l.starts_with("=== ")).collect::<String>();
+        if n.put_file_unless(&current, &format!("{dir}/{f}"), &list, 0o644, &Owner::user(&lab.user))? == Outcome::Applied {
             outcome = Outcome::Applied;
         }
     }

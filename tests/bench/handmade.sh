@@ -2,22 +2,22 @@
 # What a careful person would script by hand to provision a Spark cluster on nodes that already
 # answer SSH: OpenSSH's ssh and scp, every node in parallel. The benchmark times it against
 # `lab up` + `lab verify` doing the same work on the same kind of nodes.
-# Usage: handmade.sh STATE_DIR JDK_TGZ SPARK_TGZ MASTER_IP WORKER_IP...
+# Usage: handmade.sh KEY KNOWN_HOSTS USER JDK_TGZ SPARK_TGZ MASTER_IP WORKER_IP...
 set -euo pipefail
-state=$1 jdk=$2 spark=$3 master=$4; shift 4; workers=("$@")
+key=$1 known=$2 user=$3 jdk=$4 spark=$5 master=$6; shift 6; workers=("$@")
 all=("$master" "${workers[@]}")
-opts=(-i "$state/id_ed25519" -o UserKnownHostsFile="$state/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR)
-on() { local ip=$1; shift; ssh "${opts[@]}" "spark@$ip" "$@"; }
+opts=(-i "$key" -o UserKnownHostsFile="$known" -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR)
+on() { local ip=$1; shift; ssh "${opts[@]}" "$user@$ip" "$@"; }
 
 hosts="$(printf '%s master\n' "$master"; for i in "${!workers[@]}"; do printf '%s node%d\n' "${workers[$i]}" $((i + 1)); done)"
 setup() {
   local ip=$1
-  scp "${opts[@]}" "$jdk" "spark@$ip:/tmp/jdk.tgz"
-  scp "${opts[@]}" "$spark" "spark@$ip:/tmp/spark.tgz"
+  scp "${opts[@]}" "$jdk" "$user@$ip:/tmp/jdk.tgz"
+  scp "${opts[@]}" "$spark" "$user@$ip:/tmp/spark.tgz"
   on "$ip" "set -e
     sudo -n sh -c 'rm -rf /opt/jdk-hand /opt/spark-hand && mkdir -p /opt/jdk-hand /opt/spark-hand /var/lib/hand-spark \
       && tar xzf /tmp/jdk.tgz -C /opt/jdk-hand --strip-components=1 && tar xzf /tmp/spark.tgz -C /opt/spark-hand --strip-components=1 \
-      && chown -R spark:spark /opt/spark-hand /var/lib/hand-spark && rm -f /tmp/jdk.tgz /tmp/spark.tgz'
+      && chown -R $user:$user /opt/spark-hand /var/lib/hand-spark && rm -f /tmp/jdk.tgz /tmp/spark.tgz'
     printf '127.0.0.1 localhost\n%s\n' '$hosts' | sudo -n tee /etc/hosts >/dev/null
     printf 'export JAVA_HOME=/opt/jdk-hand\nexport SPARK_MASTER_HOST=master\nexport SPARK_LOCAL_IP=$ip\nexport SPARK_PID_DIR=/var/lib/hand-spark\nexport SPARK_WORKER_CORES=1\nexport SPARK_WORKER_MEMORY=512m\n' > /opt/spark-hand/conf/spark-env.sh"
 }
@@ -43,4 +43,4 @@ for i in $(seq 1 ${#workers[@]}); do on "$master" "ssh -o BatchMode=yes -o Stric
 # The same job lab verify runs.
 on "$master" "cat > /tmp/hand.scala" < "$(dirname "$0")/../../src/verify-job.scala"
 on "$master" "LAB_WORKERS=${#workers[@]} JAVA_HOME=/opt/jdk-hand /opt/spark-hand/bin/spark-shell --master spark://master:7077 \
-  --conf spark.scheduler.minRegisteredResourcesRatio=1.0 --conf spark.executor.memory=512m --conf spark.ui.enabled=false < /tmp/hand.scala 2>/dev/null" | grep -q 'LAB_SUM=5000050000'
+  --conf spark.scheduler.minRegisteredResourcesRatio=1.0 --conf spark.executor.memory=512m --conf spark.ui.enabled=false < /tmp/hand.scala 2>/dev/null" | grep -q 'sum=5000050000'
