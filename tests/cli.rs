@@ -148,3 +148,14 @@ fn json_errors_are_json() {
     assert_eq!(v["exit_code"], 2);
     assert!(v["hint"].is_string());
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_without_no_color() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = Lab::new(dir.path()).args(["validate"]).run().expect_code(2);
+    assert!(!plain.stderr.contains('\x1b'), "escape codes in a pipe: {:?}", plain.stderr);
+    let always = Lab::new(dir.path()).args(["--color", "always", "validate"]).run().expect_code(2);
+    assert!(always.stderr.contains("\x1b[31merror:"), "{:?}", always.stderr);
+    let never = Lab::new(dir.path()).args(["--color", "never", "validate"]).run().expect_code(2);
+    assert!(!never.stderr.contains('\x1b'), "{:?}", never.stderr);
+}

@@ -4,6 +4,7 @@ mod support;
 
 mod broken_labs;
 mod cli;
+mod display;
 mod downloads;
 mod existing;
 mod kickstart;

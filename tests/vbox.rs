@@ -16,8 +16,8 @@ pub fn standin() -> PathBuf {
 
 /// A lab folder, the stand-in's world and the fixture server; on drop, everything is removed
 /// even if the test failed half-way.
-struct VboxLab {
-    dir: tempfile::TempDir,
+pub struct VboxLab {
+    pub dir: tempfile::TempDir,
     world: tempfile::TempDir,
     _server: FileServer,
     _served: tempfile::TempDir,
@@ -25,7 +25,7 @@ struct VboxLab {
 }
 
 impl VboxLab {
-    fn new(subnet: u8, install_seconds: u32) -> Self {
+    pub fn new(subnet: u8, install_seconds: u32) -> Self {
         let f = fixtures();
         let served = tempfile::tempdir().expect("tmp");
         for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
@@ -56,13 +56,20 @@ impl VboxLab {
         me
     }
 
-    fn lab(&self) -> Lab {
+    /// The environment lab runs in: the stand-in, its world, a cache of the test's own.
+    pub fn env(&self) -> Vec<(String, String)> {
         let secs = std::fs::read_to_string(self.world.path().join("install-seconds")).unwrap_or_default();
-        Lab::new(self.dir.path())
-            .env("VBOXMANAGE", standin().to_str().expect("utf-8"))
-            .env("VBOXSTANDIN_HOME", self.world.path().to_str().expect("utf-8"))
-            .env("VBOXSTANDIN_INSTALL_SECONDS", secs.trim())
-            .env("LAB_CACHE_DIR", self.cache.path().to_str().expect("utf-8"))
+        vec![
+            ("VBOXMANAGE".into(), standin().to_str().expect("utf-8").into()),
+            ("VBOXSTANDIN_HOME".into(), self.world.path().to_str().expect("utf-8").into()),
+            ("VBOXSTANDIN_INSTALL_SECONDS".into(), secs.trim().into()),
+            ("LAB_CACHE_DIR".into(), self.cache.path().to_str().expect("utf-8").into()),
+            ("NO_PROXY".into(), "127.0.0.1".into()),
+        ]
+    }
+
+    fn lab(&self) -> Lab {
+        self.env().into_iter().fold(Lab::new(self.dir.path()), |l, (k, v)| l.env(&k, &v))
     }
 
     fn calls(&self, prefix: &str) -> usize {
