@@ -128,12 +128,97 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Run a command on several nodes at once; each output line is prefixed with its node
+    #[command(
+        after_help = "Examples:\n  lab run -- jps                      every node\n  lab run --workers -- 'df -h /'\n  lab run --nodes master,node1 -- uptime\n  lab run --json -- hostname          per node: stdout, stderr, status\n\nlab run exits with the worst status of the nodes."
+    )]
+    Run {
+        /// Only these nodes (comma-separated names)
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["master", "workers"])]
+        nodes: Vec<String>,
+        /// Only the master
+        #[arg(long, conflicts_with = "workers")]
+        master: bool,
+        /// Only the workers
+        #[arg(long)]
+        workers: bool,
+        /// The command (after `--`): one argument is a shell command line, several are words
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Copy files or folders between this computer and nodes
+    #[command(
+        after_help = "Examples:\n  lab copy data.csv node1:/home/spark/          to one node\n  lab copy data/ all:/home/spark/data           a folder, to every node\n  lab copy job.py workers:/tmp/                 to the workers\n  lab copy master:/opt/spark/logs ./logs        from a node\n\nModes are kept; large files show progress; memory use stays constant."
+    )]
+    Copy {
+        /// A local path, or NODE:PATH (NODE: a node, all, workers or master)
+        src: String,
+        /// A local path, or NODE:PATH
+        dst: String,
+    },
+    /// Run a Spark application (a .jar or a .py) on the cluster and stream its output
+    #[command(
+        after_help = "Examples:\n  lab submit wordcount.py -- /home/spark/data.txt\n  lab submit app.jar --class org.example.Main -- arg1 arg2\n  lab submit job.py --conf spark.executor.memory=2g\n\nlab submit uploads APP to the master, runs spark-submit against the cluster, and exits with its status."
+    )]
+    Submit {
+        /// The application: a .jar or a .py file on this computer
+        app: PathBuf,
+        /// The main class of a .jar
+        #[arg(long)]
+        class: Option<String>,
+        /// A Spark setting for this run, KEY=VALUE (repeatable)
+        #[arg(long, value_name = "KEY=VALUE")]
+        conf: Vec<String>,
+        /// Arguments for the application (after `--`)
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// An interactive spark-shell (Scala) on the master, attached to the cluster
+    #[command(name = "spark-shell", after_help = "Example:\n  lab spark-shell")]
+    SparkShell,
+    /// An interactive pyspark (Python) shell on the master, attached to the cluster
+    #[command(after_help = "Example:\n  lab pyspark")]
+    Pyspark,
+    /// Show a node's Spark daemon log
+    #[command(after_help = "Examples:\n  lab logs master\n  lab logs node1 --follow        keep showing new lines (Ctrl-C ends)\n  lab logs node1 --lines 500")]
+    Logs {
+        /// The node's name
+        node: String,
+        /// Keep showing new lines as they come
+        #[arg(long)]
+        follow: bool,
+        /// Which daemon's log (default: the node's own)
+        #[arg(long, value_enum)]
+        daemon: Option<DaemonArg>,
+        /// How many lines from the end
+        #[arg(short = 'n', long, default_value_t = 200)]
+        lines: u32,
+    },
+    /// The Spark web UIs: addresses, opened in the browser, or forwarded over SSH
+    #[command(
+        after_help = "Examples:\n  lab ui                 the master's and workers' web UI addresses\n  lab ui --open          open the master's in the browser\n  lab ui --forward       forward local ports over SSH (for machines this computer cannot reach)"
+    )]
+    Ui {
+        /// Open the master's web UI in the browser
+        #[arg(long)]
+        open: bool,
+        /// Forward local ports to the web UIs over SSH, until Ctrl-C
+        #[arg(long)]
+        forward: bool,
+    },
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  lab completions bash > ~/.local/share/bash-completion/completions/lab\n  lab completions zsh > ~/.zfunc/_lab")]
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+}
+
+/// A Spark daemon, for `lab logs --daemon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DaemonArg {
+    Master,
+    Worker,
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub mod ids {
     pub const JAVA: &str = "java_installed";
     pub const SPARK: &str = "spark_installed";
     pub const FIREWALL: &str = "firewall";
+    pub const PYTHON: &str = "python_installed";
     pub const SPARK_ENV: &str = "spark_env";
     pub const WORKERS_FILE: &str = "workers_file";
     pub const CLUSTER_SSH: &str = "cluster_ssh";
@@ -147,6 +148,9 @@ fn software(lab: &Lab) -> Vec<Step> {
         steps.push(Step::new(Stage::Nodes, &n.name, ids::JAVA, java.clone()));
         steps.push(Step::new(Stage::Nodes, &n.name, ids::SPARK, format!("{} with {} pointing at it", spark::install_dir(v), spark::HOME)));
         steps.push(Step::new(Stage::Nodes, &n.name, ids::FIREWALL, format!("firewalld (where it runs) trusts {}", lab.network.cidr)));
+        if lab.spark.python {
+            steps.push(Step::new(Stage::Nodes, &n.name, ids::PYTHON, "python3 for PySpark (the distribution's package)"));
+        }
         steps.push(Step::new(Stage::Nodes, &n.name, ids::SPARK_ENV, format!("conf/spark-env.sh: JAVA_HOME, the master, SPARK_LOCAL_IP {}", n.ip)));
     }
     let m = lab.master();

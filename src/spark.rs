@@ -75,6 +75,21 @@ pub fn master_url(lab: &Lab) -> String {
     format!("spark://{}:{MASTER_PORT}", lab.master().name)
 }
 
+/// The memory each worker offers, when the lab file sets it.
+pub fn worker_memory_mib(lab: &Lab) -> Option<u64> {
+    lab.spark.worker_memory.as_deref().and_then(crate::labfile::checks::memory_mib)
+}
+
+/// `spark.executor.memory` for jobs users run (`lab submit`, the shells): Spark's default of
+/// 1g leaves a job waiting forever for executors on workers that offer less, so it is lowered
+/// to what a worker offers.
+pub fn job_conf(lab: &Lab) -> Vec<String> {
+    match worker_memory_mib(lab) {
+        Some(mib) if mib < 1024 => vec!["--conf".into(), format!("spark.executor.memory={mib}m")],
+        _ => Vec::new(),
+    }
+}
+
 /// `http://<master address>:8080`.
 pub fn master_ui(lab: &Lab) -> String {
     format!("http://{}:{MASTER_UI_PORT}", lab.master().ip)
@@ -112,22 +127,24 @@ pub fn status(d: Daemon, user: &str) -> Sh {
 /// Starts a daemon (as the lab user).
 pub fn start(lab: &Lab, d: Daemon) -> Sh {
     sh(
-        "cd {{home}} && SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh start {{class}} 1 {{args}}",
-        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class()), ("args", &crate::script::Words(&d.start_args(lab)))],
+        "cd {{home}} && SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}} sbin/spark-daemon.sh start {{class}} 1 {{args}}",
+        &[("home", &HOME), ("pids", &PID_DIR), ("user", &lab.user), ("class", &d.class()), ("args", &crate::script::Words(&d.start_args(lab)))],
     )
 }
 
-/// Stops a daemon if it runs.
-pub fn stop(d: Daemon) -> Sh {
+/// Stops a daemon, if it runs, that `user` started; the pid file carries the user's name, so this works as root
+/// too (lab destroy on machines lab did not create).
+pub fn stop(d: Daemon, user: &str) -> Sh {
     sh(
-        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 0; cd {{home}} && if SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1; then SPARK_PID_DIR={{pids}} sbin/spark-daemon.sh stop {{class}} 1 >/dev/null 2>&1; fi; true",
-        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class())],
+        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 0; cd {{home}} && export SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}}; \
+         if sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1; then sbin/spark-daemon.sh stop {{class}} 1 >/dev/null 2>&1; fi; true",
+        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class()), ("user", &user)],
     )
 }
 
 /// Stops both daemons, whatever Spark release `/opt/spark` points at now.
-pub fn stop_all() -> Sh {
-    stop(Daemon::Master).then(&stop(Daemon::Worker))
+pub fn stop_all(user: &str) -> Sh {
+    stop(Daemon::Master, user).then(&stop(Daemon::Worker, user))
 }
 
 /// The last `lines` lines of a daemon's log.

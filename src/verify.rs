@@ -63,7 +63,7 @@ async fn node_checks(lab: &Lab, n: &Node, s: &Session) -> Vec<Check> {
     let all: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
     let script = sh(
         "{{profiles}}; echo '== names'; for n in {{all}}; do getent ahostsv4 \"$n\" | awk -v n=\"$n\" 'NR==1{print n\"=\"$1}'; done; \
-         echo '== java'; java -version 2>&1 | head -n 1; echo '== jps'; \"$JAVA_HOME/bin/jps\" 2>&1; true",
+         echo '== java'; java -version 2>&1 | head -n 1; echo '== jps'; \"$JAVA_HOME/bin/jps\" 2>&1; echo '== python'; python3 --version 2>&1; true",
         &[("profiles", &profiles()), ("all", &Words(&all))],
     );
     let out = match s.exec(&script).await {
@@ -100,7 +100,12 @@ async fn node_checks(lab: &Lab, n: &Node, s: &Session) -> Vec<Check> {
     } else {
         Err(format!("no {want} JVM; jps shows: {}", if procs.is_empty() { "nothing".into() } else { procs.join(", ") }))
     };
-    vec![done("names", &n.name, t, names), done("java", &n.name, t, java), done("jps", &n.name, t, jps)]
+    let mut checks = vec![done("names", &n.name, t, names), done("java", &n.name, t, java), done("jps", &n.name, t, jps)];
+    if lab.spark.python {
+        let py = section("python").first().copied().unwrap_or("").trim().to_string();
+        checks.push(done("python", &n.name, t, if py.starts_with("Python 3") { Ok(py) } else { Err(format!("no python3 for PySpark: {py}")) }));
+    }
+    checks
 }
 
 /// Passwordless SSH from the master to each worker, in one round trip.
@@ -143,14 +148,9 @@ async fn master_ui(lab: &Lab) -> Result<String, String> {
     Ok(format!("{} ALIVE, workers ALIVE: {}", j.url, alive.join(", ")))
 }
 
+/// Executors of the verify job: small, so the job starts fast on small workers.
 fn executor_memory(lab: &Lab) -> String {
-    match &lab.spark.worker_memory {
-        Some(m) => {
-            let mib = m[..m.len() - 1].parse::<u64>().unwrap_or(512) * if m.ends_with(['g', 'G']) { 1024 } else { 1 };
-            format!("{}m", mib.min(512))
-        }
-        None => "512m".into(),
-    }
+    format!("{}m", spark::worker_memory_mib(lab).unwrap_or(512).min(512))
 }
 
 /// The spark-shell job on the master. Its output and log stay in a folder on the master, named

@@ -2,8 +2,28 @@
 
 use crate::support::{Lab, lab_dir, repo};
 
-const COMMANDS: &[&str] =
-    &["up", "halt", "provision", "ssh", "ssh-config", "verify", "status", "destroy", "validate", "init", "fetch", "kickstart", "completions"];
+const COMMANDS: &[&str] = &[
+    "up",
+    "halt",
+    "provision",
+    "ssh",
+    "ssh-config",
+    "verify",
+    "status",
+    "destroy",
+    "validate",
+    "init",
+    "fetch",
+    "kickstart",
+    "run",
+    "copy",
+    "submit",
+    "spark-shell",
+    "pyspark",
+    "logs",
+    "ui",
+    "completions",
+];
 
 #[test]
 fn help_lists_every_command_with_examples() {
@@ -31,7 +51,10 @@ fn usage_errors_exit_2() {
 fn completions_are_generated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Lab::new(dir.path()).args(["completions", "bash"]).run().ok();
-    assert!(out.stdout.contains("complete") && out.stdout.contains("kickstart"), "{}", out.stdout);
+    for c in COMMANDS {
+        assert!(out.stdout.contains(&format!(" {c} ")) || out.stdout.contains(&format!("__{}", c.replace('-', "__"))), "no completion for {c}");
+    }
+    assert!(out.stdout.contains("complete") && out.stdout.contains("--workers") && out.stdout.contains("--class"), "{}", out.stdout);
 }
 
 #[test]

@@ -4,48 +4,24 @@
 //! it waits.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::sandbox::SandboxLab;
 use crate::support::http::FileServer;
-use crate::support::{digest_in, fixtures, lab_bin};
+use crate::support::term::Term;
+use crate::support::{digest_in, fixtures};
 
-fn tmux(socket: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux").arg("-L").arg(socket).args(args).output().expect("tmux: run `bash tests/run.sh`, which installs it");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A tmux server of its own, killed on drop.
-struct Term {
-    socket: String,
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
-    }
-}
-
-/// Runs `command` in a `cols`x`rows` terminal until it writes its exit status to `done`;
-/// returns the screen with its whole scrollback, and calls `during` every half second meanwhile.
+/// Runs `lab ARGS` in a `cols`x`rows` terminal until it ends; returns its exit status line and
+/// the screen with its whole scrollback, and calls `during` every half second meanwhile.
 fn in_terminal(name: &str, cols: u16, rows: u16, dir: &Path, env: &[(&str, &str)], args: &str, mut during: impl FnMut(&str)) -> (String, String) {
-    let socket = format!("lab-display-{name}");
-    let term = Term { socket: socket.clone() };
-    let done = dir.join(format!("exit-{cols}x{rows}"));
-    let exports: String = env.iter().map(|(k, v)| format!("export {k}='{v}'; ")).collect();
-    let cmd = format!("cd '{}' && {exports}unset CI; {} {args}; echo \"exit=$?\" > '{}'; sleep 600", dir.display(), lab_bin(), done.display());
-    tmux(&socket, &["new-session", "-d", "-s", "t", "-x", &cols.to_string(), "-y", &rows.to_string(), "env", "TERM=xterm-256color", "sh", "-c", &cmd]);
-    tmux(&socket, &["set-option", "-t", "t", "history-limit", "10000"]);
+    let term = Term::lab(name, cols, rows, dir, env, args);
     let deadline = Instant::now() + Duration::from_secs(400);
-    while !done.exists() {
-        assert!(Instant::now() < deadline, "lab did not finish; the screen:\n{}", tmux(&socket, &["capture-pane", "-p", "-t", "t"]));
-        during(&tmux(&socket, &["capture-pane", "-p", "-t", "t"]));
+    while term.status().is_none() {
+        assert!(Instant::now() < deadline, "lab did not finish; the screen:\n{}", term.screen());
+        during(&term.screen());
         std::thread::sleep(Duration::from_millis(500));
     }
-    let screen = tmux(&socket, &["capture-pane", "-p", "-J", "-S", "-", "-t", "t"]);
-    drop(term);
-    (std::fs::read_to_string(&done).unwrap_or_default(), screen)
+    (term.status().unwrap_or_default(), term.scrollback())
 }
 
 /// No line twice, nothing that looks like a transfer bar or a spinner row left behind.

@@ -3,6 +3,7 @@
 //! 2.13), and the upgrade from one to the other. One cluster at a time: the JVMs of two clusters
 //! at once would crowd a small machine.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::sandbox::SandboxLab;
@@ -169,6 +170,7 @@ fn spark_4_up_verify_break_repair_rest() {
     let java = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "java").expect("java");
     assert!(java["evidence"].as_str().is_some_and(|e| e.contains("\"17.")), "{java}");
     break_repair_and_rest(&lab, &s);
+    use_the_cluster(&lab);
     lab.lab().args(["destroy", "--yes"]).run().ok();
     assert!(lab.traces().is_empty(), "{:?}", lab.traces());
 }
@@ -183,4 +185,131 @@ fn spark_4_refuses_a_java_runtime_without_the_vector_module() {
     assert!(out.stderr.contains("jdk.incubator.vector") && out.stderr.contains("java_installed"), "{}", out.stderr);
     assert!(out.stderr.contains("hint:") && out.stderr.contains("full JDK"), "{}", out.stderr);
     assert!(!out.stderr.contains("spark_master_running"), "lab went on to start Spark:\n{}", out.stderr);
+}
+
+/// Every file under `root` (relative path, mode, bytes), sorted.
+fn tree(root: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let m = std::fs::symlink_metadata(&p).expect("metadata");
+            let rel = p.strip_prefix(root).expect("under root").display().to_string();
+            if m.is_dir() {
+                out.push((format!("{rel}/"), m.permissions().mode() & 0o7777, Vec::new()));
+                todo.push(p);
+            } else {
+                out.push((rel, m.permissions().mode() & 0o7777, std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The commands that use the cluster: run, copy, submit (Python and Java, and a job that fails),
+/// pyspark in a terminal, logs.
+fn use_the_cluster(lab: &SandboxLab) {
+    use std::os::unix::fs::PermissionsExt;
+
+    // `lab run`: every node by default, each line prefixed with its node; the worst status.
+    let out = lab.lab().args(["run", "--", "hostname"]).run().ok();
+    let mut lines: Vec<&str> = out.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["master: master", "node1: node1", "node2: node2"], "{}", out.stdout);
+    let out =
+        lab.lab().args(["run", "--workers", "--", "sh", "-c", "echo \"on $(hostname)\" >&2; [ $(hostname) = node2 ] && exit 7; exit 0"]).run().expect_code(7);
+    assert!(out.stderr.contains("node1: on node1") && out.stderr.contains("node2: on node2") && !out.stderr.contains("master:"), "{}", out.stderr);
+    let out = lab.lab().args(["--json", "run", "--nodes", "node1,master", "--", "echo out; echo err >&2; exit 2"]).run().expect_code(2);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("run --json: {e}\n{}", out.stdout));
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.iter().map(|n| n["node"].as_str().expect("node")).collect::<Vec<_>>(), ["master", "node1"], "{v}");
+    assert!(nodes.iter().all(|n| n["stdout"] == "out\n" && n["stderr"] == "err\n" && n["status"] == 2), "{v}");
+
+    // `lab copy`: a folder to every node and back from one, identical bytes and modes; a large
+    // file to the workers.
+    let local = tempfile::tempdir().expect("tmp");
+    let data = local.path().join("dados de entrada");
+    std::fs::create_dir_all(data.join("sub pasta")).expect("mkdir");
+    std::fs::write(data.join("ação.csv"), "a,b\n1,2\n").expect("write");
+    std::fs::write(data.join("sub pasta/run.sh"), "#!/bin/sh\necho hi\n").expect("write");
+    std::fs::set_permissions(data.join("sub pasta/run.sh"), std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    std::fs::write(data.join("private.txt"), "secret").expect("write");
+    std::fs::set_permissions(data.join("private.txt"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let big: Vec<u8> = (0..6u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(data.join("big.bin"), &big).expect("write");
+    lab.lab().args(["copy", data.to_str().expect("utf-8"), "all:/tmp/lab-copy"]).run().ok();
+    let back = local.path().join("back");
+    lab.lab().args(["copy", "node2:/tmp/lab-copy", back.to_str().expect("utf-8")]).run().ok();
+    assert_eq!(tree(&back), tree(&data), "the folder came back different");
+    let sums = lab.lab().args(["run", "--", "sha256sum", "/tmp/lab-copy/big.bin"]).run().ok();
+    let want = crate::support::sha256_hex(&big);
+    assert_eq!(sums.stdout.lines().filter(|l| l.contains(&want)).count(), 3, "{}", sums.stdout);
+    lab.lab().args(["copy", data.join("big.bin").to_str().expect("utf-8"), "workers:/home/spark/"]).run().ok();
+    let sums = lab.lab().args(["run", "--workers", "--", "sha256sum /home/spark/big.bin"]).run().ok();
+    assert_eq!(sums.stdout.lines().filter(|l| l.contains(&want)).count(), 2, "{}", sums.stdout);
+
+    // `lab submit`: a PySpark job whose answer is known and whose tasks ran on every worker.
+    let apps = crate::support::repo().join("tests/fixtures/apps");
+    let py = lab.lab().args(["submit", apps.join("lab_sum.py").to_str().expect("utf-8"), "--", "2", "1000"]).run().ok();
+    assert!(py.stdout.contains("sum=500500 hosts=node1,node2"), "{}\n{}", py.stdout, py.stderr);
+
+    // A JAR job, compiled on the master with the JDK's javac against Spark's jars, fetched here.
+    lab.lab().args(["run", "--master", "--", "mkdir -p /tmp/lab-app/classes"]).run().ok();
+    lab.lab().args(["copy", apps.join("LabSum.java").to_str().expect("utf-8"), "master:/tmp/lab-app/"]).run().ok();
+    lab.lab()
+        .args([
+            "run",
+            "--master",
+            "--",
+            ". /etc/profile.d/lab-java.sh; cd /tmp/lab-app && javac -cp '/opt/spark/jars/*' -d classes LabSum.java && jar cf lab-sum.jar -C classes .",
+        ])
+        .run()
+        .ok();
+    let jar = local.path().join("lab-sum.jar");
+    lab.lab().args(["copy", "master:/tmp/lab-app/lab-sum.jar", jar.to_str().expect("utf-8")]).run().ok();
+    let java = lab.lab().args(["submit", jar.to_str().expect("utf-8"), "--class", "LabSum", "--", "2", "100000"]).run().ok();
+    assert!(java.stdout.contains("sum=5000050000 hosts=node1,node2"), "{}\n{}", java.stdout, java.stderr);
+
+    // A job that fails: its status comes back.
+    let failed = lab.lab().args(["submit", apps.join("fails.py").to_str().expect("utf-8")]).run();
+    assert_ne!(failed.code, 0, "a failing job exited 0:\n{}", failed.stderr);
+    assert!(failed.stderr.contains("ZeroDivisionError"), "{}", failed.stderr);
+
+    // `lab pyspark`: Python's shell on the master, attached to the cluster, in a terminal.
+    let term = crate::support::term::Term::lab(&format!("{}-py", lab.name), 120, 40, lab.dir.path(), &[], "pyspark");
+    term.wait_for("the pyspark prompt", Duration::from_secs(120), |s| s.contains(">>> "));
+    term.type_line("print('answer', sc.parallelize(range(101), 4).sum(), sc.master)");
+    let screen = term.wait_for("the answer", Duration::from_secs(120), |s| s.contains("answer 5050 spark://master:7077"));
+    assert!(!screen.contains("Traceback"), "{screen}");
+    term.type_line("exit()");
+    term.wait_for("lab pyspark to end", Duration::from_secs(60), |_| term.status().is_some());
+    assert_eq!(term.status().as_deref(), Some("exit=0"));
+
+    // `lab ui`: the addresses, and the master's UI forwarded over SSH to a local port.
+    let ui = lab.lab().args(["ui"]).run().ok();
+    assert!(ui.stdout.contains(&format!("http://{}:8080", lab.ip(10))) && ui.stdout.contains(&format!("http://{}:8081", lab.ip(12))), "{}", ui.stdout);
+    let mut forward = lab.lab().args(["ui", "--forward"]).spawn();
+    let mut stdout = std::io::BufReader::new(forward.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.starts_with("master") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stdout, &mut line).expect("read") > 0, "lab ui --forward printed no master line");
+    }
+    let local = line.split_whitespace().nth(1).and_then(|u| u.strip_prefix("http://")).expect("local address").to_string();
+    let mut conn = std::net::TcpStream::connect(&local).expect("connect to the forwarded port");
+    std::io::Write::write_all(&mut conn, b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("request");
+    let mut page = String::new();
+    let _ = std::io::Read::read_to_string(&mut conn, &mut page);
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert!(page.starts_with("HTTP/1.") && page.contains("Spark Master at spark://master:7077"), "{}", &page[..page.len().min(500)]);
+
+    // `lab logs`: a worker's log shows its registration with the master.
+    let logs = lab.lab().args(["logs", "node1"]).run().ok();
+    assert!(logs.stdout.contains("Successfully registered with master spark://master:7077"), "{}", logs.stdout);
+    let master = lab.lab().args(["logs", "master", "--lines", "1000"]).run().ok();
+    assert!(master.stdout.contains("Registering worker"), "{}", master.stdout);
 }

@@ -3,15 +3,21 @@
 //! below `main` ends the process.
 
 mod completions;
+mod copy;
 mod destroy;
 mod fetch;
 mod halt;
 mod init;
 mod kickstart;
+mod logs;
 mod provision;
+mod run;
+mod shells;
 mod ssh;
 mod ssh_config;
 mod status;
+mod submit;
+mod ui;
 mod up;
 mod validate;
 mod verify;
@@ -51,6 +57,13 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Halt => halt::run(&cx.lab()?),
         Command::Fetch => fetch::run(&cx.lab()?),
         Command::Provision => provision::run(&cx.lab()?),
+        Command::Run { nodes, master, workers, command } => run::run(&cx.lab()?, &nodes, master, workers, &command),
+        Command::Copy { src, dst } => copy::run(&cx.lab()?, &src, &dst),
+        Command::Submit { app, class, conf, args } => submit::run(&cx.lab()?, &app, class.as_deref(), &conf, &args),
+        Command::SparkShell => shells::run(&cx.lab()?, shells::Shell::Scala),
+        Command::Pyspark => shells::run(&cx.lab()?, shells::Shell::Python),
+        Command::Logs { node, follow, daemon, lines } => logs::run(&cx.lab()?, &node, follow, daemon, lines),
+        Command::Ui { open, forward } => ui::run(&cx.lab()?, open, forward),
     }
 }
 

@@ -247,6 +247,8 @@ pub struct Spark {
     pub artifact: Artifact,
     pub worker_cores: Option<u32>,
     pub worker_memory: Option<String>,
+    /// Python 3 on every node, for PySpark.
+    pub python: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -97,6 +97,8 @@ pub struct Spark {
     pub checksum_url: Option<String>,
     pub worker_cores: Option<u32>,
     pub worker_memory: Option<String>,
+    /// Provision Python 3 on every node for PySpark (default true).
+    pub python: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -634,7 +634,13 @@ fn spark(c: &mut Check<'_>) -> Option<Spark> {
     if !url_ok {
         return None;
     }
-    Some(Spark { version: version?, artifact: Artifact { url: raw.url, checksum }, worker_cores: raw.worker_cores, worker_memory: raw.worker_memory })
+    Some(Spark {
+        version: version?,
+        artifact: Artifact { url: raw.url, checksum },
+        worker_cores: raw.worker_cores,
+        worker_memory: raw.worker_memory,
+        python: raw.python.unwrap_or(true),
+    })
 }
 
 /// The Java versions each Spark line supports (Spark's documentation for that release).

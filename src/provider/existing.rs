@@ -313,7 +313,7 @@ impl Provider for Existing {
                 let start = Instant::now();
                 reporter.step_start(&n.name, "restored");
                 let s = Session::connect(&login_target(lab, sd, n, keys), Duration::from_secs(15)).await?;
-                s.sudo_check(&crate::spark::stop_all()).await?;
+                s.sudo_check(&crate::spark::stop_all(&lab.user)).await?;
                 for c in changes.iter().rev() {
                     s.sudo_check(&undo(c)).await.map_err(|e| {
                         Error::node_hint(&n.name, format!("undoing \"{}\": {e}", describe(c)), "run `lab destroy` again; it undoes what is left")

@@ -75,7 +75,7 @@ pub fn running(n: &NodeCx<'_>) -> Result<Outcome> {
         return Ok(Outcome::Satisfied);
     }
     if runs {
-        n.run(n.s.exec(&spark::stop(d)))?;
+        n.run(n.s.exec(&spark::stop(d, &n.cx.lab.user)))?;
     }
     let out = n.run(n.s.exec(&spark::start(n.cx.lab, d)))?;
     if !out.ok() {

@@ -8,6 +8,7 @@ mod daemons;
 mod firewall;
 mod hosts;
 mod java;
+mod python;
 mod spark;
 
 use std::path::Path;
@@ -30,6 +31,7 @@ pub fn owns(id: &str) -> bool {
         id,
         ids::HOSTS_FILE
             | ids::JAVA
+            | ids::PYTHON
             | ids::SPARK
             | ids::FIREWALL
             | ids::SPARK_ENV
@@ -49,6 +51,7 @@ fn probe(n: &NodeCx<'_>) -> crate::script::Sh {
         (ids::JAVA, java::check(n)),
         (ids::SPARK, spark::check(n.cx.lab)),
         (ids::FIREWALL, firewall::check()),
+        (ids::PYTHON, python::check()),
         (ids::SPARK_ENV, spark::env_check(n.cx.lab)),
         (ids::WORKERS_FILE, spark::workers_check(n.cx.lab)),
         (ids::CLUSTER_SSH, cluster_ssh::check()),
@@ -95,6 +98,7 @@ pub fn apply(cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
         ids::JAVA => java::ensure(&n),
         ids::SPARK => spark::install(&n),
         ids::FIREWALL => firewall::ensure(&n),
+        ids::PYTHON => python::ensure(&n),
         ids::SPARK_ENV => spark::env(&n),
         ids::WORKERS_FILE => spark::workers_file(&n),
         ids::CLUSTER_SSH => cluster_ssh::ensure(&n),

@@ -61,7 +61,7 @@ pub fn install(n: &NodeCx<'_>) -> Result<Outcome> {
     let mut outcome = Outcome::Satisfied;
     if marker != tarball.hex() {
         // Whatever runs now runs from the old files: stop it before they change.
-        n.run(n.s.exec(&spark::stop_all()))?;
+        n.run(n.s.exec(&spark::stop_all(&n.cx.lab.user)))?;
         n.unpack(&tarball, &dir)?;
         n.run(n.s.sudo_check(&sh("printf '%s\\n' {{d}} > {{m}}", &[("d", &tarball.hex().to_string()), ("m", &spark::marker(v))])))?;
         outcome = Outcome::Applied;

@@ -32,13 +32,22 @@ fn term_size() -> (u32, u32) {
 
 /// Opens a login shell on the node; returns its exit status.
 pub async fn shell(session: &Session) -> Result<u32> {
+    terminal(session, None).await
+}
+
+/// Runs `command` (or, without one, a login shell) in a pseudo-terminal on the node, wired to
+/// this terminal; returns its exit status.
+pub async fn terminal(session: &Session, command: Option<&crate::script::Sh>) -> Result<u32> {
     let node = &session.target.node;
     let fail = |what: &str, e: russh::Error| Error::Node { node: node.clone(), problem: format!("{what}: {e}"), hint: None };
     let channel = session.handle.channel_open_session().await.map_err(|e| fail("opening an SSH channel", e))?;
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
     let (cols, rows) = term_size();
     channel.request_pty(true, &term, cols, rows, 0, 0, &[]).await.map_err(|e| fail("requesting a terminal", e))?;
-    channel.request_shell(true).await.map_err(|e| fail("starting a shell", e))?;
+    match command {
+        Some(c) => channel.exec(true, c.as_str()).await.map_err(|e| fail("starting the command", e))?,
+        None => channel.request_shell(true).await.map_err(|e| fail("starting a shell", e))?,
+    }
     let (mut rx, tx) = channel.split();
     let _raw = if std::io::stdin().is_terminal() { Some(RawMode::enable()?) } else { None };
     let mut stdin = tokio::io::stdin();

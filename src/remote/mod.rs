@@ -7,6 +7,7 @@
 
 pub mod interactive;
 pub mod known_hosts;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::script::{Sh, sh};
 pub use crate::state::keys::key_core;
 
-/// How long one remote command may run unless its step says otherwise
-/// (`LAB_COMMAND_TIMEOUT`, seconds).
+/// How long a command on a node may go without progress (no input taken, no output given)
+/// before lab gives up on it: `LAB_COMMAND_TIMEOUT` seconds, 900 unless set.
 pub fn command_timeout() -> Duration {
     Duration::from_secs(std::env::var("LAB_COMMAND_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(900))
 }
@@ -232,7 +233,9 @@ impl Session {
 
     /// Runs `command` as the login user. `stdin` is sent and closed; `on_output` sees output as
     /// it arrives (`true` for stderr). Output is also collected, up to 1 MiB per stream. The
-    /// command is abandoned (and the error names it) after `timeout`.
+    /// command is abandoned (and the error names it) once it has made no progress (no input
+    /// taken, no output given) for `timeout`: a 400 MB upload may take as long as it takes,
+    /// a hung `dnf` or `firewall-cmd` may not.
     pub async fn exec_with(
         &self,
         command: &Sh,
@@ -246,12 +249,15 @@ impl Session {
             let first = text.lines().next().unwrap_or("");
             if first.chars().count() > 80 { format!("{}...", first.chars().take(77).collect::<String>()) } else { first.to_string() }
         };
+        let last = std::sync::Mutex::new(std::time::Instant::now());
+        let touch = || *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = std::time::Instant::now();
         let work = async {
             let channel = self.handle.channel_open_session().await.map_err(|e| Error::node(node, format!("opening an SSH channel: {e}")))?;
             channel.exec(true, text).await.map_err(|e| Error::node(node, format!("starting `{}`: {e}", short())))?;
             let (mut rx, tx) = channel.split();
             let send = async {
                 if let Some(input) = stdin {
+                    let input = Progressing { inner: input, touch: &touch };
                     tx.data(input).await.map_err(|e| Error::node(node, format!("sending input to `{}`: {e}", short())))?;
                 }
                 tx.eof().await.map_err(|e| Error::node(node, format!("closing input of `{}`: {e}", short())))
@@ -260,6 +266,7 @@ impl Session {
                 let (mut so, mut se) = (Vec::new(), Vec::new());
                 let mut status = None;
                 while let Some(msg) = rx.wait().await {
+                    touch();
                     match msg {
                         ChannelMsg::Data { data } => {
                             on_output(false, &data);
@@ -288,9 +295,22 @@ impl Session {
             sent?;
             got
         };
-        tokio::time::timeout(timeout, work)
-            .await
-            .map_err(|_| Error::Node { node: node.clone(), problem: format!("`{}` did not finish within {} s", short(), timeout.as_secs()), hint: Some("the node may be overloaded or waiting on its network; run the command again, it continues where it stopped (LAB_COMMAND_TIMEOUT sets the limit)".into()) })?
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(Duration::from_millis(200).min(timeout));
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                _ = tick.tick() => {
+                    if last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed() > timeout {
+                        return Err(Error::Node {
+                            node: node.clone(),
+                            problem: format!("`{}` made no progress for {} s", short(), timeout.as_secs()),
+                            hint: Some("the node may be overloaded or waiting on its network; run the command again, it continues where it stopped (LAB_COMMAND_TIMEOUT sets the limit, in seconds)".into()),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `command` and collects its output.
@@ -343,6 +363,14 @@ impl Session {
             return Err(Error::Checksum { url: local.display().to_string(), algo: algo.to_string(), expected: want.to_string(), got });
         }
         Ok(remote)
+    }
+
+    /// A channel to `host:port` as the node reaches it (SSH local forwarding).
+    pub async fn forward(&self, host: &str, port: u16, from: &str, from_port: u16) -> Result<russh::Channel<client::Msg>> {
+        self.handle
+            .channel_open_direct_tcpip(host, u32::from(port), from, u32::from(from_port))
+            .await
+            .map_err(|e| Error::node(&self.target.node, format!("forwarding to {host}:{port}: {e}")))
     }
 
     pub async fn close(self) {
@@ -420,6 +448,27 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Hashing<'_, R> {
             (this.report)(this.done);
         }
         poll
+    }
+}
+
+/// Input for a remote command that marks progress whenever bytes are taken from it.
+struct Progressing<'a, R: ?Sized, F: Fn()> {
+    inner: &'a mut R,
+    touch: &'a F,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin + ?Sized, F: Fn()> tokio::io::AsyncRead for Progressing<'_, R, F> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            (self.touch)();
+        }
+        r
     }
 }
 

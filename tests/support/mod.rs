@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod term;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,6 +70,10 @@ impl Lab {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.cmd.env(k, v);
         self
+    }
+    /// Starts lab with its stdout piped, and returns at once.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("running {}: {e}", lab_bin()))
     }
     pub fn run(mut self) -> Output {
         let out = self.cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", lab_bin()));
@@ -171,4 +176,10 @@ pub fn assert_plan_is_what_ran(plan: &[(String, String)], stderr: &str) {
         let r: Vec<&String> = ran.iter().filter(|(x, _)| x == t).map(|(_, s)| s).collect();
         assert_eq!(p, r, "{t}: steps ran in another order than planned");
     }
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

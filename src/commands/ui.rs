@@ -1,0 +1,91 @@
+//! `lab ui [--open] [--forward]`: the master's and workers' web UIs: their addresses, the
+//! master's opened in the browser, or local ports forwarded to them over SSH for machines this
+//! computer cannot reach directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::LabCx;
+use crate::error::{Error, Result};
+use crate::labfile::Role;
+use crate::remote::Session;
+use crate::spark::{MASTER_UI_PORT, WORKER_UI_PORT};
+
+/// Opens `url` in the browser, the way the desktop does.
+fn open_url(url: &str) -> Result<()> {
+    let mut cmd = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    cmd.arg(url).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| Error::io(format!("opening {url} in the browser"), e))?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
+    let lab = &cx.lab;
+    let uis: Vec<(String, std::net::Ipv4Addr, u16)> =
+        lab.nodes.iter().map(|n| (n.name.clone(), n.ip, if n.role == Role::Master { MASTER_UI_PORT } else { WORKER_UI_PORT })).collect();
+    if !forward {
+        let master = crate::spark::master_ui(lab);
+        if cx.printer.is_json() {
+            cx.printer.json(
+                &json!({"master": master, "nodes": uis.iter().map(|(n, ip, p)| json!({"node": n, "url": format!("http://{ip}:{p}")})).collect::<Vec<_>>()}),
+            );
+        } else {
+            cx.printer.out(&uis.iter().map(|(n, ip, p)| format!("{n:<12} http://{ip}:{p}")).collect::<Vec<_>>().join("\n"));
+        }
+        if open {
+            open_url(&master)?;
+        }
+        return Ok(0);
+    }
+    let keys = cx.keys()?;
+    let rt = cx.rt()?;
+    rt.block_on(async {
+        let mut sessions = Vec::new();
+        for n in &lab.nodes {
+            let t = cx.provider.target(lab, &cx.sd, &keys, n)?;
+            sessions.push(Arc::new(Session::connect(&t, Duration::from_secs(10)).await?));
+        }
+        let mut lines = Vec::new();
+        let mut master_local = String::new();
+        for ((name, ip, port), s) in uis.iter().zip(&sessions) {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("listening on 127.0.0.1", e))?;
+            let local = listener.local_addr().map_err(|e| Error::io("listening on 127.0.0.1", e))?;
+            let url = format!("http://{local}");
+            if *port == MASTER_UI_PORT {
+                master_local.clone_from(&url);
+            }
+            lines.push(format!("{name:<12} {url}  ->  {ip}:{port} (over SSH)"));
+            let (s, ip, port) = (s.clone(), ip.to_string(), *port);
+            tokio::spawn(async move {
+                while let Ok((mut conn, from)) = listener.accept().await {
+                    let (s, ip) = (s.clone(), ip.clone());
+                    tokio::spawn(async move {
+                        if let Ok(ch) = s.forward(&ip, port, &from.ip().to_string(), from.port()).await {
+                            let mut stream = ch.into_stream();
+                            let _ = tokio::io::copy_bidirectional(&mut conn, &mut stream).await;
+                        }
+                    });
+                }
+            });
+        }
+        cx.printer.out(&lines.join("\n"));
+        cx.printer.info("forwarding until Ctrl-C");
+        if open {
+            open_url(&master_local)?;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        Ok::<_, Error>(())
+    })?;
+    Ok(0)
+}
