@@ -106,6 +106,25 @@ fn hash_file(path: &Path, algo: &ChecksumAlgo) -> Result<String> {
     })
 }
 
+/// Where the size and time of a verified cache file are recorded.
+fn stamp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".verified");
+    PathBuf::from(p)
+}
+
+fn identity(meta: &fs::Metadata) -> String {
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    format!("{} {mtime}\n", meta.len())
+}
+
+/// Records that `path` was just verified.
+fn stamp(path: &Path) {
+    if let Ok(meta) = fs::metadata(path) {
+        let _ = crate::fsx::write_atomic(&stamp_path(path), identity(&meta).as_bytes(), crate::fsx::Access::Public);
+    }
+}
+
 #[derive(Debug)]
 enum Failure {
     /// Worth another try (connection reset, timeout, 5xx, 429).
@@ -146,7 +165,7 @@ impl<'r> Downloader<'r> {
         let name = format!("{algo}-{digest}");
         let final_path = self.cache.join(&name);
         let cached = Cached { path: final_path.clone(), digest: name.clone() };
-        if final_path.is_file() {
+        if self.still_verified(&final_path, &algo, &digest)? {
             return Ok(cached);
         }
         // One download per artifact at a time, across processes: wait for the other one, saying
@@ -183,7 +202,7 @@ impl<'r> Downloader<'r> {
             }
         }
         let _ = fs::write(&lock_path, format!("pid {}\n", std::process::id()));
-        if final_path.is_file() {
+        if self.still_verified(&final_path, &algo, &digest)? {
             return Ok(cached); // another run finished it while we waited
         }
         *fetched = true;
@@ -213,8 +232,31 @@ impl<'r> Downloader<'r> {
             return Err(Error::Checksum { url: artifact.url.clone(), algo: algo.to_string(), expected: digest, got });
         }
         fs::rename(&partial, &final_path).map_err(|e| Error::io(format!("moving {} into the cache", partial.display()), e))?;
+        stamp(&final_path);
         drop(lock);
         Ok(cached)
+    }
+
+    /// Whether the cached file is there and still what was verified: its size and time are
+    /// those recorded when its checksum was last checked; otherwise it is checked again (a
+    /// truncated or replaced cache file never reaches a node) and removed when it fails.
+    fn still_verified(&self, path: &Path, algo: &ChecksumAlgo, digest: &str) -> Result<bool> {
+        let Ok(meta) = fs::metadata(path) else { return Ok(false) };
+        if !meta.is_file() {
+            return Ok(false);
+        }
+        if fs::read_to_string(stamp_path(path)).is_ok_and(|s| s == identity(&meta)) {
+            return Ok(true);
+        }
+        self.reporter.note(&format!("{}: checking the cached copy again (it changed since it was verified)", path.display()));
+        if hash_file(path, algo)? == digest {
+            stamp(path);
+            return Ok(true);
+        }
+        self.reporter.note(&format!("{}: the cached copy is damaged; downloading it again", path.display()));
+        let _ = fs::remove_file(path);
+        let _ = fs::remove_file(stamp_path(path));
+        Ok(false)
     }
 
     /// The expected digest: pinned, or read from the checksum file (cached by URL, so a second

@@ -107,3 +107,58 @@ fn a_missing_file_fails_at_once_with_the_url() {
     assert!(out.stderr.contains("404") && out.stderr.contains("spark-9.9.9-bin-hadoop3.tgz"), "{}", out.stderr);
     assert_eq!(server.requests("spark-9.9.9-bin-hadoop3.tgz"), 1, "a 404 is not worth retrying");
 }
+
+#[test]
+fn a_damaged_cache_is_never_used_and_a_moved_latest_is_followed() {
+    let served = tempfile::tempdir().expect("tmp");
+    let name = "spark-9.9.9-bin-hadoop3.tgz";
+    let v1 = payload(200_000);
+    let publish = |data: &[u8]| {
+        std::fs::write(served.path().join(name), data).expect("write");
+        std::fs::write(served.path().join("latest.sha512"), format!("{:x}  {name}\n", Sha512::digest(data))).expect("write");
+    };
+    publish(&v1);
+    let server = FileServer::start(served.path());
+    let cache = tempfile::tempdir().expect("cache");
+    let c = cache.path().to_str().expect("utf-8");
+    let dir = lab_dir(&lab_text(&server, name, &format!("checksum_url: {}", server.url("latest.sha512"))));
+    let fetch = || Lab::new(dir.path()).env("LAB_CACHE_DIR", c).args(["fetch"]).run();
+    let out = fetch().ok();
+    let path = out.stdout.split_whitespace().nth(1).expect("path").to_string();
+
+    // A truncated cache file, then one replaced by other bytes of the same size: each is found
+    // out and downloaded again, never used.
+    std::fs::write(&path, &v1[..1000]).expect("truncate");
+    let out = fetch().ok();
+    assert!(out.stderr.contains("damaged"), "{}", out.stderr);
+    assert_eq!(std::fs::read(&path).expect("cached"), v1);
+    assert_eq!(server.requests(name), 2);
+    let mut other = v1.clone();
+    other[777] ^= 1;
+    std::fs::write(&path, &other).expect("replace");
+    fetch().ok();
+    assert_eq!(std::fs::read(&path).expect("cached"), v1);
+    assert_eq!(server.requests(name), 3);
+    // An intact cache costs no request.
+    fetch().ok();
+    assert_eq!(server.requests(name), 3);
+
+    // Upstream moves "latest" after lab cached its checksum: the download no longer matches the
+    // cached checksum, so the checksum file is fetched again, once, and the new file is taken.
+    std::fs::remove_file(&path).expect("rm");
+    let v2 = payload(210_000);
+    publish(&v2);
+    let sums_before = server.requests("latest.sha512");
+    let out = fetch().ok();
+    let new_path = out.stdout.split_whitespace().nth(1).expect("path").to_string();
+    assert_eq!(std::fs::read(&new_path).expect("cached"), v2);
+    assert_eq!(server.requests("latest.sha512"), sums_before + 1);
+
+    // A file that matches neither is refused after that one retry.
+    std::fs::remove_file(&new_path).expect("rm");
+    std::fs::write(served.path().join(name), payload(1000)).expect("write");
+    let before = server.requests(name);
+    let out = fetch().expect_code(1);
+    assert!(out.stderr.contains("checksum mismatch"), "{}", out.stderr);
+    assert_eq!(server.requests(name), before + 2);
+}

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use crate::support::Lab;
 
@@ -137,18 +138,55 @@ impl Drop for Outside {
     }
 }
 
+fn fingerprint_of(m: &Outside, node: &str) -> String {
+    let fp = Command::new("ssh-keygen").args(["-lf", &format!("{}/{node}/hostkey.pub", m.path().display())]).output().expect("ssh-keygen");
+    String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string()
+}
+
 #[test]
 fn host_keys_are_never_learned_silently() {
     let m = Outside::new(1);
     let dir = m.lab_file(false, "java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/x.sha512\n");
+    let fps = [fingerprint_of(&m, "master"), fingerprint_of(&m, "node1")];
     let out = Lab::new(&dir).args(["up", "--no-provision"]).run().expect_code(1);
     assert!(out.stderr.contains("no host key is known") && out.stderr.contains("--accept-host-keys"), "{}", out.stderr);
-    let out = Lab::new(&dir).args(["up", "--no-provision", "--accept-host-keys"]).run().ok();
-    let fp = Command::new("ssh-keygen").args(["-lf", &format!("{}/master/hostkey.pub", m.path().display())]).output().expect("ssh-keygen");
-    let fp = String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string();
-    assert!(out.stderr.contains(&fp), "the recorded key's fingerprint is not shown:\n{}", out.stderr);
-    // The lab user now exists there, with the lab key.
+
+    // On a terminal, lab asks before it records, showing what it would record; "no" records
+    // nothing.
+    let term = crate::support::term::Term::lab(&format!("{}-n", m.tag), 160, 30, &dir, &[], "up --no-provision --accept-host-keys");
+    let screen = term.wait_for("the question", Duration::from_secs(60), |s| s.contains("Record host key"));
+    assert!(fps.iter().any(|fp| screen.contains(&format!("Record host key {fp}"))), "{screen}");
+    term.type_line("n");
+    // Each node is its own question.
+    term.wait_for("the second question", Duration::from_secs(60), |s| s.matches("Record host key").count() >= 2);
+    term.type_line("n");
+    let screen = term.wait_for("lab to end", Duration::from_secs(60), |_| term.status().is_some());
+    assert_ne!(term.status().as_deref(), Some("exit=0"), "{screen}");
+    assert!(screen.contains("was not recorded"), "{screen}");
+    drop(term);
+    Lab::new(&dir).args(["ssh", "master", "--", "true"]).run().expect_code(1);
+    // "yes" to both records both, and lab goes on.
+    let term = crate::support::term::Term::lab(&format!("{}-y", m.tag), 160, 30, &dir, &[], "up --no-provision --accept-host-keys");
+    for i in 1..=2 {
+        term.wait_for(&format!("question {i}"), Duration::from_secs(60), |s| s.matches("Record host key").count() >= i);
+        term.type_line("y");
+    }
+    let screen = term.wait_for("lab to end", Duration::from_secs(120), |_| term.status().is_some());
+    assert_eq!(term.status().as_deref(), Some("exit=0"), "{screen}");
+    drop(term);
     assert_eq!(Lab::new(&dir).args(["ssh", "node1", "--", "id -un; hostname"]).run().ok().stdout, "spark\nnode1\n");
+    Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
+
+    // Without a terminal, the flag is the answer, and the fingerprints are shown even with -q or
+    // --json: a record of what was trusted.
+    for quiet in ["-q", "--json"] {
+        let out = Lab::new(&dir).args([quiet, "up", "--no-provision", "--accept-host-keys"]).run().ok();
+        for fp in &fps {
+            assert!(out.stderr.contains(fp.as_str()), "{quiet}: the recorded key's fingerprint is not shown:\n{}", out.stderr);
+        }
+        assert_eq!(Lab::new(&dir).args(["ssh", "node1", "--", "id -un; hostname"]).run().ok().stdout, "spark\nnode1\n");
+        Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
+    }
 }
 
 #[test]
@@ -167,6 +205,26 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
         server.url("spark-3.5.7-bin-hadoop3.tgz.sha512")
     );
     let dir = m.lab_file(true, &software);
+    // What the owners had before lab came: Debian's own loopback line for the host name, their
+    // own `java` in /usr/local/bin, their own /opt/spark folder, and the account lab is told to
+    // use, with their own key in it.
+    let own_key = std::fs::read_to_string(m.path().join("admin.pub")).expect("admin.pub");
+    let before = "grep -n . /etc/hosts; cat /usr/local/bin/java; ls -l --time-style=+ /opt/spark; cat /opt/spark/notes.txt; cat ~spark/.ssh/authorized_keys; id -u spark";
+    let mut was = Vec::new();
+    for (name, ip) in &m.nodes {
+        let setup = format!(
+            "set -e; echo '127.0.1.1 {name}.example.org {name}' | sudo tee -a /etc/hosts >/dev/null; \
+             printf '#!/bin/sh\\necho my own java\\n' | sudo tee /usr/local/bin/java >/dev/null; sudo chmod 755 /usr/local/bin/java; \
+             sudo mkdir -p /opt/spark; echo 'my notes' | sudo tee /opt/spark/notes.txt >/dev/null; \
+             sudo useradd -m -s /bin/bash spark; echo spark:their-own-password | sudo chpasswd; sudo install -d -m 700 -o spark -g spark ~spark/.ssh; \
+             echo '{}' | sudo tee ~spark/.ssh/authorized_keys >/dev/null; sudo chown spark:spark ~spark/.ssh/authorized_keys; sudo chmod 600 ~spark/.ssh/authorized_keys",
+            own_key.trim()
+        );
+        let out = m.as_admin(ip, &setup);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = m.as_admin(ip, &format!("sudo sh -c '{before}'"));
+        was.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
     let cache = tempfile::tempdir().expect("cache");
     let c = cache.path().to_str().expect("utf-8");
     let plan = crate::support::planned(Lab::new(&dir).args(["--json", "up", "--dry-run"]));
@@ -176,13 +234,36 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
     let status = Lab::new(&dir).args(["status"]).run().ok();
     assert!(status.stdout.contains("Master running") && status.stdout.contains("Worker running"), "{}", status.stdout);
+    // While the lab stands, the master's name resolves to its lab address, not the loopback.
+    let hosts = m.as_admin(&m.nodes[0].1, "getent ahostsv4 master | head -n 1");
+    assert!(String::from_utf8_lossy(&hosts.stdout).starts_with(&m.nodes[0].1), "{}", String::from_utf8_lossy(&hosts.stdout));
     Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
-    // The machines still run; what lab installed is gone, and so is the user it created.
-    for (_, ip) in &m.nodes {
-        let out =
-            m.as_admin(ip, "hostname; test ! -e /opt/spark && echo no-spark; id spark >/dev/null 2>&1 || echo no-user; grep -c 'BEGIN lab' /etc/hosts || true");
+    // The machines still run, and hold exactly what their owners had: lab's files are gone,
+    // what it replaced is back, the account it did not create is still there with only its
+    // owner's key.
+    for ((name, ip), was) in m.nodes.iter().zip(&was) {
+        let out = m.as_admin(ip, &format!("sudo sh -c '{before}'"));
+        assert_eq!(&String::from_utf8_lossy(&out.stdout), was, "{name} is not as lab found it");
+        let out = m.as_admin(
+            ip,
+            "ls /opt; ls /etc/profile.d; ls /usr/local/bin; ls /etc/sudoers.d; ps -eo pid,user,args | grep '[o]rg.apache.spark' || echo no-spark-running",
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(text.contains("no-spark") && text.contains("no-user") && text.trim_end().ends_with('0'), "{ip}: {text}");
+        assert!(!text.contains("spark-3.5.7") && !text.contains("lab-") && !text.contains(".lab-orig") && text.contains("no-spark-running"), "{name}: {text}");
     }
     assert!(!dir.join(".lab").exists());
+}
+
+#[test]
+fn an_existing_system_account_is_never_taken() {
+    let m = Outside::new(1);
+    let dir = m.lab_file(
+        true,
+        "user: www-data\njava:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/s.sha512\n",
+    );
+    let out = Lab::new(&dir).args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("www-data") && out.stderr.contains("system account"), "{}", out.stderr);
+    let after = m.as_admin(&m.nodes[0].1, "sudo ls /etc/sudoers.d; sudo ls -a ~www-data");
+    let text = String::from_utf8_lossy(&after.stdout).into_owned();
+    assert!(!text.contains("lab") && !text.contains(".ssh"), "lab changed the system account's machine: {text}");
 }

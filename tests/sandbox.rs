@@ -25,6 +25,28 @@ pub struct SandboxLab {
     pub dir: tempfile::TempDir,
     pub name: String,
     pub net: String,
+    /// Held while the lab lives: no other test process takes the same subnet.
+    _net_lock: std::fs::File,
+}
+
+/// A /24 no other test (in this process or another) holds and no interface on this machine
+/// uses, reserved by a lock file that is released when the test ends, even by a crash.
+fn reserve_net(seed: u32) -> (String, std::fs::File) {
+    let dir = std::env::temp_dir().join("lab-test-nets");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let used = run("ip", &["-4", "-o", "addr", "show"]);
+    for i in 0..50 * 250 {
+        let k = (seed + i) % (50 * 250);
+        let net = format!("10.{}.{}", 200 + k / 250, k % 250);
+        if used.contains(&format!(" {net}.")) {
+            continue;
+        }
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(&net)).expect("lock file");
+        if f.try_lock().is_ok() {
+            return (net, f);
+        }
+    }
+    panic!("no free 10.200-249.x.0/24 subnet for a sandbox test");
 }
 
 /// The `nodes:` section for a master at .10 and `workers` workers at .11, .12, ...
@@ -49,9 +71,9 @@ impl SandboxLab {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let name = format!("t{}-{n}", pid % 100_000);
-        let net = format!("10.{}.{}", 200 + (n % 50), pid % 250);
+        let (net, _net_lock) = reserve_net(pid.wrapping_mul(7919).wrapping_add(n * 251));
         let dir = tempfile::tempdir().expect("tempdir");
-        let lab = Self { dir, name, net };
+        let lab = Self { dir, name, net, _net_lock };
         lab.write(workers, &software(&lab.net));
         lab
     }
@@ -259,6 +281,19 @@ fn two_labs_side_by_side_are_destroyed_independently() {
     // Twice is a no-op.
     let again = b.lab().args(["destroy", "--yes"]).run().ok();
     assert!(again.stderr.contains("nothing to destroy"), "{}", again.stderr);
+}
+
+#[test]
+fn a_damaged_state_file_does_not_stop_destroy() {
+    let lab = SandboxLab::new(1);
+    lab.lab().args(["up", "--no-provision"]).run().ok();
+    let bridge = bridge_of(&lab);
+    std::fs::write(lab.state().join("state.json"), "{ not json").expect("write");
+    let out = lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(out.stderr.contains("damaged") && out.stderr.contains("by its marks"), "{}", out.stderr);
+    assert!(out.stderr.contains(&bridge), "destroy did not show what it would remove:\n{}", out.stderr);
+    assert!(lab.traces().is_empty(), "{:?}", lab.traces());
+    assert!(!lab.dir.path().join(".lab").exists());
 }
 
 #[test]

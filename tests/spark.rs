@@ -313,3 +313,24 @@ fn use_the_cluster(lab: &SandboxLab) {
     let master = lab.lab().args(["logs", "master", "--lines", "1000"]).run().ok();
     assert!(master.stdout.contains("Registering worker"), "{}", master.stdout);
 }
+
+#[test]
+fn a_hanging_command_on_a_node_ends_in_an_error_naming_it_and_the_next_up_continues() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let s = serve();
+    let lab = SandboxLab::with(1, |_| software(&s, SPARK_3, 17).replace("verify:\n  timeout: 240\n", "verify:\n  spark_shell: false\n"));
+    lab.lab().args(["up", "--no-provision"]).run().ok();
+    // node1's firewalld hangs, the way it does while it waits on D-Bus.
+    lab.ssh(11, "printf '#!/bin/sh\\nsleep 3600\\n' | sudo tee /usr/local/bin/firewall-cmd >/dev/null && sudo chmod 755 /usr/local/bin/firewall-cmd").ok();
+    let start = Instant::now();
+    let out = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).env("LAB_COMMAND_TIMEOUT", "5").args(["up"]).run().expect_code(1);
+    assert!(start.elapsed() < Duration::from_secs(180), "lab up took {:?}", start.elapsed());
+    assert!(out.stderr.contains("node1: firewall: FAILED") && out.stderr.contains("made no progress for 5 s"), "{}", out.stderr);
+    assert!(out.stderr.contains("LAB_COMMAND_TIMEOUT"), "{}", out.stderr);
+    // Once it answers again, the next `lab up` continues where that one stopped.
+    lab.ssh(11, "sudo rm -f /usr/local/bin/firewall-cmd; sudo pkill -f 'sleep [3]600' || true").ok();
+    let out = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["up"]).run().ok();
+    assert!(!out.stderr.contains("spark_installed: done"), "Spark was installed again:\n{}", out.stderr);
+    assert!(out.stderr.contains("node1: spark_worker_running: done"), "{}", out.stderr);
+    assert!(lab.lab().args(["ssh", "node1", "--", "jps"]).run().ok().stdout.contains("Worker"));
+}

@@ -188,6 +188,18 @@ fn an_interrupted_up_continues_without_recreating_vms() {
     let out = lab.lab().args(["up", "--no-provision"]).run().ok();
     assert_eq!(lab.calls("createvm"), 3, "VMs were created again:\n{}", out.stderr);
     assert_eq!(lab.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
+
+    // A state file from a newer lab: destroy still finds the VMs by their mark, names them, and
+    // removes them.
+    std::fs::write(lab.dir.path().join(".lab/vb62/state.json"), "{\"version\": 99, \"future\": true}").expect("write");
+    let out = lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(out.stderr.contains("version 99") && out.stderr.contains("by its marks"), "{}", out.stderr);
+    for vm in ["lab-vb62-master", "lab-vb62-node1", "lab-vb62-node2"] {
+        assert!(out.stderr.contains(vm), "destroy did not say it would remove {vm}:\n{}", out.stderr);
+    }
+    let w = lab.world_json();
+    assert!(w["vms"].as_array().is_none_or(Vec::is_empty), "VMs survived: {}", w["vms"]);
+    assert!(!lab.dir.path().join(".lab").exists());
 }
 
 #[test]

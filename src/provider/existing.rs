@@ -116,7 +116,7 @@ impl Existing {
         let line = format!("{}: {} presents host key {} ({})", node.name, t.addr, fingerprint(&key), key.split_whitespace().next().unwrap_or("?"));
         cx.reporter.always(&line);
         if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && std::env::var_os("LAB_ASSUME_YES").is_none() {
-            let answer = cx.reporter.ask(&format!("Record this host key for {}? [y/N] ", node.name));
+            let answer = cx.reporter.ask(&format!("Record host key {} for {} ({})? [y/N] ", fingerprint(&key), node.name, t.addr));
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
                 return Err(Error::Cancelled(format!("the host key of {} was not recorded", node.name)));
             }
@@ -151,6 +151,25 @@ impl Existing {
         })?;
         let public = std::fs::read_to_string(cx.sd.client_key_path().with_extension("pub")).map_err(|e| Error::io("reading the lab's public key", e))?;
         let r = cx.block_on(Self::make_lab_user(cx, node, &s, public.trim()));
+        // The lab user must now get in with the lab key; when it cannot, say why if lab can tell.
+        let r = r.and_then(|()| match cx.block_on(Session::connect(&lab_t, Duration::from_secs(10))) {
+            Ok(lab_s) => {
+                cx.put_session(&node.name, lab_s);
+                Ok(())
+            }
+            Err(e) => {
+                let user = &cx.lab.user;
+                let status = cx.block_on(s.sudo_check(&sh("passwd -S {{u}} 2>/dev/null | cut -d' ' -f2", &[("u", user)]))).map(|o| o.stdout.trim().to_string());
+                let hint = if status.as_deref().is_ok_and(|st| st == "L" || st == "LK") {
+                    format!(
+                        "the account {user} has a locked password (`!` in /etc/shadow), and an sshd without PAM refuses key logins to locked accounts; `sudo usermod -p '*' {user}` on the node keeps password logins impossible and lets keys in"
+                    )
+                } else {
+                    format!("lab added its key to {user}'s authorized_keys; check sshd's AllowUsers/AuthorizedKeysFile on the node")
+                };
+                Err(Error::node_hint(&node.name, format!("{user} cannot log in with the lab key after lab set it up: {e}"), hint))
+            }
+        });
         cx.block_on(s.close());
         r?;
         Ok(Outcome::Applied)

@@ -294,6 +294,9 @@ impl Reporter for Printer {
     }
 
     fn ask(&self, question: &str) -> String {
+        // Steps on several nodes may ask at once: one question at a time.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let read = || {
             eprint!("{question}");
             let _ = std::io::stderr().flush();
