@@ -73,13 +73,13 @@ fn lab_up_leaves_a_clean_screen_at_80x24_and_120x30() {
 
 #[test]
 fn a_virtualbox_install_shows_its_phases_while_it_waits() {
-    let lab = crate::vbox::VboxLab::new(60, 6);
+    let lab = crate::vbox::VboxLab::new("60", 6);
     let mut env = lab.env();
     env.push(("LAB_BOOT_KEYS_DELAY".into(), "2".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut phases = Vec::new();
     let mut usual = false;
-    let (status, screen) = in_terminal("vb60", 100, 30, lab.dir.path(), &env, "up --no-provision", |s| {
+    let (status, screen) = in_terminal("vb60", 100, 30, lab.dir.as_path(), &env, "up --no-provision", |s| {
         for p in ["booting the installer", "installing", "first boot"] {
             if s.contains(p) && !phases.contains(&p) {
                 phases.push(p);

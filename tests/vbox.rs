@@ -15,17 +15,53 @@ pub fn standin() -> PathBuf {
 }
 
 /// A lab folder, the stand-in's world and the fixture server; on drop, everything is removed
-/// even if the test failed half-way.
+/// even if the test failed half-way. Its host-only subnet is one of the eight VirtualBox allows
+/// without networks.conf (192.168.56-63.0/24), reserved for the test's life by a lock file so
+/// parallel tests (and test processes) never share one.
 pub struct VboxLab {
-    pub dir: tempfile::TempDir,
+    /// The lab folder.
+    pub dir: PathBuf,
+    _root: tempfile::TempDir,
     world: tempfile::TempDir,
     _server: FileServer,
     _served: tempfile::TempDir,
     cache: tempfile::TempDir,
+    pub name: String,
+    pub subnet: u8,
+    version: Option<String>,
+    _net_lock: std::fs::File,
+}
+
+/// Waits for a free subnet among 192.168.56-63.0/24 and holds it.
+fn reserve_subnet() -> (u8, std::fs::File) {
+    let dir = std::env::temp_dir().join("lab-test-nets");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let used = String::from_utf8_lossy(&Command::new("ip").args(["-4", "-o", "addr", "show"]).output().expect("ip").stdout).into_owned();
+        for s in 56..=63u8 {
+            if used.contains(&format!(" 192.168.{s}.")) {
+                continue;
+            }
+            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("192.168.{s}"))).expect("lock file");
+            if f.try_lock().is_ok() {
+                return (s, f);
+            }
+        }
+        assert!(Instant::now() < deadline, "no free host-only subnet in 192.168.56.0/21 for 15 minutes");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 impl VboxLab {
-    pub fn new(subnet: u8, install_seconds: u32) -> Self {
+    pub fn new(tag: &str, install_seconds: u32) -> Self {
+        Self::build(tag, install_seconds, 2, None, "")
+    }
+
+    /// A lab `vb<tag>` with `workers` workers, the stand-in playing VirtualBox `version`
+    /// (default: its own), in the folder `subdir` under a temporary folder.
+    pub fn build(tag: &str, install_seconds: u32, workers: usize, version: Option<&str>, subdir: &str) -> Self {
+        let (subnet, net_lock) = reserve_subnet();
         let f = fixtures();
         let served = tempfile::tempdir().expect("tmp");
         for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
@@ -40,9 +76,12 @@ impl VboxLab {
             format!("{:x}", sha2::Sha256::digest(&iso))
         };
         let server = FileServer::start(served.path());
-        let dir = tempfile::tempdir().expect("tmp");
+        let root = tempfile::tempdir().expect("tmp");
+        let dir = root.path().join(subdir);
+        std::fs::create_dir_all(&dir).expect("lab folder");
+        let name = format!("vb{tag}");
         let text = format!(
-            "name: vb{subnet}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: 2\n\
+            "name: {name}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: {workers}\n\
              java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n",
             server.url("CentOS-Stream-9-latest-x86_64-dvd1.iso"),
             server.url("jdk-17-lab.tar.gz"),
@@ -50,10 +89,36 @@ impl VboxLab {
             server.url("spark-3.5.7-bin-hadoop3.tgz"),
             server.url("spark-3.5.7-bin-hadoop3.tgz.sha512"),
         );
-        std::fs::write(dir.path().join("lab.yaml"), text).expect("lab.yaml");
-        let me = Self { dir, world: tempfile::tempdir().expect("tmp"), _server: server, _served: served, cache: tempfile::tempdir().expect("tmp") };
+        std::fs::write(dir.join("lab.yaml"), text).expect("lab.yaml");
+        let me = Self {
+            dir,
+            _root: root,
+            world: tempfile::tempdir().expect("tmp"),
+            _server: server,
+            _served: served,
+            cache: tempfile::tempdir().expect("tmp"),
+            name,
+            subnet,
+            version: version.map(str::to_string),
+            _net_lock: net_lock,
+        };
         std::fs::write(me.world.path().join("install-seconds"), install_seconds.to_string()).expect("write");
         me
+    }
+
+    /// An address of the lab network: `.host`.
+    pub fn ip(&self, host: u8) -> String {
+        format!("192.168.{}.{host}", self.subnet)
+    }
+
+    /// The stand-in, run directly in this lab's world.
+    pub fn standin(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new(standin());
+        c.args(args).env("VBOXSTANDIN_HOME", self.world.path());
+        if let Some(v) = &self.version {
+            c.env("VBOXSTANDIN_VERSION", v);
+        }
+        c.output().expect("standin")
     }
 
     /// The environment lab runs in: the stand-in, its world, a cache of the test's own.
@@ -65,18 +130,46 @@ impl VboxLab {
             ("VBOXSTANDIN_INSTALL_SECONDS".into(), secs.trim().into()),
             ("LAB_CACHE_DIR".into(), self.cache.path().to_str().expect("utf-8").into()),
             ("NO_PROXY".into(), "127.0.0.1".into()),
+            // The installer's boot menu shows 1 s after power-on; lab types its keys after 2.
+            ("LAB_BOOT_KEYS_DELAY".into(), "2".into()),
+            // A regression that leaves a VM waiting fails in minutes, not in lab's hour.
+            ("LAB_INSTALL_TIMEOUT".into(), "300".into()),
+            ("LAB_BOOT_TIMEOUT".into(), "180".into()),
         ]
+        .into_iter()
+        .chain(self.version.iter().map(|v| ("VBOXSTANDIN_VERSION".to_string(), v.clone())))
+        .collect()
     }
 
-    fn lab(&self) -> Lab {
-        self.env().into_iter().fold(Lab::new(self.dir.path()), |l, (k, v)| l.env(&k, &v))
+    pub fn lab(&self) -> Lab {
+        self.env().into_iter().fold(Lab::new(&self.dir), |l, (k, v)| l.env(&k, &v))
     }
 
-    fn calls(&self, prefix: &str) -> usize {
+    pub fn calls(&self, prefix: &str) -> usize {
         std::fs::read_to_string(self.world.path().join("calls.log")).unwrap_or_default().lines().filter(|l| l.starts_with(prefix)).count()
     }
 
-    fn world_json(&self) -> serde_json::Value {
+    pub fn world(&self) -> &std::path::Path {
+        self.world.path()
+    }
+
+    /// What the stand-in holds, and guests still running: empty when everything is gone.
+    pub fn leftovers(&self) -> Vec<String> {
+        let w = self.world_json();
+        let mut left: Vec<String> = w["vms"].as_array().into_iter().flatten().map(|v| format!("VM {}", v["name"])).collect();
+        left.extend(w["hostonlyifs"].as_array().into_iter().flatten().map(|i| format!("host-only interface {}", i["name"])));
+        left.extend(w["disks"].as_object().into_iter().flatten().map(|(p, _)| format!("disk {p}")));
+        let ns = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout).into_owned();
+        for vm in w["vms"].as_array().into_iter().flatten() {
+            let short: String = vm["uuid"].as_str().unwrap_or("").chars().filter(char::is_ascii_hexdigit).take(8).collect();
+            if ns.contains(&format!("vbx-{short}")) {
+                left.push(format!("guest vbx-{short}"));
+            }
+        }
+        left
+    }
+
+    pub fn world_json(&self) -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(self.world.path().join("state.json")).unwrap_or_else(|_| "{}".into())).unwrap_or_default()
     }
 }
@@ -104,7 +197,7 @@ impl Drop for VboxLab {
 #[test]
 fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
     let _one_cluster_at_a_time = crate::support::heavy();
-    let lab = VboxLab::new(61, 10);
+    let lab = VboxLab::new("61", 8);
     // The VM phase for 3 nodes with a 10 s install each runs in parallel.
     let start = Instant::now();
     let out = lab.lab().args(["up", "--no-provision"]).run().ok();
@@ -134,7 +227,8 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
         assert!(info.contains(want), "{want} missing from:\n{info}");
     }
     // The MAC lab chose for the host-only NIC is recorded, and it is the one the VM has.
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lab.dir.path().join(".lab/vb61/state.json")).expect("state")).expect("json");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.as_path().join(".lab/vb61/state.json")).expect("state")).expect("json");
     let macs = state["resources"]["mac:node1"].as_str().expect("recorded MACs").to_string();
     let hostonly_mac = macs.split(',').nth(1).expect("two MACs");
     assert!(info.contains(&format!("macaddress2=\"{hostonly_mac}\"")), "{macs}\n{info}");
@@ -155,17 +249,17 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
     assert!(w["disks"].as_object().is_some_and(serde_json::Map::is_empty), "{w}");
     let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip");
     assert!(!String::from_utf8_lossy(&ns.stdout).contains("vbx-"), "guests survived destroy");
-    assert!(!lab.dir.path().join(".lab").exists());
+    assert!(!lab.dir.as_path().join(".lab").exists());
 }
 
 #[test]
 fn an_interrupted_up_continues_without_recreating_vms() {
-    let lab = VboxLab::new(62, 6);
+    let lab = VboxLab::new("62", 6);
     // VirtualBox sometimes reports a session lock for a moment: lab tries such calls again.
     std::fs::write(lab.world.path().join("fail"), "modifyvm lab-vb62-master\n").expect("fault");
     let mut child = std::process::Command::new(crate::support::lab_bin())
         .args(["up", "--no-provision"])
-        .current_dir(lab.dir.path())
+        .current_dir(lab.dir.as_path())
         .env("VBOXMANAGE", standin())
         .env("VBOXSTANDIN_HOME", lab.world.path())
         .env("VBOXSTANDIN_INSTALL_SECONDS", "6")
@@ -191,7 +285,7 @@ fn an_interrupted_up_continues_without_recreating_vms() {
 
     // A state file from a newer lab: destroy still finds the VMs by their mark, names them, and
     // removes them.
-    std::fs::write(lab.dir.path().join(".lab/vb62/state.json"), "{\"version\": 99, \"future\": true}").expect("write");
+    std::fs::write(lab.dir.as_path().join(".lab/vb62/state.json"), "{\"version\": 99, \"future\": true}").expect("write");
     let out = lab.lab().args(["destroy", "--yes"]).run().ok();
     assert!(out.stderr.contains("version 99") && out.stderr.contains("by its marks"), "{}", out.stderr);
     for vm in ["lab-vb62-master", "lab-vb62-node1", "lab-vb62-node2"] {
@@ -199,12 +293,12 @@ fn an_interrupted_up_continues_without_recreating_vms() {
     }
     let w = lab.world_json();
     assert!(w["vms"].as_array().is_none_or(Vec::is_empty), "VMs survived: {}", w["vms"]);
-    assert!(!lab.dir.path().join(".lab").exists());
+    assert!(!lab.dir.as_path().join(".lab").exists());
 }
 
 #[test]
 fn a_vm_name_lab_did_not_create_is_left_alone() {
-    let lab = VboxLab::new(63, 1);
+    let lab = VboxLab::new("63", 1);
     let env = |c: &mut Command| {
         c.env("VBOXSTANDIN_HOME", lab.world.path());
     };
@@ -252,12 +346,55 @@ fn the_stand_in_refuses_what_vboxmanage_refuses() {
     assert!(c == 1 && err.contains("VBOX_E_INVALID_OBJECT_STATE"), "{err}");
     let (c, _, _) = run(&["controlvm", "x", "poweroff"]);
     assert_eq!(c, 0);
+    // Right after a power-off the session is still being unlocked.
+    let (c, _, err) = run(&["storagectl", "x", "--name", "SATA", "--add", "sata"]);
+    assert!(c == 1 && err.contains("is already locked for a session (or being unlocked)"), "{err}");
+    std::thread::sleep(Duration::from_millis(600));
     let (c, _, err) = run(&["controlvm", "x", "poweroff"]);
     assert!(c == 1 && err.contains("is not currently running"), "{err}");
+    // The media registry: a disk is registered by createmedium, cannot be created twice, and
+    // cannot be closed while attached.
+    let disk = format!("{base}/x/d.vdi");
+    let (c, out, _) = run(&["createmedium", "disk", "--filename", &disk, "--size", "100"]);
+    assert!(c == 0 && out.starts_with("Medium created. UUID: "), "{out}");
+    std::fs::remove_file(&disk).expect("rm");
+    let (c, _, err) = run(&["createmedium", "disk", "--filename", &disk, "--size", "100"]);
+    assert!(c == 1 && err.contains("VBOX_E_OBJECT_IN_USE"), "a registered disk whose file is gone was created again: {err}");
+    run(&["closemedium", "disk", &disk]);
+    let (c, _, _) = run(&["createmedium", "disk", "--filename", &disk, "--size", "100"]);
+    assert_eq!(c, 0);
+    assert_eq!(run(&["storagectl", "x", "--name", "SATA", "--add", "sata"]).0, 0);
+    assert_eq!(run(&["storageattach", "x", "--storagectl", "SATA", "--port", "0", "--device", "0", "--type", "hdd", "--medium", &disk]).0, 0);
+    let (c, _, err) = run(&["closemedium", "disk", &disk, "--delete"]);
+    assert!(c == 1 && err.contains("still attached"), "{err}");
+    let (c, _, err) = run(&["controlvm", "x", "keyboardputscancode", "zz"]);
+    assert!(c == 1 && err.contains("not currently running"), "{err}");
     let (c, _, _) = run(&["unregistervm", "x", "--delete"]);
     assert_eq!(c, 0);
+    assert!(!std::path::Path::new(&disk).exists(), "unregistervm --delete left the attached disk");
     let (_, out, _) = run(&["list", "vms"]);
     assert_eq!(out, "");
     let (c, out, _) = run(&["--version"]);
     assert!(c == 0 && out.trim_end().ends_with("r165100"), "{out}");
+
+    // A group is a folder level.
+    let (c, out, _) = run(&["createvm", "--name", "g", "--groups", "/lab-g", "--basefolder", &base, "--register"]);
+    assert!(c == 0 && out.contains(&format!("{base}/lab-g/g/g.vbox")), "{out}");
+    // Non-ASCII arguments need a UTF-8 locale; messages follow the GUI's language.
+    let in_locale = |locale: &str, lang: Option<&str>, args: &[&str]| {
+        let mut c = Command::new(standin());
+        c.args(args).env("VBOXSTANDIN_HOME", world.path()).env("LC_ALL", locale).env("LANG", locale);
+        if let Some(l) = lang {
+            c.env("VBOXSTANDIN_LANGUAGE", l);
+        }
+        let o = c.output().expect("standin");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let accented = format!("{base}/Área de Trabalho");
+    let (c, _, err) = in_locale("C", None, &["createvm", "--name", "joão", "--basefolder", &accented, "--register"]);
+    assert!(c == 1 && err.contains("VERR_NO_TRANSLATION"), "{err}");
+    let (c, out, _) = in_locale("C.UTF-8", Some("pt_BR"), &["createvm", "--name", "joão", "--basefolder", &accented, "--register"]);
+    assert!(c == 0 && out.contains("foi criada e registrada"), "{out}");
+    let (c, _, err) = in_locale("C.UTF-8", Some("pt_BR"), &["showvminfo", "nada", "--machinereadable"]);
+    assert!(c == 1 && err.contains("Não foi possível encontrar") && err.contains("VBOX_E_OBJECT_NOT_FOUND"), "{err}");
 }

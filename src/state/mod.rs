@@ -178,6 +178,13 @@ impl StateDir {
         })
     }
 
+    /// Forgets a record that no longer holds.
+    pub fn forget(&self, key: &str) -> Result<()> {
+        self.update(|st| {
+            st.resources.remove(key);
+        })
+    }
+
     /// The lab was built with another provider than the lab file names now.
     pub fn same_provider(&self, lab: &Lab) -> Result<()> {
         match self.load() {

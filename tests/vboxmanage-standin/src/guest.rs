@@ -63,7 +63,9 @@ fn netns(vm: &Vm) -> String {
 /// started it (its parent exits; init reaps it).
 #[allow(clippy::zombie_processes)]
 fn spawn(vm: &Vm, what: &str) -> i32 {
-    let log = fs::OpenOptions::new().create(true).append(true).open(Path::new(&vm.folder).join("guest.log")).expect("guest log");
+    let logs = Path::new(&vm.folder).join("Logs");
+    let _ = fs::create_dir_all(&logs);
+    let log = fs::OpenOptions::new().create(true).append(true).open(logs.join("VBox.log")).expect("VBox.log");
     let child = Command::new(std::env::current_exe().expect("exe"))
         .args([what, &vm.uuid])
         .env("VBOXSTANDIN_HOME", home())
@@ -88,12 +90,13 @@ pub fn boot(vm: &mut Vm) {
         }
         if dev == "dvd" && installer {
             // Anaconda finds ks.cfg on the OEMDRV disc; without one it waits for a person.
-            what = if disk.installed || oemdrv(vm).is_none() { "__guest-idle" } else { "__guest-install" };
+            what = if oemdrv(vm).is_none() { "__guest-idle" } else { "__guest-install" };
             break;
         }
     }
     vm.pid = Some(spawn(vm, what));
-    vm.state = "running".into();
+    vm.state = String::new();
+    vm.enter("running");
 }
 
 fn alive(pid: i32) -> bool {
@@ -115,13 +118,15 @@ fn cleanup(vm: &Vm) {
     }
 }
 
-/// VMs whose process ended (the guest powered itself off) are powered off.
+/// VMs whose process ended (the guest powered itself off) are powered off; their session is
+/// unlocked a moment later.
 pub fn refresh(world: &mut World) {
     for vm in &mut world.vms {
-        if vm.state == "running" && !vm.pid.is_some_and(alive) {
+        if matches!(vm.state.as_str(), "running" | "paused" | "gurumeditation") && !vm.pid.is_some_and(alive) {
             cleanup(vm);
-            vm.state = "poweroff".into();
+            vm.enter("poweroff");
             vm.pid = None;
+            vm.unlock_at = crate::now_ms() + crate::unlock_ms();
         }
     }
 }
@@ -143,7 +148,7 @@ pub fn stop(vm: &mut Vm, hard: bool) {
         }
     }
     cleanup(vm);
-    vm.state = "poweroff".into();
+    vm.enter("poweroff");
     vm.pid = None;
 }
 
@@ -183,17 +188,128 @@ fn opt<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     line.split_whitespace().find_map(|w| w.strip_prefix(&format!("--{name}=")))
 }
 
-/// The installer: reads ks.cfg, "installs" for a while, writes the result onto the disk and
-/// powers the VM off.
-pub fn install(uuid: &str) {
-    let secs: u64 = std::env::var("VBOXSTANDIN_INSTALL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
-    let (vm, ks) = {
+fn env_secs(name: &str, default: f64) -> Duration {
+    Duration::from_secs_f64(std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default))
+}
+
+/// Writes a line to the VM's log (stdout of the VM process is `Logs/VBox.log`).
+fn log(line: &str) {
+    println!("{:>10} {line}", crate::now_ms());
+}
+
+/// The VM's state now, as the world has it.
+fn state_of(uuid: &str) -> Option<(String, Vm)> {
+    let mut l = lock_world();
+    find_vm(&mut l.world, uuid).map(|v| (v.state.clone(), v.clone()))
+}
+
+/// Sleeps for `d` of the guest's running time: a paused VM does not advance.
+fn run_for(uuid: &str, d: Duration) {
+    let mut left = d;
+    while !left.is_zero() {
+        let tick = left.min(Duration::from_millis(100));
+        std::thread::sleep(tick);
+        if state_of(uuid).is_some_and(|(s, _)| s == "running") {
+            left = left.saturating_sub(tick);
+        }
+    }
+}
+
+/// Sets this VM's state, when this process is still its VM process.
+fn set_state(uuid: &str, state: &str, pid_too: bool) {
+    let mut l = lock_world();
+    if let Some(v) = find_vm(&mut l.world, uuid)
+        && v.pid == Some(i32::try_from(std::process::id()).unwrap_or(0))
+    {
+        v.enter(state);
+        if pid_too {
+            v.pid = None;
+            v.unlock_at = crate::now_ms() + crate::unlock_ms();
+        }
+    }
+    save(&l.world);
+}
+
+/// A fault asked for by the test (`$VBOXSTANDIN_HOME/guest-fault`, lines `<vm> <state>`), taken
+/// once.
+fn take_fault(name: &str) -> Option<String> {
+    let path = home().join("guest-fault");
+    let text = fs::read_to_string(&path).ok()?;
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let i = lines.iter().position(|l| l.split_whitespace().next() == Some(name))?;
+    let state = lines.remove(i).split_whitespace().nth(1)?.to_string();
+    let _ = fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>());
+    Some(state)
+}
+
+/// The boot menu of the install DVD (isolinux on EL7, GRUB on EL9 and EL10): "Install" first,
+/// "Test this media & install" preselected. It shows `$VBOXSTANDIN_MENU_AT` s after power-on
+/// (keys typed before are lost) and waits `$VBOXSTANDIN_BOOT_MENU_SECONDS` (60, as the DVDs'
+/// timeout) for a choice. Up then Enter picks "Install"; Enter alone, or the timeout, the
+/// media check. Returns whether the media is checked.
+fn boot_menu(uuid: &str) -> bool {
+    std::thread::sleep(env_secs("VBOXSTANDIN_MENU_AT", 1.0));
+    {
         let mut l = lock_world();
-        let Some(vm) = find_vm(&mut l.world, uuid).cloned() else { return };
-        let ks = oemdrv(&vm).map(|k| String::from_utf8_lossy(&k).into_owned()).unwrap_or_default();
-        (vm, ks)
-    };
-    std::thread::sleep(Duration::from_secs(secs));
+        if let Some(v) = find_vm(&mut l.world, uuid) {
+            v.other.remove("keys");
+        }
+        save(&l.world);
+    }
+    log("boot menu: Install / Test this media & install (preselected) / Troubleshooting");
+    let deadline = Instant::now() + env_secs("VBOXSTANDIN_BOOT_MENU_SECONDS", 60.0);
+    while Instant::now() < deadline {
+        let keys = state_of(uuid).and_then(|(_, v)| v.other.get("keys").cloned()).unwrap_or_default();
+        if let Some(enter) = keys.find("1c") {
+            let up = keys[..enter].contains("e0 48");
+            log(if up { "boot menu: \"Install\" chosen" } else { "boot menu: \"Test this media & install\" chosen" });
+            return !up;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    log("boot menu: timed out; \"Test this media & install\"");
+    true
+}
+
+/// The installer: the boot menu, maybe the media check, then reads ks.cfg, "installs" for a
+/// while (not while paused), writes the result onto the disk, and ends as the kickstart says:
+/// `poweroff` powers the VM off, `reboot` boots it again, nothing waits for a person.
+pub fn install(uuid: &str) {
+    let secs = env_secs("VBOXSTANDIN_INSTALL_SECONDS", 2.0);
+    let Some((_, vm)) = state_of(uuid) else { return };
+    let ks = oemdrv(&vm).map(|k| String::from_utf8_lossy(&k).into_owned()).unwrap_or_default();
+    if boot_menu(uuid) {
+        log("checking the installation media");
+        run_for(uuid, env_secs("VBOXSTANDIN_MEDIA_CHECK_SECONDS", 20.0));
+    }
+    log("anaconda: kickstart from the OEMDRV disc");
+    // A disk that holds a system is wiped only when the kickstart says so; otherwise Anaconda
+    // asks a person what to do with it.
+    let installed = disk_path(&vm).is_some_and(|p| read_disk(&p).installed);
+    let wipes = ks.lines().map(str::trim).any(|l| l.starts_with("clearpart") && l.contains("--all"));
+    if installed && !wipes {
+        log("anaconda: the disk holds partitions and the kickstart has no `clearpart --all`; waiting for a person");
+        idle();
+    }
+    run_for(uuid, secs / 2);
+    match take_fault(&vm.name).as_deref() {
+        Some("aborted") => {
+            log("!!! the VM process died (aborted)");
+            set_state(uuid, "aborted", true);
+            std::process::exit(1);
+        }
+        Some("gurumeditation") => {
+            log("!!! Guru Meditation -2701 (VERR_VMM_RING0_ASSERTION)");
+            set_state(uuid, "gurumeditation", false);
+            idle();
+        }
+        Some("paused") => {
+            log("VM paused (out of disk space on the host)");
+            set_state(uuid, "paused", false);
+        }
+        _ => {}
+    }
+    run_for(uuid, secs - secs / 2);
     let mut disk = Disk { installed: true, ..Disk::default() };
     for line in ks.lines().map(str::trim) {
         if line.starts_with("network ") {
@@ -230,17 +346,28 @@ pub fn install(uuid: &str) {
         }
         let _ = fs::write(&target, body);
     }
-    let mut l = lock_world();
     if let Some(disk_file) = disk_path(&vm) {
         let _ = fs::write(disk_file, serde_json::to_string(&disk).unwrap_or_default());
     }
-    if let Some(v) = find_vm(&mut l.world, uuid)
-        && v.pid == Some(i32::try_from(std::process::id()).unwrap_or(0))
-    {
-        v.state = "poweroff".into();
-        v.pid = None;
+    let ends: Vec<&str> = ks.lines().map(str::trim).filter(|l| matches!(*l, "poweroff" | "reboot" | "halt" | "shutdown")).collect();
+    match ends.last().copied() {
+        Some("poweroff") => {
+            log("installation complete; powering off");
+            set_state(uuid, "poweroff", true);
+        }
+        Some("reboot") => {
+            log("installation complete; rebooting");
+            let mut l = lock_world();
+            if let Some(v) = find_vm(&mut l.world, uuid) {
+                boot(v);
+            }
+            save(&l.world);
+        }
+        _ => {
+            log("installation complete; press ENTER to quit");
+            idle();
+        }
     }
-    save(&l.world);
 }
 
 /// The installed system: its own network namespace on the host-only interface (when the MAC
@@ -269,21 +396,23 @@ pub fn run(uuid: &str) {
     let user = if disk.user.is_empty() { "nobody".to_string() } else { disk.user.clone() };
     let keys = g.join("keys");
     let _ = fs::write(&keys, disk.keys.join("\n") + "\n");
+    // Paths are quoted: lab folders have spaces and accents (`Área de Trabalho`).
+    let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
     let script = format!(
-        "set -eu\nR={r}\nmount --make-rprivate /\nmount -t overlay vm -o lowerdir=/,upperdir={u},workdir={w} $R\n\
-         mount -t proc proc $R/proc; mount --rbind /dev $R/dev; mount -t sysfs sysfs $R/sys\n\
-         mount -t tmpfs tmpfs $R/tmp; mount -t tmpfs tmpfs $R/run; mkdir -p $R/run/sshd\n\
-         hostname {h}; echo {h} > $R/etc/hostname\n\
-         chroot $R sh -c 'id -u {user} >/dev/null 2>&1 || useradd -m {user}; usermod -p \"*\" {user}'\n\
-         chroot $R install -d -m 700 -o {user} -g {user} /home/{user}/.ssh\n\
-         cp {k} $R/home/{user}/.ssh/authorized_keys; chroot $R chown {user}:{user} /home/{user}/.ssh/authorized_keys; chmod 600 $R/home/{user}/.ssh/authorized_keys\n\
-         [ -f $R/etc/ssh/ssh_host_ed25519_key ] && chmod 600 $R/etc/ssh/ssh_host_ed25519_key\n\
-         exec chroot $R /usr/sbin/sshd -D -e -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no -o ListenAddress={ip} -h /etc/ssh/ssh_host_ed25519_key\n",
-        r = g.join("root").display(),
-        u = g.join("up").display(),
-        w = g.join("work").display(),
+        "set -eu\nR={r}\nmount --make-rprivate /\nmount -t overlay vm -o lowerdir=/,upperdir={u},workdir={w} \"$R\"\n\
+         mount -t proc proc \"$R/proc\"; mount --rbind /dev \"$R/dev\"; mount -t sysfs sysfs \"$R/sys\"\n\
+         mount -t tmpfs tmpfs \"$R/tmp\"; mount -t tmpfs tmpfs \"$R/run\"; mkdir -p \"$R/run/sshd\"\n\
+         hostname {h}; echo {h} > \"$R/etc/hostname\"\n\
+         chroot \"$R\" sh -c 'id -u {user} >/dev/null 2>&1 || useradd -m {user}; usermod -p \"*\" {user}'\n\
+         chroot \"$R\" install -d -m 700 -o {user} -g {user} /home/{user}/.ssh\n\
+         cp {k} \"$R/home/{user}/.ssh/authorized_keys\"; chroot \"$R\" chown {user}:{user} /home/{user}/.ssh/authorized_keys; chmod 600 \"$R/home/{user}/.ssh/authorized_keys\"\n\
+         [ -f \"$R/etc/ssh/ssh_host_ed25519_key\" ] && chmod 600 \"$R/etc/ssh/ssh_host_ed25519_key\"\n\
+         exec chroot \"$R\" /usr/sbin/sshd -D -e -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no -o ListenAddress={ip} -h /etc/ssh/ssh_host_ed25519_key\n",
+        r = q(&g.join("root")),
+        u = q(&g.join("up")).replace(',', "\\,"),
+        w = q(&g.join("work")).replace(',', "\\,"),
         h = if disk.hostname.is_empty() { "localhost" } else { &disk.hostname },
-        k = keys.display(),
+        k = q(&keys),
         ip = if disk.ip.is_empty() { "127.0.0.1" } else { &disk.ip },
     );
     let boot = g.join("boot.sh");

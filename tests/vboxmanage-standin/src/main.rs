@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::exit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,42 @@ pub struct Vm {
     pub state: String,
     pub pid: Option<i32>,
     pub other: BTreeMap<String, String>,
+    /// Until this time (ms since the epoch) the VM's session is still being unlocked after a
+    /// power-off: calls that lock the machine fail as VirtualBox's do.
+    #[serde(default)]
+    pub unlock_at: u64,
+    #[serde(default)]
+    pub arch: String,
+    /// When the VM entered its state (ms since the epoch): `VMStateChangeTime`.
+    #[serde(default)]
+    pub since: u64,
+}
+
+impl Vm {
+    /// Moves the VM to `state`, noting when.
+    pub fn enter(&mut self, state: &str) {
+        if self.state != state {
+            self.state = state.to_string();
+            self.since = now_ms();
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmm000000` (UTC) for ms since the epoch.
+fn iso_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (i64::try_from(secs / 86_400).unwrap_or(0), secs % 86_400);
+    // Civil date from days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}000000", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]
@@ -127,6 +163,68 @@ pub fn save(world: &World) {
     fs::rename(tmp, h.join("state.json")).expect("rename state");
 }
 
+/// Set when this call is the one after which the test wants lab killed.
+static KILL_PARENT: AtomicBool = AtomicBool::new(false);
+
+/// Ends the call. When the test asked for it (`$VBOXSTANDIN_KILL_PARENT_AFTER=k` and this is
+/// the k-th call in `calls.log`), the caller, lab, is killed with SIGKILL first: lab dies right
+/// after the k-th call, whatever it returned.
+pub fn exit(code: i32) -> ! {
+    if KILL_PARENT.load(Ordering::SeqCst) {
+        let _ = std::io::stdout().flush();
+        let parent = std::os::unix::process::parent_id();
+        let _ = std::process::Command::new("kill").args(["-KILL", &parent.to_string()]).status();
+    }
+    std::process::exit(code)
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// How long a session stays locked after a power-off (`$VBOXSTANDIN_UNLOCK_MS`, default 400).
+pub fn unlock_ms() -> u64 {
+    std::env::var("VBOXSTANDIN_UNLOCK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(400)
+}
+
+/// Whether the process runs under a UTF-8 locale (LC_ALL, else LC_CTYPE, else LANG).
+fn utf8_locale() -> bool {
+    let v = ["LC_ALL", "LC_CTYPE", "LANG"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())).unwrap_or_default().to_ascii_lowercase();
+    v.contains("utf-8") || v.contains("utf8")
+}
+
+/// VirtualBox translates its messages since 7.0, following the GUI's language setting
+/// (`$VBOXSTANDIN_LANGUAGE`, as `GUI/LanguageID` would) over the environment. Machine-readable
+/// output, error codes and the `VBoxManage: error:` prefix are never translated.
+pub fn tr(english: &str) -> String {
+    let lang = std::env::var("VBOXSTANDIN_LANGUAGE").ok().or_else(|| std::env::var("LANGUAGE").ok()).unwrap_or_default();
+    if major_minor().0 < 7 || !lang.starts_with("pt") {
+        return english.to_string();
+    }
+    const PT: &[(&str, &str)] = &[
+        ("Virtual machine '", "A máquina virtual '"),
+        ("' is created and registered.", "' foi criada e registrada."),
+        ("' is created.", "' foi criada."),
+        ("Settings file: ", "Arquivo de configurações: "),
+        ("Waiting for VM \"", "Aguardando a VM \""),
+        ("\" to power on...", "\" ligar..."),
+        ("\" has been successfully started.", "\" foi iniciada com sucesso."),
+        ("Interface '", "A interface '"),
+        ("' was successfully created", "' foi criada com sucesso"),
+        ("Medium created. UUID: ", "Mídia criada. UUID: "),
+        ("Could not find a registered machine named '", "Não foi possível encontrar uma máquina registrada com o nome '"),
+        ("is already locked for a session (or being unlocked)", "já está bloqueada por uma sessão (ou sendo desbloqueada)"),
+        ("is already locked by a session (or being locked or unlocked)", "já está bloqueada por uma sessão (ou sendo bloqueada ou desbloqueada)"),
+        ("Machine settings file '", "O arquivo de configurações da máquina '"),
+        ("' already exists", "' já existe"),
+        ("is not currently running", "não está em execução"),
+        ("Could not find a host interface named '", "Não foi possível encontrar uma interface de host com o nome '"),
+        ("Could not find file for the medium '", "Não foi possível encontrar o arquivo da mídia '"),
+        ("cannot be closed because it is still attached to", "não pode ser fechada porque ainda está conectada a"),
+    ];
+    PT.iter().fold(english.to_string(), |t, (en, pt)| t.replace(en, pt))
+}
+
 fn logo() {
     eprintln!("Oracle VirtualBox Command Line Management Interface Version {}", version_string().split('r').next().unwrap_or(""));
     eprintln!("Copyright (C) 2005-2026 Oracle and/or its affiliates\n");
@@ -141,7 +239,7 @@ fn syntax(msg: &str) -> ! {
 
 /// A COM error: the three-line format, exit 1.
 pub fn com_error(msg: &str, code: &str, hex: &str, component: &str, interface: &str, context: &str) -> ! {
-    eprintln!("VBoxManage: error: {msg}");
+    eprintln!("VBoxManage: error: {}", tr(msg));
     eprintln!("VBoxManage: error: Details: code {code} ({hex}), component {component}, interface {interface}, callee nsISupports");
     eprintln!("VBoxManage: error: Context: \"{context}\" at line 1 of file VBoxManageStandin.cpp");
     exit(1)
@@ -211,12 +309,18 @@ impl Args {
 fn new_uuid(world: &mut World) -> String {
     world.counter += 1;
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let h = format!("{:032x}", t ^ (u128::from(world.counter) << 64) ^ u128::from(std::process::id()));
+    let mix = |x: u128| (x.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 64) as u64;
+    let h = format!("{:016x}{:016x}", mix(t ^ u128::from(std::process::id())), mix(t.rotate_left(17) ^ u128::from(world.counter)));
     format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
 pub fn find_vm<'a>(world: &'a mut World, key: &str) -> Option<&'a mut Vm> {
     world.vms.iter_mut().find(|v| v.name == key || v.uuid == key)
+}
+
+/// A VM powered off a moment ago still has its session being unlocked.
+fn session_busy(vm: &Vm) -> bool {
+    now_ms() < vm.unlock_at
 }
 
 fn onoff(b: bool) -> &'static str {
@@ -256,14 +360,27 @@ fn main() {
         }
     }
     let _ = fs::create_dir_all(home());
-    if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(home().join("calls.log")) {
-        let _ = writeln!(log, "{}", args.join(" "));
+    {
+        let _l = lock_world();
+        if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(home().join("calls.log")) {
+            let _ = writeln!(log, "{}", args.join(" "));
+        }
+        if let Some(k) = std::env::var("VBOXSTANDIN_KILL_PARENT_AFTER").ok().and_then(|k| k.parse::<usize>().ok()) {
+            let n = fs::read_to_string(home().join("calls.log")).map(|t| t.lines().count()).unwrap_or(0);
+            KILL_PARENT.store(n == k, Ordering::SeqCst);
+        }
+    }
+    // Linux's VBoxManage converts its arguments from the locale's codepage to UTF-8 (IPRT's
+    // RTR3InitExe): under C or POSIX any byte above 127 has no translation.
+    if !utf8_locale() && args.iter().any(|a| !a.is_ascii()) {
+        eprintln!("VBoxManage: error: RTR3InitExe failed: VERR_NO_TRANSLATION (-58): could not convert the command line to UTF-8");
+        exit(1);
     }
     let args: Vec<String> = args.into_iter().filter(|a| a != "-q" && a != "--nologo").collect();
     let Some(cmd) = args.first().cloned() else { syntax("No command given") };
     if cmd == "--version" || cmd == "-v" || cmd == "-V" {
         println!("{}", version_string());
-        return;
+        exit(0);
     }
     check_fault(&args);
     let rest = &args[1..];
@@ -280,9 +397,10 @@ fn main() {
         "unregistervm" => unregistervm(rest),
         "hostonlyif" => hostonlyif(rest),
         "dhcpserver" => dhcpserver(rest),
-        "closemedium" => {}
+        "closemedium" => closemedium(rest),
         other => syntax(&format!("Invalid command '{other}'")),
     }
+    exit(0)
 }
 
 fn list(rest: &[String]) {
@@ -339,7 +457,9 @@ fn createvm(rest: &[String]) {
     }
     let Some(name) = a.get("--name") else { syntax("Parameter --name is required") };
     let base = a.get("--basefolder").map_or_else(|| home().join("VirtualBox VMs"), PathBuf::from);
-    let folder = base.join(name);
+    // The first group is a folder level: `--groups /g --basefolder B` gives `B/g/<name>/`.
+    let group = a.get("--groups").unwrap_or("/").split(',').next().unwrap_or("/").trim_start_matches('/').to_string();
+    let folder = if group.is_empty() { base.join(name) } else { base.join(&group).join(name) };
     let cfg = folder.join(format!("{name}.vbox"));
     let mut l = lock_world();
     if cfg.exists() || l.world.vms.iter().any(|v| v.name == name) {
@@ -352,7 +472,26 @@ fn createvm(rest: &[String]) {
             "CreateMachine(bstrSettingsFile.raw(), bstrName.raw(), ComSafeArrayAsInParam(groups), bstrOsTypeId.raw(), createFlags.raw(), machine.asOutParam())",
         );
     }
-    let uuid = new_uuid(&mut l.world);
+    let uuid = match a.get("--uuid") {
+        Some(u) => {
+            let u = u.trim_matches(|c| c == '{' || c == '}').to_lowercase();
+            if u.len() != 36 || !u.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                syntax(&format!("Invalid UUID '{u}'"));
+            }
+            if l.world.vms.iter().any(|v| v.uuid == u) {
+                com_error(
+                    &format!("A machine with UUID {{{u}}} already exists"),
+                    "VBOX_E_OBJECT_IN_USE",
+                    "0x80bb000c",
+                    "VirtualBoxWrap",
+                    "IVirtualBox",
+                    "RegisterMachine(machine)",
+                );
+            }
+            u
+        }
+        None => new_uuid(&mut l.world),
+    };
     fs::create_dir_all(&folder).expect("vm folder");
     fs::write(&cfg, format!("<?xml version=\"1.0\"?>\n<!-- stand-in settings for {name} -->\n")).expect("settings");
     let vm = Vm {
@@ -366,17 +505,19 @@ fn createvm(rest: &[String]) {
         firmware: "BIOS".into(),
         boot: vec!["floppy".into(), "dvd".into(), "disk".into(), "none".into()],
         state: "poweroff".into(),
+        since: now_ms(),
+        arch: a.get("--platform-architecture").unwrap_or("x86").to_string(),
         ..Vm::default()
     };
     if a.has("--register") {
         l.world.vms.push(vm);
         save(&l.world);
-        println!("Virtual machine '{name}' is created and registered.");
+        println!("{}", tr(&format!("Virtual machine '{name}' is created and registered.")));
     } else {
-        println!("Virtual machine '{name}' is created.");
+        println!("{}", tr(&format!("Virtual machine '{name}' is created.")));
     }
     println!("UUID: {uuid}");
-    println!("Settings file: '{}'", cfg.display());
+    println!("{}", tr(&format!("Settings file: '{}'", cfg.display())));
 }
 
 /// 7.x's dashed spellings, which 6.1 does not know.
@@ -394,7 +535,7 @@ fn modifyvm(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
-    if vm.state != "poweroff" && vm.state != "aborted" {
+    if vm.state != "poweroff" && vm.state != "aborted" || session_busy(vm) {
         locked(&vm.name);
     }
     for (o, v) in &a.opts {
@@ -468,6 +609,16 @@ fn createmedium(rest: &[String]) {
     let size = a.get("--size").or(a.get("--sizebyte")).unwrap_or_else(|| syntax("Parameter --size is required"));
     let _ = size;
     let mut l = lock_world();
+    if let Some(uuid) = l.world.disks.get(file) {
+        com_error(
+            &format!("Cannot register the hard disk '{file}' {{{uuid}}} because a hard disk '{file}' with UUID {{{uuid}}} already exists"),
+            "VBOX_E_OBJECT_IN_USE",
+            "0x80bb000c",
+            "VirtualBoxWrap",
+            "IVirtualBox",
+            "CreateMedium(Bstr(format).raw(), Bstr(pszFilename).raw(), AccessMode_ReadWrite, DeviceType_HardDisk, pMedium.asOutParam())",
+        );
+    }
     if Path::new(file).exists() {
         eprintln!("0%...");
         eprintln!("VBoxManage: error: Failed to create medium");
@@ -483,7 +634,46 @@ fn createmedium(rest: &[String]) {
     l.world.disks.insert(file.to_string(), uuid.clone());
     save(&l.world);
     eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
-    println!("Medium created. UUID: {uuid}");
+    println!("{}", tr(&format!("Medium created. UUID: {uuid}")));
+}
+
+/// `closemedium [disk|dvd|floppy] <uuid|filename> [--delete]`: unregisters a medium (and
+/// deletes its file), refused while a VM has it attached.
+fn closemedium(rest: &[String]) {
+    let a = parse(rest, &["--delete"]);
+    let Some(target) = a.pos.iter().find(|p| !["disk", "dvd", "floppy"].contains(&p.as_str())) else { syntax("Missing medium") };
+    let mut l = lock_world();
+    let path = l.world.disks.iter().find(|(p, u)| *p == target || *u == target).map(|(p, _)| p.clone());
+    let path = match path {
+        Some(p) => p,
+        None if Path::new(target).exists() => target.clone(),
+        None => com_error(
+            &format!("Could not find file for the medium '{target}' (VERR_FILE_NOT_FOUND)"),
+            "VBOX_E_FILE_ERROR",
+            "0x80bb0004",
+            "MediumWrap",
+            "IMedium",
+            "OpenMedium(Bstr(pszFilenameOrUuid).raw(), enmDevType, enmAccessMode, fForceNewUuidOnOpen, pMedium.asOutParam())",
+        ),
+    };
+    let users: Vec<String> =
+        l.world.vms.iter().filter(|v| v.controllers.iter().any(|c| c.attachments.values().any(|x| x.medium == path))).map(|v| v.name.clone()).collect();
+    if !users.is_empty() {
+        com_error(
+            &format!("Medium '{path}' cannot be closed because it is still attached to {} virtual machines", users.len()),
+            "VBOX_E_OBJECT_IN_USE",
+            "0x80bb000c",
+            "MediumWrap",
+            "IMedium",
+            "Close()",
+        );
+    }
+    l.world.disks.remove(&path);
+    if a.has("--delete") {
+        eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+        let _ = fs::remove_file(&path);
+    }
+    save(&l.world);
 }
 
 fn storagectl(rest: &[String]) {
@@ -493,7 +683,7 @@ fn storagectl(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
-    if vm.state != "poweroff" && vm.state != "aborted" {
+    if vm.state != "poweroff" && vm.state != "aborted" || session_busy(vm) {
         locked(&vm.name);
     }
     if let Some(bus) = a.get("--add") {
@@ -534,7 +724,13 @@ fn storageattach(rest: &[String]) {
     }
     let mut l = lock_world();
     guest::refresh(&mut l.world);
+    // A disk attached by path is opened and registered, as VirtualBox does.
+    let known = l.world.disks.contains_key(medium);
+    let mut register = false;
     let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
+    if session_busy(vm) {
+        locked(&vm.name);
+    }
     let running = vm.state == "running";
     let vmname = vm.name.clone();
     let Some(c) = vm.controllers.iter_mut().find(|c| c.name == ctl) else {
@@ -562,11 +758,16 @@ fn storageattach(rest: &[String]) {
         _ => {
             let prev_kind = c.attachments.get(&key).map(|x| x.kind.clone()).unwrap_or_default();
             let kind = if kind.is_empty() { prev_kind } else { kind.to_string() };
+            register = kind == "hdd" && !known;
             if port.parse::<u32>().is_ok_and(|p| p >= c.portcount) {
                 c.portcount = port.parse::<u32>().unwrap_or(0) + 1;
             }
             c.attachments.insert(key, Attachment { kind, medium: medium.to_string() });
         }
+    }
+    if register {
+        let uuid = new_uuid(&mut l.world);
+        l.world.disks.insert(medium.to_string(), uuid);
     }
     save(&l.world);
 }
@@ -578,6 +779,20 @@ fn startvm(rest: &[String]) {
     for name in &a.pos {
         let ifs: Vec<String> = l.world.hostonlyifs.iter().map(|i| i.name.clone()).collect();
         let Some(vm) = find_vm(&mut l.world, name) else { not_found(name) };
+        if session_busy(vm) {
+            locked(&vm.name);
+        }
+        let host_arch = std::env::var("VBOXSTANDIN_HOST_ARCH").unwrap_or_else(|_| "x86".into());
+        if !vm.arch.is_empty() && vm.arch.to_lowercase() != host_arch.to_lowercase() {
+            com_error(
+                &format!("Cannot run the machine because its platform architecture {} is not supported on {host_arch}", vm.arch),
+                "VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED",
+                "0x80bb0012",
+                "MachineWrap",
+                "IMachine",
+                "LaunchVMProcess(a->session, sessionType.raw(), ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
+            );
+        }
         if vm.state == "running" {
             com_error(
                 &format!("The machine '{}' is already locked by a session (or being locked or unlocked)", vm.name),
@@ -601,9 +816,9 @@ fn startvm(rest: &[String]) {
             );
         }
         let vm = find_vm(&mut l.world, name).expect("just found");
-        println!("Waiting for VM \"{}\" to power on...", vm.name);
+        println!("{}", tr(&format!("Waiting for VM \"{}\" to power on...", vm.name)));
         guest::boot(vm);
-        println!("VM \"{}\" has been successfully started.", vm.name);
+        println!("{}", tr(&format!("VM \"{}\" has been successfully started.", vm.name)));
     }
     save(&l.world);
 }
@@ -613,17 +828,33 @@ fn controlvm(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
-    if vm.state != "running" {
-        eprintln!("VBoxManage: error: Machine '{}' is not currently running.", vm.name);
+    if !matches!(vm.state.as_str(), "running" | "paused" | "gurumeditation") {
+        eprintln!("VBoxManage: error: {}", tr(&format!("Machine '{}' is not currently running.", vm.name)));
         exit(1);
     }
     match action.as_str() {
         "poweroff" => {
             eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
             guest::stop(vm, true);
+            vm.unlock_at = now_ms() + unlock_ms();
         }
-        "acpipowerbutton" => guest::stop(vm, false),
-        "keyboardputscancode" | "keyboardputstring" => {}
+        "acpipowerbutton" if vm.state == "running" => guest::stop(vm, false),
+        "pause" if vm.state == "running" => vm.enter("paused"),
+        "resume" if vm.state == "paused" => vm.enter("running"),
+        "acpipowerbutton" | "pause" | "resume" => {
+            com_error(&format!("Invalid machine state: {}", vm.state), "VBOX_E_INVALID_VM_STATE", "0x80bb0002", "ConsoleWrap", "IConsole", "Pause()")
+        }
+        "keyboardputscancode" => {
+            // The guest's keyboard: the codes are kept for the boot menu to read.
+            let codes: Vec<&str> = rest[2..].iter().map(String::as_str).collect();
+            if codes.is_empty() || codes.iter().any(|c| c.len() != 2 || u8::from_str_radix(c, 16).is_err()) {
+                syntax("Error: '<hex>' is not a hex byte!");
+            }
+            let keys = vm.other.entry("keys".into()).or_default();
+            keys.push_str(&codes.join(" "));
+            keys.push(' ');
+        }
+        "keyboardputstring" => {}
         other => syntax(&format!("Invalid parameter '{other}'")),
     }
     save(&l.world);
@@ -663,7 +894,7 @@ fn showvminfo(rest: &[String]) {
     }
     o += &format!("groups=\"{}\"\n", esc(&vm.groups));
     if (major, minor) >= (7, 1) {
-        o += "platformArchitecture=\"x86\"\n";
+        o += &format!("platformArchitecture=\"{}\"\n", if vm.arch.eq_ignore_ascii_case("arm") { "ARM" } else { "x86" });
     }
     let ostype = if vm.ostype == "RedHat_64" { "Red Hat (64-bit)".to_string() } else { vm.ostype.clone() };
     o += &format!("ostype=\"{ostype}\"\nUUID=\"{}\"\nCfgFile=\"{}/{}.vbox\"\n", vm.uuid, esc(&vm.folder), esc(&vm.name));
@@ -671,7 +902,7 @@ fn showvminfo(rest: &[String]) {
     for (i, b) in vm.boot.iter().enumerate() {
         o += &format!("boot{}=\"{b}\"\n", i + 1);
     }
-    o += &format!("ioapic=\"{}\"\nVMState=\"{}\"\nVMStateChangeTime=\"2026-11-24T00:00:00.000000000\"\n", onoff(vm.ioapic), vm.state);
+    o += &format!("ioapic=\"{}\"\nVMState=\"{}\"\nVMStateChangeTime=\"{}\"\n", onoff(vm.ioapic), vm.state, iso_utc(vm.since));
     for (i, c) in vm.controllers.iter().enumerate() {
         o += &format!(
             "storagecontrollername{i}=\"{}\"\nstoragecontrollertype{i}=\"{}\"\nstoragecontrollerinstance{i}=\"0\"\nstoragecontrollermaxportcount{i}=\"30\"\nstoragecontrollerportcount{i}=\"{}\"\nstoragecontrollerbootable{i}=\"{}\"\n",
@@ -732,7 +963,10 @@ fn unregistervm(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname).cloned() else { not_found(vmname) };
-    if vm.state == "running" {
+    if session_busy(&vm) {
+        locked(&vm.name);
+    }
+    if matches!(vm.state.as_str(), "running" | "paused" | "gurumeditation" | "stopping") {
         com_error(
             &format!("Cannot unregister the machine '{}' while it is locked", vm.name),
             "VBOX_E_INVALID_OBJECT_STATE",
@@ -818,7 +1052,7 @@ fn hostonlyif(rest: &[String]) {
             l.world.dhcp.push(Dhcp { network: format!("HostInterfaceNetworking-{name}"), enabled: n == 0 });
             save(&l.world);
             eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
-            println!("Interface '{name}' was successfully created");
+            println!("{}", tr(&format!("Interface '{name}' was successfully created")));
         }
         "ipconfig" => {
             let Some(name) = rest.get(1) else { syntax("Not enough parameters") };
@@ -917,6 +1151,13 @@ mod tests {
         assert_eq!(a.get("--memory"), Some("2048"));
         assert_eq!(a.get("--cpus"), Some("2"));
         assert!(a.has("--register"));
+    }
+
+    #[test]
+    fn state_times_are_utc() {
+        assert_eq!(iso_utc(1_795_511_702_500), "2026-11-24T09:15:02.500000000");
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000000000");
+        assert_eq!(iso_utc(951_868_800_000), "2000-03-01T00:00:00.000000000");
     }
 
     #[test]

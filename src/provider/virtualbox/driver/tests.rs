@@ -59,7 +59,7 @@ fn createvm_names_its_uuid_and_the_platform_from_7_1() {
 
 #[test]
 fn modifyvm_differs_by_version_host_and_guest_architecture() {
-    let common = "modifyvm lab-spark-node1 --memory 2048 --cpus 2 --ioapic on --firmware bios --rtcuseutc on --boot1 disk --boot2 dvd --boot3 none --boot4 none --graphicscontroller vmsvga --vram 16 --mouse ps2 --usb off";
+    let common = "modifyvm lab-spark-node1 --memory 2048 --cpus 2 --ioapic on --firmware bios --rtcuseutc on --boot1 dvd --boot2 disk --boot3 none --boot4 none --graphicscontroller vmsvga --vram 16 --mouse ps2 --usb off";
     let nics_if = "--nic1 nat --nictype1 82540EM --cableconnected1 on --macaddress1 080027AA0001 --nic2 hostonly --hostonlyadapter2 vboxnet0 --nictype2 82540EM --cableconnected2 on --macaddress2 080027AA0002 --description lab:/srv/.lab/spark";
     assert_eq!(line(&driver(V61, HostOs::Linux).argv_modifyvm("lab-spark-node1", &hw(Arch::X86_64))), format!("{common} --audio none {nics_if}"));
     assert_eq!(line(&driver(V71, HostOs::Linux).argv_modifyvm("lab-spark-node1", &hw(Arch::X86_64))), format!("{common} --audio-enabled off {nics_if}"));
@@ -216,8 +216,9 @@ fn a_new_host_only_interface_is_found_by_its_name_in_any_language() {
     let fake = Arc::new(FakeVBox::new());
     fake.world.lock().expect("lock").translated = true;
     let d = Driver::with(fake.clone(), V72, HostOs::Linux, Arch::X86_64);
-    let first = d.create_hostonly(Ipv4Addr::new(192, 168, 60, 1), Ipv4Addr::new(255, 255, 255, 0), "lab-x").expect("create");
+    let first = d.create_hostonly(Ipv4Addr::new(192, 168, 60, 1), Ipv4Addr::new(255, 255, 255, 0), "lab-x", &[]).expect("create");
     assert_eq!(first, "vboxnet0");
+    d.configure_hostonly(&first, Ipv4Addr::new(192, 168, 60, 1), Ipv4Addr::new(255, 255, 255, 0)).expect("ipconfig");
     let h = d.hostonly().expect("list");
     assert_eq!(h[0].ip, Some(Ipv4Addr::new(192, 168, 60, 1)));
     assert_eq!(d.dhcp_enabled("vboxnet0").expect("dhcp"), None, "translated yes/no is not guessed");
@@ -225,4 +226,14 @@ fn a_new_host_only_interface_is_found_by_its_name_in_any_language() {
     assert_eq!(d.dhcp_enabled("vboxnet0").expect("dhcp"), Some(true));
     d.set_dhcp("vboxnet0", false).expect("off");
     assert_eq!(d.dhcp_enabled("vboxnet0").expect("dhcp"), Some(false));
+}
+
+#[test]
+fn state_change_times_are_read_as_utc() {
+    let t = parse_utc("2026-11-24T09:15:02.500000000").expect("time");
+    assert_eq!(t.duration_since(std::time::UNIX_EPOCH).expect("after").as_millis(), 1_795_511_702_500);
+    assert_eq!(parse_utc("1970-01-01T00:00:00.000000000"), Some(std::time::UNIX_EPOCH));
+    assert_eq!(parse_utc("2000-03-01T00:00:00"), Some(std::time::UNIX_EPOCH + Duration::from_secs(951_868_800)));
+    assert_eq!(parse_utc("garbage"), None);
+    assert_eq!(parse_utc("2026-13-01T00:00:00"), None);
 }

@@ -1,0 +1,194 @@
+//! VirtualBox as students' computers really have it, through the stand-in: every supported
+//! version, a lab folder under `Área de Trabalho`, an address already taken, lab killed after
+//! each VBoxManage call, guests that abort, pause or hit a Guru Meditation while installing,
+//! and `.lab/` lost before `destroy`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::vbox::VboxLab;
+
+/// `up --no-provision` on a 1-worker lab; the guests answer with their names; the boot menu's
+/// plain "Install" entry was picked (no media check); destroy leaves nothing.
+fn builds_and_goes_away(lab: &VboxLab) {
+    let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+    assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+    let logs = lab.standin(&["showvminfo", &format!("lab-{}-node1", lab.name), "--machinereadable"]);
+    let info = String::from_utf8_lossy(&logs.stdout).into_owned();
+    let cfg = info.lines().find_map(|l| l.strip_prefix("CfgFile=\"")).expect("CfgFile").trim_end_matches('"').to_string();
+    let vbox_log = std::path::Path::new(&cfg).with_file_name("Logs").join("VBox.log");
+    let log = std::fs::read_to_string(&vbox_log).unwrap_or_default();
+    assert!(log.contains("\"Install\" chosen") && !log.contains("checking the installation media"), "the boot menu's keys were not typed:\n{log}");
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+#[test]
+fn virtualbox_6_1_builds_the_lab() {
+    builds_and_goes_away(&VboxLab::build("v61", 1, 1, Some("6.1.50r161033"), ""));
+}
+
+#[test]
+fn virtualbox_7_0_builds_the_lab() {
+    builds_and_goes_away(&VboxLab::build("v70", 1, 1, Some("7.0.26r168464"), ""));
+}
+
+/// 7.2, the current release, all the way: Spark provisioned and verified.
+#[test]
+fn virtualbox_7_2_builds_and_verifies_the_cluster() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let lab = VboxLab::build("v72", 1, 1, Some("7.2.4r170995"), "");
+    lab.lab().args(["up"]).run().ok();
+    let v = lab.lab().args(["--json", "verify"]).run();
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// A Brazilian student's desktop folder, and a shell whose locale is C: lab runs VBoxManage
+/// under a UTF-8 locale, so the accented path reaches VirtualBox intact.
+#[test]
+fn a_lab_folder_with_spaces_and_accents() {
+    let lab = VboxLab::build("acc", 1, 1, None, "Área de Trabalho/lab do João");
+    let out = lab.lab().env("LC_ALL", "C").env("LANG", "C").args(["up", "--no-provision"]).run().ok();
+    assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    let vms = String::from_utf8_lossy(&lab.standin(&["showvminfo", &format!("lab-{}-master", lab.name), "--machinereadable"]).stdout).into_owned();
+    assert!(vms.contains("Área de Trabalho/lab do João/.lab/"), "{vms}");
+    assert_eq!(lab.lab().env("LC_ALL", "C").args(["ssh", "master", "--", "hostname"]).run().ok().stdout, "master\n");
+    lab.lab().env("LC_ALL", "C").args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// VirtualBox in Portuguese (the GUI's language, which VBoxManage follows since 7.0): lab reads
+/// only machine-readable output, so nothing changes.
+#[test]
+fn virtualbox_speaking_portuguese() {
+    let lab = VboxLab::build("pt", 1, 1, Some("7.1.4r165100"), "");
+    let out = lab.lab().env("VBOXSTANDIN_LANGUAGE", "pt_BR").args(["up", "--no-provision"]).run().ok();
+    assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    lab.lab().env("VBOXSTANDIN_LANGUAGE", "pt_BR").args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// Another machine at a lab address, on a VirtualBox host-only network (a Vagrant box at
+/// 192.168.56.10 is the usual one): lab refuses before it creates anything.
+#[test]
+fn an_address_that_already_answers_ssh_is_refused_and_nothing_is_made() {
+    let lab = VboxLab::build("tkn", 1, 1, None, "");
+    // The other tool's host-only interface, made through VirtualBox as it would be.
+    let out = lab.standin(&["hostonlyif", "create"]);
+    let created = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ifname = created.split('\'').nth(1).expect("interface name").to_string();
+    assert!(lab.standin(&["hostonlyif", "ipconfig", &ifname, "--ip", &lab.ip(1), "--netmask", "255.255.255.0"]).status.success());
+    // Its VM: a namespace on that interface with something that speaks SSH at node1's address.
+    let ns = format!("lt{}", std::process::id());
+    struct Gone(String, Option<std::process::Child>);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            if let Some(mut server) = self.1.take() {
+                let _ = server.kill();
+                let _ = server.wait();
+            }
+            let _ = Command::new("sh").args(["-c", &format!("ip netns pids {0} | xargs -r kill -9; ip netns del {0}; ip link del {0}h", self.0)]).status();
+        }
+    }
+    let mut gone = Gone(ns.clone(), None);
+    let ip = lab.ip(11);
+    let setup = format!(
+        "ip netns add {ns} && ip link add {ns}h type veth peer name eth0 netns {ns} && ip link set {ns}h master {ifname} && ip link set {ns}h up \
+         && ip -n {ns} addr add {ip}/24 dev eth0 && ip -n {ns} link set eth0 up && ip -n {ns} link set lo up"
+    );
+    assert!(Command::new("sh").args(["-c", &setup]).status().expect("sh").success());
+    let listener = format!(
+        "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{ip}', 22)); s.listen(8)\n\
+         while True:\n    c, _ = s.accept(); c.sendall(b'SSH-2.0-OpenSSH_9.6 someone-else\\r\\n'); c.close()\n"
+    );
+    gone.1 = Some(Command::new("ip").args(["netns", "exec", &ns, "python3", "-c", &listener]).spawn().expect("python3"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&format!("{ip}:22").parse().expect("addr"), Duration::from_secs(1)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the other machine did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = lab.lab().args(["up", "--no-provision"]).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains(&format!("another machine already answers SSH at {ip}")), "{}", out.stderr);
+    assert_eq!(lab.calls("createvm"), 0, "lab created a VM before refusing");
+    assert_eq!(lab.calls("hostonlyif create"), 1, "lab created a host-only interface before refusing");
+}
+
+/// lab killed right after its k-th VBoxManage call, for every k of a whole run: the next
+/// `lab up` converges with no VM twice, and `destroy` leaves nothing. Three labs share the
+/// k's between them, so the whole run takes a third of the time.
+#[test]
+fn killed_after_any_vboxmanage_call_the_next_up_converges() {
+    const LABS: usize = 3;
+    let labs: Vec<VboxLab> = (0..LABS).map(|i| VboxLab::build(&format!("kil{i}"), 1, 1, None, "")).collect();
+    let first = &labs[0];
+    first.lab().args(["up", "--no-provision"]).run().ok();
+    let full = std::fs::read_to_string(first.world().join("calls.log")).expect("calls").lines().count();
+    first.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(first.leftovers().is_empty(), "{:?}", first.leftovers());
+    std::thread::scope(|s| {
+        for (i, lab) in labs.iter().enumerate() {
+            s.spawn(move || {
+                for k in (1..=full).filter(|k| k % LABS == i) {
+                    killed_after(lab, k);
+                }
+            });
+        }
+    });
+}
+
+fn killed_after(lab: &VboxLab, k: usize) {
+    let _ = std::fs::remove_file(lab.world().join("calls.log"));
+    let killed = lab.lab().env("VBOXSTANDIN_KILL_PARENT_AFTER", &k.to_string()).args(["up", "--no-provision"]).run();
+    assert_eq!(killed.code, -1, "lab was not killed after call {k}:\n{}", killed.stderr);
+    let out = lab.lab().args(["up", "--no-provision"]).run();
+    assert_eq!(out.code, 0, "after a kill at call {k}, lab up failed:\n{}", out.stderr);
+    let vms = String::from_utf8_lossy(&lab.standin(&["list", "vms"]).stdout).into_owned();
+    assert_eq!(vms.lines().count(), 2, "after a kill at call {k}: {vms}");
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n", "after a kill at call {k}");
+    let out = lab.lab().args(["destroy", "--yes"]).run();
+    assert_eq!(out.code, 0, "after a kill at call {k}, destroy failed:\n{}", out.stderr);
+    let calls = std::fs::read_to_string(lab.world().join("calls.log")).unwrap_or_default();
+    assert!(lab.leftovers().is_empty(), "after a kill at call {k}: {:?}\ncalls:\n{calls}\ndestroy said:\n{}", lab.leftovers(), out.stderr);
+}
+
+/// A guest that aborts during the install fails `up` naming the node and VirtualBox's log; the
+/// next `up` makes that VM anew; a paused one is resumed; a Guru Meditation is reported, then
+/// also made anew.
+#[test]
+fn guests_that_abort_pause_or_meditate_during_the_install() {
+    let lab = VboxLab::build("abt", 2, 1, None, "");
+    std::fs::write(lab.world().join("guest-fault"), format!("lab-{0}-node1 aborted\nlab-{0}-master paused\n", lab.name)).expect("fault");
+    let out = lab.lab().args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("node1") && out.stderr.contains("aborted") && out.stderr.contains("VBox.log"), "{}", out.stderr);
+    assert!(out.stderr.contains("master: os_installed: done"), "the paused master was not resumed:\n{}", out.stderr);
+    std::fs::write(lab.world().join("guest-fault"), format!("lab-{}-node1 gurumeditation\n", lab.name)).expect("fault");
+    let out = lab.lab().args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("node1") && out.stderr.contains("gurumeditation"), "{}", out.stderr);
+    lab.lab().args(["up", "--no-provision"]).run().ok();
+    assert_eq!(lab.calls(&format!("createvm --name lab-{}-node1", lab.name)), 3, "node1 was not made anew after each failed install");
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// `.lab/` deleted by hand: `destroy` finds the VMs by lab's mark, lists them and removes them;
+/// the host-only interface, which lab can no longer prove it made, is named with the command
+/// that removes it.
+#[test]
+fn destroy_finds_the_vms_when_the_lab_folder_state_is_gone() {
+    let lab = VboxLab::build("gon", 1, 1, None, "");
+    lab.lab().args(["up", "--no-provision"]).run().ok();
+    std::fs::remove_dir_all(lab.dir.join(".lab")).expect("rm .lab");
+    let out = lab.lab().args(["destroy", "--yes"]).run().ok();
+    for vm in ["master", "node1"] {
+        assert!(out.stderr.contains(&format!("VM lab-{}-{vm}", lab.name)), "{}", out.stderr);
+    }
+    assert!(out.stderr.contains("hostonlyif remove vboxnet"), "{}", out.stderr);
+    let w = lab.world_json();
+    assert!(w["vms"].as_array().is_none_or(Vec::is_empty), "{w}");
+    assert!(w["disks"].as_object().is_none_or(serde_json::Map::is_empty), "{w}");
+}
