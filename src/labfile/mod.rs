@@ -89,6 +89,7 @@ pub struct Lab {
     pub spark: Spark,
     pub verify: Verify,
     pub locale: Locale,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the sandbox provider (Linux only)
     pub sandbox: SandboxOptions,
     pub existing: ExistingOptions,
     /// This computer's architecture when the file was read.

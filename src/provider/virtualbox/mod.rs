@@ -6,6 +6,10 @@
 pub mod driver;
 #[cfg(test)]
 mod fake;
+mod hostonly;
+mod install;
+
+use install::{Install, install_state};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -61,42 +65,9 @@ fn boot_keys_delay() -> Duration {
     seconds("LAB_BOOT_KEYS_DELAY", 10)
 }
 
-/// Up arrow, then Enter: the menus of EL7 (isolinux), EL9 and EL10 (GRUB) list "Install" first
-/// and preselect "Test this media & install", below it.
-const INSTALL_KEYS: &[&str] = &["e0", "48", "e0", "c8", "1c", "9c"];
-
-/// How long a whole install usually takes, for the display.
-const TYPICAL_INSTALL: Duration = Duration::from_secs(8 * 60);
-
 /// A VM is lab's when it carries this lab's mark, or has the UUID lab recorded for it.
 fn is_ours(info: &VmInfo, mark: &str, recorded_uuid: Option<&str>) -> bool {
     info.description == mark || recorded_uuid.is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
-}
-
-/// Where the install stands, as the VM's drives show it: lab empties both DVD drives only after
-/// an install powered the VM off by itself.
-#[derive(Debug, PartialEq, Eq)]
-enum Install {
-    /// Disk, OS ISO and kickstart disc attached: installing or about to.
-    Pending,
-    /// Both drives emptied: installed.
-    Done,
-    /// Something is missing (creation was interrupted): the VM must be made again.
-    Incomplete(String),
-}
-
-fn install_state(info: &VmInfo, disk: &Path, iso: Option<&Path>, seed: &Path) -> Install {
-    if info.sata.is_none() {
-        return Install::Incomplete("it has no SATA controller".into());
-    }
-    if info.port(0) != Medium::Image(disk.to_path_buf()) {
-        return Install::Incomplete(format!("its disk is not attached ({:?})", info.port(0)));
-    }
-    match (info.port(1), info.port(2)) {
-        (Medium::Empty, Medium::Empty | Medium::Image(_)) | (Medium::Image(_), Medium::Empty) => Install::Done,
-        (Medium::Image(a), Medium::Image(b)) if iso.is_none_or(|i| a == i) && b == seed => Install::Pending,
-        (a, b) => Install::Incomplete(format!("its install discs are not attached (port 1: {a:?}, port 2: {b:?})")),
-    }
 }
 
 pub struct VirtualBox {
@@ -154,37 +125,6 @@ impl VirtualBox {
 
     fn hostonly_name(&self) -> Result<String> {
         self.hostonly.lock().ok().and_then(|h| h.clone()).ok_or_else(|| Error::Internal("the host-only network step did not run".into()))
-    }
-
-    /// Makes a host-only interface hold the lab's host address (reusing one that has it), with
-    /// no DHCP server on it (a reused interface's server is turned back on by `destroy`).
-    fn ensure_hostonly(&self, cx: &StepCx<'_>) -> Result<Outcome> {
-        let d = self.driver()?;
-        let lab = cx.lab;
-        let (host, mask) = (lab.network.host, lab.network.cidr.netmask());
-        let existing = d.hostonly()?.into_iter().find(|h| h.ip == Some(host) && h.mask == Some(mask));
-        let (name, outcome) = match existing {
-            Some(h) => (h.name, Outcome::Satisfied),
-            None => {
-                let name = d.create_hostonly(host, mask, &format!("lab-{}", lab.name))?;
-                cx.sd.record("hostonlyif", &name)?;
-                cx.sd.record("hostonlyif_addr", &format!("{host}/{mask}"))?;
-                (name, Outcome::Applied)
-            }
-        };
-        let mut outcome = outcome;
-        if d.dhcp_enabled(&name)? == Some(true) {
-            let created = cx.sd.load()?.is_some_and(|s| s.resources.get("hostonlyif") == Some(&name));
-            if !created {
-                cx.sd.record(&format!("dhcp_disabled:{name}"), "1")?;
-            }
-            d.set_dhcp(&name, false)?;
-            outcome = Outcome::Applied;
-        }
-        if let Ok(mut h) = self.hostonly.lock() {
-            *h = Some(name);
-        }
-        Ok(outcome)
     }
 
     /// Removes a VM lab made, whatever state it is in.
@@ -290,141 +230,6 @@ impl VirtualBox {
             return Ok(Outcome::Applied);
         }
         Ok(Outcome::Satisfied)
-    }
-
-    /// Runs the installer until it powers the VM off, then empties both DVD drives.
-    fn ensure_installed(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
-        let d = self.driver()?;
-        let vm = vm_name(cx.lab, &node.name);
-        let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
-        let disk = Self::disk_path(cx.lab, cx.sd, &vm);
-        if install_state(&info, &disk, None, &Self::seed_path(cx.sd, &node.name)) == Install::Done {
-            // Finish an interrupted eject.
-            for port in [1, 2] {
-                if info.port(port) != Medium::Empty {
-                    d.attach(&vm, info.arch, port, &Medium::Empty, false)?;
-                }
-            }
-            return Ok(Outcome::Satisfied);
-        }
-        let start = Instant::now();
-        let mut typed = false;
-        match info.state {
-            VmState::Paused => d.resume(&vm)?,
-            VmState::PowerOff | VmState::Saved | VmState::Aborted => d.start(&vm)?,
-            _ => typed = true, // already running: the menu is long past
-        }
-        let deadline = start + install_timeout();
-        loop {
-            let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
-            let elapsed = start.elapsed();
-            match &info.state {
-                VmState::PowerOff => break,
-                VmState::Aborted | VmState::Stuck => {
-                    return Err(Error::node_hint(
-                        &node.name,
-                        format!("the VM stopped during the install ({}); VirtualBox's log: {}", info.state.word(), info.log().display()),
-                        "run `lab up` again: lab makes the VM anew. If it fails again, the log says why (hardware virtualization, memory)",
-                    ));
-                }
-                VmState::Paused => {
-                    d.resume(&vm)?;
-                }
-                _ => {}
-            }
-            if !typed && elapsed >= self.boot_keys_delay {
-                // Best effort: a menu that ignores the keys only costs the media check.
-                let _ = d.type_scancodes(&vm, INSTALL_KEYS);
-                typed = true;
-            }
-            let phase = if elapsed < self.boot_keys_delay { "booting the installer".to_string() } else { "installing".to_string() };
-            cx.reporter.phase(&node.name, &format!("{phase} ({} of about {} min)", clock(elapsed), TYPICAL_INSTALL.as_secs() / 60));
-            if Instant::now() > deadline {
-                return Err(Error::node_hint(
-                    &node.name,
-                    format!("the install did not finish within {} min (VM {})", install_timeout().as_secs() / 60, info.state.word()),
-                    format!(
-                        "open the VM in the VirtualBox GUI to see what it waits for, or raise LAB_INSTALL_TIMEOUT; VirtualBox's log: {}",
-                        info.log().display()
-                    ),
-                ));
-            }
-            std::thread::sleep(self.poll);
-        }
-        cx.reporter.phase(&node.name, "installed; powered off; emptying the DVD drives");
-        d.attach(&vm, info.arch, 1, &Medium::Empty, false)?;
-        d.attach(&vm, info.arch, 2, &Medium::Empty, false)?;
-        Ok(Outcome::Applied)
-    }
-
-    /// The installed VM runs and answers SSH with the host key lab pinned (no other machine at
-    /// its address is taken for it).
-    fn ensure_running(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
-        let d = self.driver()?;
-        let vm = vm_name(cx.lab, &node.name);
-        let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
-        let mut outcome = Outcome::Satisfied;
-        match info.state {
-            VmState::Running => {}
-            VmState::Paused => {
-                d.resume(&vm)?;
-                outcome = Outcome::Applied;
-            }
-            VmState::Stuck => {
-                d.power_off(&vm)?;
-                d.start(&vm)?;
-                outcome = Outcome::Applied;
-            }
-            _ => {
-                d.start(&vm)?;
-                outcome = Outcome::Applied;
-            }
-        }
-        if outcome == Outcome::Applied {
-            cx.reporter.phase(&node.name, "first boot: waiting for SSH with the pinned host key");
-        }
-        let keys = cx.keys()?;
-        let target = self.target(cx.lab, cx.sd, &keys, node)?;
-        let session = cx.block_on(Session::wait(&target, Instant::now() + boot_timeout())).map_err(|e| match e {
-            Error::Node { node: n, problem, hint: _ } => {
-                Error::Node { node: n, problem, hint: Some(format!("is the VM running? `lab status` shows it; VirtualBox's log: {}", info.log().display())) }
-            }
-            other => other,
-        })?;
-        cx.put_session(&node.name, session);
-        Ok(outcome)
-    }
-
-    /// Nodes whose VM does not exist yet must not have their address taken by another machine:
-    /// lab would otherwise configure that machine instead of its node.
-    fn addresses_free(&self, lab: &Lab) -> Result<()> {
-        let d = self.driver()?;
-        // Only a host-only network on the lab's subnet can hold another machine at a node's
-        // address; without one, nothing is probed (and nothing leaves this computer).
-        let reachable = d.hostonly()?.iter().any(|h| h.ip.is_some_and(|ip| lab.network.cidr.contains(ip)));
-        if !reachable {
-            return Ok(());
-        }
-        let existing: Vec<String> = d.list_vms()?.into_iter().map(|(n, _)| n).collect();
-        let fresh: Vec<&Node> = lab.nodes.iter().filter(|n| !existing.contains(&vm_name(lab, &n.name))).collect();
-        let taken: Vec<String> = std::thread::scope(|s| {
-            let hs: Vec<_> = fresh
-                .iter()
-                .map(|n| {
-                    s.spawn(move || {
-                        crate::remote::ssh_answers(SocketAddr::from((n.ip, 22)), Duration::from_millis(700)).then(|| format!("{} ({})", n.ip, n.name))
-                    })
-                })
-                .collect();
-            hs.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
-        });
-        if taken.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Preflight {
-            problem: format!("another machine already answers SSH at {}: the lab's address is taken", taken.join(", ")),
-            fix: "stop that machine (another lab, a Vagrant VM?), or give the lab another network in the lab file (network.cidr); nothing was created".into(),
-        })
     }
 }
 
@@ -631,6 +436,19 @@ impl Provider for VirtualBox {
             reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
         }
         let resources = state.map(|s| s.resources.clone()).unwrap_or_default();
+        if state.is_none() {
+            // Without the state lab cannot tell whether it made an interface: it names it.
+            let want = (Some(lab.network.host), Some(lab.network.cidr.netmask()));
+            for h in d.hostonly()?.into_iter().filter(|h| (h.ip, h.mask) == want) {
+                reporter.note(&format!(
+                    "host-only network {} holds the lab's address {}; without .lab/ lab cannot tell whether it made it, so it is left. If nothing else uses it: VBoxManage {} {}",
+                    h.name,
+                    lab.network.host,
+                    if d.uses_hostonlynet() { "hostonlynet remove --name" } else { "hostonlyif remove" },
+                    h.name
+                ));
+            }
+        }
         if let Some(ifname) = resources.get("hostonlyif") {
             self.remove_hostonly(d, lab, ifname, resources.get("hostonlyif_addr"), reporter)?;
         }
@@ -663,31 +481,6 @@ impl VirtualBox {
             }
         }
         Ok(out)
-    }
-
-    /// Removes the host-only interface lab created, when it still holds the lab's address (the
-    /// name may have been reused by VirtualBox for another interface) and no VM uses it.
-    fn remove_hostonly(&self, d: &Driver, lab: &Lab, ifname: &str, addr: Option<&String>, reporter: &dyn Reporter) -> Result<()> {
-        let want = format!("{}/{}", lab.network.host, lab.network.cidr.netmask());
-        let Some(h) = d.hostonly()?.into_iter().find(|h| h.name == ifname) else { return Ok(()) };
-        let holds = h.ip.zip(h.mask).map(|(i, m)| format!("{i}/{m}"));
-        if holds.as_ref() != Some(addr.unwrap_or(&want)) {
-            reporter.note(&format!("host-only network {ifname} now holds {}, not the lab's address: left alone", holds.unwrap_or_else(|| "no address".into())));
-            return Ok(());
-        }
-        let mut users = Vec::new();
-        for (name, uuid) in d.list_vms()? {
-            if d.vm(&uuid)?.is_some_and(|i| i.nics.values().any(|n| n.hostonly == ifname)) {
-                users.push(name);
-            }
-        }
-        if users.is_empty() {
-            d.remove_hostonly(ifname)?;
-            reporter.step_done(HOST, &format!("host-only network {ifname} removed"), &Outcome::Applied, Duration::ZERO);
-        } else {
-            reporter.note(&format!("host-only network {ifname} kept: used by {}", users.join(", ")));
-        }
-        Ok(())
     }
 }
 
