@@ -16,6 +16,7 @@ pub enum Access {
     /// Readable by everyone (public keys, known_hosts).
     Public,
     /// Readable and executable by the owner only (scripts lab runs as root).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the sandbox provider (Linux only) uses it
     PrivateExec,
 }
 
@@ -132,6 +133,7 @@ mod windows_acl {
         }
     }
 
+    #[cfg(test)]
     pub fn is_owner_only(path: &Path) -> bool {
         let Ok(o) = System.run(&Cmd::new("icacls").args([path.as_os_str()])) else { return false };
         let me = user().to_lowercase();

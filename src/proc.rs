@@ -85,6 +85,7 @@ pub trait Runner: Send + Sync {
 }
 
 /// Runs `cmd` and fails unless it exits 0; the error carries the argv and stderr.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the sandbox provider (Linux only) uses it
 pub fn check(runner: &dyn Runner, cmd: &Cmd) -> Result<String> {
     let out = runner.run(cmd)?;
     if out.success() {
@@ -165,6 +166,7 @@ pub fn argv_text<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
 
 /// Where a program lives, searching PATH and the usual system folders (sbin is often not on a
 /// user's PATH).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the sandbox provider (Linux only) uses it
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)

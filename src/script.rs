@@ -173,6 +173,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // runs the text in the POSIX sh a node has
     fn scripts_run_in_sh_as_quoted() {
         let hostile = "a'b\"c $(x) `y` \\z\nnew line";
         let s = sh("printf '%s' {{v}}", &[("v", &hostile)]);

@@ -29,11 +29,11 @@ exec chroot $R /usr/sbin/sshd -D -e -o ListenAddress=$IP -h /etc/ssh/outside_hos
 "#;
 
 /// Machines that lab did not create.
-struct Outside {
+pub struct Outside {
     dir: tempfile::TempDir,
-    tag: String,
-    net: String,
-    nodes: Vec<(String, String)>,
+    pub tag: String,
+    pub net: String,
+    pub nodes: Vec<(String, String)>,
 }
 
 fn sh(cmd: &str) {
@@ -42,7 +42,7 @@ fn sh(cmd: &str) {
 }
 
 impl Outside {
-    fn new(workers: usize) -> Self {
+    pub fn new(workers: usize) -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("ex{}{n}", std::process::id() % 10_000);
         let net = format!("10.{}.{}", 150 + n, std::process::id() % 250);
@@ -94,11 +94,11 @@ impl Outside {
         me
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn lab_file(&self, known_hosts: bool, extra: &str) -> PathBuf {
+    pub fn lab_file(&self, known_hosts: bool, extra: &str) -> PathBuf {
         let nodes: String =
             self.nodes.iter().map(|(n, ip)| format!("  - {{name: {n}, role: {}, ip: {ip}}}\n", if n == "master" { "master" } else { "worker" })).collect();
         let known = if known_hosts { format!("  known_hosts: {}/known_hosts\n", self.path().display()) } else { String::new() };
@@ -114,7 +114,7 @@ impl Outside {
         labdir
     }
 
-    fn as_admin(&self, ip: &str, cmd: &str) -> std::process::Output {
+    pub fn as_admin(&self, ip: &str, cmd: &str) -> std::process::Output {
         Command::new("ssh")
             .args(["-i", &format!("{}/admin", self.path().display()), "-o", &format!("UserKnownHostsFile={}/known_hosts", self.path().display())])
             .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", &format!("admin@{ip}"), cmd])

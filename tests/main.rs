@@ -13,3 +13,5 @@ mod spark;
 mod ssh;
 mod state;
 mod vbox;
+mod vbox_hosts;
+mod windows;

@@ -396,6 +396,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)] // runs the text in the POSIX sh a node has
     fn undo_scripts_quote_and_are_valid_shell() {
         for c in [
             Change::Created { path: "/opt/spark-3.5.7".into() },

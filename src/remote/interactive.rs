@@ -5,24 +5,108 @@ use std::io::IsTerminal;
 
 use russh::ChannelMsg;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::signal::unix::{SignalKind, signal};
 
 use super::Session;
 use crate::error::{Error, Result};
 
 /// Puts the terminal back as it was, however the shell ends.
-struct RawMode;
+struct RawMode {
+    #[cfg(windows)]
+    console: windows_console::Saved,
+}
 
 impl RawMode {
     fn enable() -> Result<Self> {
         crossterm::terminal::enable_raw_mode().map_err(|e| Error::io("switching the terminal to raw mode", e))?;
-        Ok(Self)
+        Ok(Self {
+            #[cfg(windows)]
+            console: windows_console::virtual_terminal()?,
+        })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
+        #[cfg(windows)]
+        self.console.restore();
         let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// The node's shell speaks VT sequences both ways. Windows' console (cmd, PowerShell, Windows
+/// Terminal) turns keys into them and renders them only when asked to.
+#[cfg(windows)]
+mod windows_console {
+    use crossterm_winapi::{ConsoleMode, Handle};
+
+    use crate::error::{Error, Result};
+
+    const ENABLE_PROCESSED_OUTPUT: u32 = 0x0001;
+    const ENABLE_VIRTUAL_TERMINAL_PROCESSING: u32 = 0x0004;
+    const ENABLE_VIRTUAL_TERMINAL_INPUT: u32 = 0x0200;
+
+    pub struct Saved {
+        modes: Vec<(ConsoleMode, u32)>,
+    }
+
+    impl Saved {
+        pub fn restore(&self) {
+            for (console, mode) in &self.modes {
+                let _ = console.set_mode(*mode);
+            }
+        }
+    }
+
+    pub fn virtual_terminal() -> Result<Saved> {
+        let mut modes = Vec::new();
+        for (handle, add) in [
+            (Handle::current_in_handle(), ENABLE_VIRTUAL_TERMINAL_INPUT),
+            (Handle::current_out_handle(), ENABLE_PROCESSED_OUTPUT | ENABLE_VIRTUAL_TERMINAL_PROCESSING),
+        ] {
+            let console = ConsoleMode::from(handle.map_err(|e| Error::io("opening the console", e))?);
+            let old = console.mode().map_err(|e| Error::io("reading the console mode", e))?;
+            console.set_mode(old | add).map_err(|e| Error::io("switching the console to VT sequences", e))?;
+            modes.push((console, old));
+        }
+        Ok(Saved { modes })
+    }
+}
+
+/// Window-size changes: SIGWINCH on Unix; on Windows, whose console sends no signal, the size
+/// looked at four times a second.
+struct Resizes {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+    #[cfg(not(unix))]
+    last: (u32, u32),
+    #[cfg(not(unix))]
+    tick: tokio::time::Interval,
+}
+
+impl Resizes {
+    fn new() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { signal: signal(SignalKind::window_change()).map_err(|e| Error::io("watching the window size", e))? })
+        }
+        #[cfg(not(unix))]
+        Ok(Self { last: term_size(), tick: tokio::time::interval(std::time::Duration::from_millis(250)) })
+    }
+
+    /// Waits for the next change.
+    async fn changed(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        loop {
+            self.tick.tick().await;
+            let now = term_size();
+            if now != self.last {
+                self.last = now;
+                return;
+            }
+        }
     }
 }
 
@@ -53,7 +137,7 @@ pub async fn terminal(session: &Session, command: Option<&crate::script::Sh>) ->
     let mut stdin = tokio::io::stdin();
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
-    let mut winch = signal(SignalKind::window_change()).map_err(|e| Error::io("watching the window size", e))?;
+    let mut resizes = Resizes::new()?;
     let mut buf = vec![0u8; 8192];
     let mut stdin_open = true;
     let mut status = 255;
@@ -70,7 +154,7 @@ pub async fn terminal(session: &Session, command: Option<&crate::script::Sh>) ->
                     }
                 }
             },
-            _ = winch.recv() => {
+            () = resizes.changed() => {
                 let (c, r) = term_size();
                 let _ = tx.window_change(c, r, 0, 0).await;
             }

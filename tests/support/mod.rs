@@ -40,9 +40,34 @@ impl Output {
     }
 }
 
+/// The Windows build of lab (`lab.exe`, cross-built by `tests/run.sh`), with the Wine that runs
+/// it: `(wine64, lab.exe, the Wine prefix)`.
+pub fn windows_lab() -> (PathBuf, PathBuf, PathBuf) {
+    let how = "build it with `bash tests/run.sh` (it installs mingw-w64 and Wine, cross-builds lab.exe and sets LAB_WINDOWS_EXE)";
+    let exe = std::env::var_os("LAB_WINDOWS_EXE").map(PathBuf::from).unwrap_or_else(|| panic!("LAB_WINDOWS_EXE is not set: {how}"));
+    assert!(exe.exists(), "{} does not exist: {how}", exe.display());
+    let wine = PathBuf::from("/usr/lib/wine/wine64");
+    assert!(wine.exists(), "{} does not exist: {how}", wine.display());
+    let prefix = std::env::var_os("WINEPREFIX").map_or_else(|| repo().join("target/wine"), PathBuf::from);
+    (wine, exe, prefix)
+}
+
 impl Lab {
     pub fn new(dir: &Path) -> Self {
-        let mut cmd = Command::new(lab_bin());
+        Self::with(Command::new(lab_bin()), dir)
+    }
+
+    /// `lab.exe` under Wine, as a Windows user runs it.
+    pub fn windows(dir: &Path) -> Self {
+        let (wine, exe, prefix) = windows_lab();
+        let mut cmd = Command::new(wine);
+        // Wine 8 lacks ProcessPrng, which Rust's standard library needs: tests/windows/ has a
+        // shim DLL, placed beside lab.exe by tests/run.sh.
+        cmd.arg(exe).env("WINEPREFIX", prefix).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "bcryptprimitives=n,b");
+        Self::with(cmd, dir)
+    }
+
+    fn with(mut cmd: Command, dir: &Path) -> Self {
         cmd.current_dir(dir).env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1").stdin(Stdio::null());
         // Tests talk only to 127.0.0.1 and their own namespaces: any other HTTP(S) request goes
         // to a closed local port and fails at once instead of leaving the machine.

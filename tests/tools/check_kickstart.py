@@ -6,10 +6,21 @@ Usage: check_kickstart.py MANIFEST.json
 The manifest is a list of cases: {"ks", "iso", "syntax", "hostname", "ip", "netmask", "user", "key"}.
 Prints one line per problem and exits 1 if there is any.
 """
+import atexit
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+# pykickstart (and ksvalidator) leave their preprocessed copies in the temporary folder: give
+# them one of ours, removed when this check ends.
+_scratch = tempfile.mkdtemp(prefix="lab-ks-check-")
+atexit.register(shutil.rmtree, _scratch, True)
+os.environ["TMPDIR"] = _scratch
+tempfile.tempdir = _scratch
 
 try:
     import pycdlib

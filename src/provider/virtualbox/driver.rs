@@ -77,7 +77,7 @@ fn platform(a: Arch) -> &'static str {
 mod host;
 mod output;
 
-pub use host::{Failure, classify, find, hint_for, parse_version, utf8_locale};
+pub use host::{Failure, classify, find, hint_for, parse_version, utf8_locale, wsl_problem};
 pub use output::*;
 /// Runs VBoxManage for one installed version.
 #[derive(Clone)]
@@ -107,6 +107,11 @@ impl Driver {
     pub fn detect(runner: Arc<dyn Runner>) -> Result<Self> {
         let host = HostOs::current();
         let env = |k: &str| std::env::var(k).ok();
+        if host == HostOs::Linux
+            && let Some(e) = wsl_problem(&std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default(), &env)
+        {
+            return Err(e);
+        }
         let program = find(&env, &|p: &Path| p.is_file(), host).ok_or_else(|| Error::Preflight {
             problem: "VBoxManage is not installed (or not on the PATH)".into(),
             fix: format!("install {SUPPORTED} from virtualbox.org (or set VBOXMANAGE to its VBoxManage); on Linux without VirtualBox, `provider: sandbox` builds the same lab with namespaces"),

@@ -55,6 +55,17 @@ pub fn hint_for(stderr: &str) -> Option<String> {
     Some(h.to_string())
 }
 
+/// Linux under WSL (the kernel's release names Microsoft; WSL sets `WSL_DISTRO_NAME`): its
+/// VirtualBox is the Windows one, which a Linux program cannot drive (Windows paths, Windows
+/// networking), and VirtualBox cannot run inside WSL itself.
+pub fn wsl_problem(osrelease: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Error> {
+    let wsl = osrelease.to_lowercase().contains("microsoft") || env("WSL_DISTRO_NAME").is_some_and(|d| !d.is_empty());
+    wsl.then(|| Error::Preflight {
+        problem: "this is Linux under WSL: VirtualBox and its VMs belong to the Windows side, which lab on Linux cannot drive".into(),
+        fix: "run the Windows build of lab (lab.exe, see README's \"Getting lab\") from PowerShell or cmd, in this same folder (\\\\wsl$\\... or C:\\...); or use `provider: existing` for machines you already have".into(),
+    })
+}
+
 /// Reads `VBoxManage --version`: the last line that starts with a digit. Warning lines about the
 /// kernel driver mean VMs cannot start.
 pub fn parse_version(out: &str) -> Result<Version> {

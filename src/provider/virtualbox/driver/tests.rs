@@ -237,3 +237,15 @@ fn state_change_times_are_read_as_utc() {
     assert_eq!(parse_utc("garbage"), None);
     assert_eq!(parse_utc("2026-13-01T00:00:00"), None);
 }
+
+#[test]
+fn wsl_is_told_to_use_the_windows_build() {
+    let none = |_: &str| None;
+    let wsl2 = wsl_problem("5.15.153.1-microsoft-standard-WSL2", &none).expect("WSL 2 is refused");
+    assert!(wsl2.to_string().contains("WSL"), "{wsl2}");
+    let Error::Preflight { fix, .. } = &wsl2 else { panic!("{wsl2:?}") };
+    assert!(fix.contains("lab.exe") && fix.contains("PowerShell"), "{fix}");
+    assert!(wsl_problem("4.4.0-19041-Microsoft", &none).is_some(), "WSL 1");
+    assert!(wsl_problem("6.1.0-26-amd64", &|k: &str| (k == "WSL_DISTRO_NAME").then(|| "Ubuntu".to_string())).is_some());
+    assert!(wsl_problem("6.1.0-26-amd64", &none).is_none(), "plain Linux is not WSL");
+}
