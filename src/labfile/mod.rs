@@ -28,10 +28,28 @@ pub enum Arch {
     Aarch64,
 }
 
+/// Whether macOS says this Mac has an Apple Silicon processor (`hw.optional.arm64` is 1 there,
+/// whatever the calling program was built for; Intel Macs lack the key).
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))] // unit-tested everywhere
+fn apple_silicon(runner: &dyn crate::proc::Runner) -> bool {
+    let cmd = crate::proc::Cmd::new("/usr/sbin/sysctl").args(["-n", "hw.optional.arm64"]).timeout(std::time::Duration::from_secs(10));
+    runner.run(&cmd).is_ok_and(|o| o.success() && o.stdout.trim() == "1")
+}
+
 impl Arch {
-    /// This computer's.
+    /// What lab itself was built for.
     pub fn current() -> Self {
         if cfg!(target_arch = "aarch64") { Self::Aarch64 } else { Self::X86_64 }
+    }
+
+    /// This computer's processor. On a Mac it is the hardware's, also when lab runs translated
+    /// by Rosetta (an x86_64 build on Apple Silicon), where VirtualBox runs only arm64 guests.
+    pub fn host() -> Self {
+        #[cfg(target_os = "macos")]
+        if apple_silicon(&crate::proc::System) {
+            return Self::Aarch64;
+        }
+        Self::current()
     }
     /// The name lab files and `uname -m` use.
     pub fn name(self) -> &'static str {
@@ -69,7 +87,7 @@ impl Default for HostFacts {
 
 impl HostFacts {
     pub fn read() -> Self {
-        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok(), arch: Arch::current(), linux: cfg!(target_os = "linux") }
+        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok(), arch: Arch::host(), linux: cfg!(target_os = "linux") }
     }
 }
 
@@ -283,4 +301,30 @@ pub struct ExistingOptions {
 pub fn parse(file: &Path, text: &str, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let doc = yaml::Document::parse(file, text).map_err(|d| vec![d])?;
     validate::lab(&doc, facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::{Cmd, Output, Runner};
+
+    /// A Mac that answers `sysctl -n hw.optional.arm64` as given (`None`: the key is missing).
+    struct Sysctl(Option<&'static str>);
+
+    impl Runner for Sysctl {
+        fn run(&self, cmd: &Cmd) -> crate::error::Result<Output> {
+            assert_eq!(cmd.arg_strings(), ["-n", "hw.optional.arm64"]);
+            Ok(match self.0 {
+                Some(v) => Output { code: Some(0), stdout: format!("{v}\n"), stderr: String::new() },
+                None => Output { code: Some(1), stdout: String::new(), stderr: "sysctl: unknown oid 'hw.optional.arm64'".into() },
+            })
+        }
+    }
+
+    #[test]
+    fn apple_silicon_is_found_even_from_a_translated_build() {
+        assert!(apple_silicon(&Sysctl(Some("1"))));
+        assert!(!apple_silicon(&Sysctl(Some("0"))));
+        assert!(!apple_silicon(&Sysctl(None)), "Intel Macs lack the key");
+    }
 }

@@ -122,7 +122,7 @@ impl Driver {
         if version < OLDEST {
             return Err(Error::Preflight { problem: format!("VirtualBox {version} is too old"), fix: format!("install {SUPPORTED}") });
         }
-        Ok(Self { runner, program, version, host, host_arch: Arch::current(), locale })
+        Ok(Self { runner, program, version, host, host_arch: Arch::host(), locale })
     }
 
     /// A driver for a given version and host, running through `runner` (tests).
