@@ -29,6 +29,8 @@ pub struct VboxLab {
     pub name: String,
     pub subnet: u8,
     version: Option<String>,
+    /// The host the stand-in plays (`VBOXSTANDIN_HOST`): Linux unless told.
+    host: Option<String>,
     _net_lock: std::fs::File,
 }
 
@@ -100,10 +102,17 @@ impl VboxLab {
             name,
             subnet,
             version: version.map(str::to_string),
+            host: None,
             _net_lock: net_lock,
         };
         std::fs::write(me.world.path().join("install-seconds"), install_seconds.to_string()).expect("write");
         me
+    }
+
+    /// The stand-in plays VirtualBox on `host` (`windows`, `macos`).
+    pub fn on_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
     }
 
     /// An address of the lab network: `.host`.
@@ -117,6 +126,9 @@ impl VboxLab {
         c.args(args).env("VBOXSTANDIN_HOME", self.world.path());
         if let Some(v) = &self.version {
             c.env("VBOXSTANDIN_VERSION", v);
+        }
+        if let Some(h) = &self.host {
+            c.env("VBOXSTANDIN_HOST", h);
         }
         c.output().expect("standin")
     }
@@ -138,6 +150,7 @@ impl VboxLab {
         ]
         .into_iter()
         .chain(self.version.iter().map(|v| ("VBOXSTANDIN_VERSION".to_string(), v.clone())))
+        .chain(self.host.iter().map(|h| ("VBOXSTANDIN_HOST".to_string(), h.clone())))
         .collect()
     }
 
@@ -158,6 +171,7 @@ impl VboxLab {
         let w = self.world_json();
         let mut left: Vec<String> = w["vms"].as_array().into_iter().flatten().map(|v| format!("VM {}", v["name"])).collect();
         left.extend(w["hostonlyifs"].as_array().into_iter().flatten().map(|i| format!("host-only interface {}", i["name"])));
+        left.extend(w["hostonlynets"].as_array().into_iter().flatten().map(|n| format!("host-only network {}", n["name"])));
         left.extend(w["disks"].as_object().into_iter().flatten().map(|(p, _)| format!("disk {p}")));
         let ns = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout).into_owned();
         for vm in w["vms"].as_array().into_iter().flatten() {
@@ -188,8 +202,9 @@ impl Drop for VboxLab {
                 .args(["-c", &format!("ip netns pids vbx-{short} 2>/dev/null | xargs -r kill -9; sleep 0.3; ip netns del vbx-{short} 2>/dev/null")])
                 .status();
         }
-        for i in w["hostonlyifs"].as_array().cloned().unwrap_or_default() {
-            let _ = Command::new("ip").args(["link", "del", i["name"].as_str().unwrap_or("none")]).status();
+        for i in w["hostonlyifs"].as_array().cloned().unwrap_or_default().into_iter().chain(w["hostonlynets"].as_array().cloned().unwrap_or_default()) {
+            let bridge = i["bridge"].as_str().filter(|b| !b.is_empty()).or_else(|| i["name"].as_str()).unwrap_or("none");
+            let _ = Command::new("ip").args(["link", "del", bridge]).status();
         }
     }
 }
@@ -397,4 +412,41 @@ fn the_stand_in_refuses_what_vboxmanage_refuses() {
     assert!(c == 0 && out.contains("foi criada e registrada"), "{out}");
     let (c, _, err) = in_locale("C.UTF-8", Some("pt_BR"), &["showvminfo", "nada", "--machinereadable"]);
     assert!(c == 1 && err.contains("Não foi possível encontrar") && err.contains("VBOX_E_OBJECT_NOT_FOUND"), "{err}");
+}
+
+/// The arm64 personality (Apple Silicon, VirtualBox 7.1+): an ARM VM takes the ARM chipset, EFI
+/// and USB input, and refuses x86 devices and firmware; each host starts only VMs of its own
+/// architecture.
+#[test]
+fn the_stand_ins_arm64_guests_and_hosts_follow_virtualbox_rules() {
+    let world = tempfile::tempdir().expect("tmp");
+    let run = |arch: &str, args: &[&str]| {
+        let o = Command::new(standin()).args(args).env("VBOXSTANDIN_HOME", world.path()).env("VBOXSTANDIN_HOST_ARCH", arch).output().expect("standin");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let base = world.path().to_str().expect("utf-8").to_string();
+    assert_eq!(run("arm", &["createvm", "--name", "a", "--platform-architecture", "arm", "--basefolder", &base, "--register"]).0, 0);
+    let arm_settings =
+        ["--chipset", "armv8virtual", "--firmware", "efi", "--graphicscontroller", "qemuramfb", "--mouse", "usbtablet", "--keyboard", "usb", "--usbxhci", "on"];
+    let (c, err) = run("arm", &[&["modifyvm", "a"][..], &arm_settings].concat());
+    assert_eq!(c, 0, "{err}");
+    for (option, value) in [("--ioapic", "on"), ("--firmware", "bios"), ("--chipset", "ich9"), ("--graphicscontroller", "vmsvga"), ("--mouse", "ps2")] {
+        let (c, err) = run("arm", &["modifyvm", "a", option, value]);
+        assert!(c == 1 && err.contains("VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED"), "{option} {value} was taken by an ARM VM: {err}");
+    }
+    let (c, err) = run("arm", &["storagectl", "a", "--name", "IDE", "--add", "ide"]);
+    assert!(c == 1 && err.contains("VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED"), "{err}");
+    assert_eq!(run("arm", &["storagectl", "a", "--name", "VirtIO", "--add", "virtio", "--controller", "VirtIO"]).0, 0);
+    // An x86 VM refuses the ARM chipset, and an arm64 Mac refuses to start it.
+    assert_eq!(run("arm", &["createvm", "--name", "x", "--basefolder", &base, "--register"]).0, 0);
+    let (c, err) = run("arm", &["modifyvm", "x", "--chipset", "armv8virtual"]);
+    assert!(c == 1 && err.contains("VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED"), "{err}");
+    let (c, err) = run("arm", &["startvm", "x", "--type", "headless"]);
+    assert!(c == 1 && err.contains("VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED"), "{err}");
+    // And an x86 host refuses to start the ARM VM.
+    let (c, err) = run("x86", &["startvm", "a", "--type", "headless"]);
+    assert!(c == 1 && err.contains("VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED"), "{err}");
+    for vm in ["a", "x"] {
+        run("arm", &["unregistervm", vm, "--delete"]);
+    }
 }

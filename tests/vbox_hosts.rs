@@ -200,3 +200,49 @@ fn destroy_finds_the_vms_when_the_lab_folder_state_is_gone() {
     assert!(w["vms"].as_array().is_none_or(Vec::is_empty), "{w}");
     assert!(w["disks"].as_object().is_none_or(serde_json::Map::is_empty), "{w}");
 }
+
+/// VirtualBox on Windows names its host-only adapters "VirtualBox Host-Only Ethernet Adapter
+/// #N" (spaces, a `#`): lab finds, uses and removes one by that name.
+#[test]
+fn windows_host_only_adapter_names() {
+    let lab = VboxLab::build("win", 1, 1, Some("7.1.4r165100"), "").on_host("windows");
+    let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+    assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    let w = lab.world_json();
+    let name = w["hostonlyifs"][0]["name"].as_str().expect("a host-only adapter").to_string();
+    assert!(name.starts_with("VirtualBox Host-Only Ethernet Adapter"), "{name}");
+    let info = String::from_utf8_lossy(&lab.standin(&["showvminfo", &format!("lab-{}-node1", lab.name), "--machinereadable"]).stdout).into_owned();
+    assert!(info.contains(&format!("hostonlyadapter2=\"{name}\"")), "{info}");
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// macOS builds of VirtualBox 7 have host-only *networks* and make no interfaces: lab asks
+/// VirtualBox which it has, makes a network, and `destroy` keeps it while a VM that is not the
+/// lab's still uses it.
+#[test]
+fn macos_host_only_networks() {
+    let lab = VboxLab::build("mac", 1, 1, Some("7.1.4r165100"), "").on_host("macos");
+    let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+    assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    assert_eq!(lab.calls("hostonlyif create"), 0, "lab tried to make a host-only interface on macOS 7");
+    assert_eq!(lab.calls("hostonlynet add"), 1);
+    let net = lab.world_json()["hostonlynets"][0]["name"].as_str().expect("a host-only network").to_string();
+    let info = String::from_utf8_lossy(&lab.standin(&["showvminfo", &format!("lab-{}-node1", lab.name), "--machinereadable"]).stdout).into_owned();
+    assert!(info.contains("nic2=\"hostonlynetwork\"") && info.contains(&format!("hostonly-network2=\"{net}\"")), "{info}");
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+
+    // Someone else's VM on the lab's network: destroy removes the lab's VMs, not the network.
+    let base = lab.world().join("other");
+    assert!(lab.standin(&["createvm", "--name", "someone-else", "--basefolder", base.to_str().expect("utf-8"), "--register"]).status.success());
+    assert!(lab.standin(&["modifyvm", "someone-else", "--nic1", "hostonlynet", "--host-only-net1", &net]).status.success());
+    let out = lab.lab().args(["destroy", "--yes"]).run().ok();
+    let remove = format!("VBoxManage hostonlynet remove --name {net}");
+    assert!(out.stderr.contains(&format!("{net} kept")) && out.stderr.contains("someone-else") && out.stderr.contains(&remove), "{}", out.stderr);
+    assert_eq!(lab.leftovers(), ["VM \"someone-else\"".to_string(), format!("host-only network \"{net}\"")]);
+    // Once it is gone, the command lab gave removes the network.
+    assert!(lab.standin(&["unregistervm", "someone-else", "--delete"]).status.success());
+    assert!(lab.standin(&remove.split(' ').skip(1).collect::<Vec<_>>()).status.success());
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}

@@ -85,9 +85,10 @@ pub struct Driver {
     runner: Arc<dyn Runner>,
     pub program: PathBuf,
     pub version: Version,
-    pub host: HostOs,
     pub host_arch: Arch,
     locale: &'static str,
+    /// Host-only *networks* instead of interfaces (macOS builds of 7.x).
+    hostonlynet: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -122,13 +123,20 @@ impl Driver {
         if version < OLDEST {
             return Err(Error::Preflight { problem: format!("VirtualBox {version} is too old"), fix: format!("install {SUPPORTED}") });
         }
-        Ok(Self { runner, program, version, host, host_arch: Arch::host(), locale })
+        // Only macOS builds of 7.x have host-only networks (and no longer make interfaces): asked
+        // of VirtualBox itself, by the exit status of the command that lists them.
+        let hostonlynet = version.major >= 7
+            && runner
+                .run(&Cmd::new(&program).args(["list", "hostonlynets"]).env("LC_ALL", locale).env("LANG", locale).timeout(CALL_TIMEOUT))
+                .is_ok_and(|o| o.success() && !o.stderr.contains("VBoxManage: error:"));
+        Ok(Self { runner, program, version, host_arch: Arch::host(), locale, hostonlynet })
     }
 
     /// A driver for a given version and host, running through `runner` (tests).
     #[cfg(test)]
     pub fn with(runner: Arc<dyn Runner>, version: Version, host: HostOs, host_arch: Arch) -> Self {
-        Self { runner, program: PathBuf::from("VBoxManage"), version, host, host_arch, locale: "C.UTF-8" }
+        let hostonlynet = host == HostOs::Macos && version.major >= 7;
+        Self { runner, program: PathBuf::from("VBoxManage"), version, host_arch, locale: "C.UTF-8", hostonlynet }
     }
 
     fn at_least(&self, major: u32, minor: u32) -> bool {
@@ -137,7 +145,7 @@ impl Driver {
 
     /// macOS with VirtualBox 7 has host-only *networks*, not interfaces.
     pub fn uses_hostonlynet(&self) -> bool {
-        self.host == HostOs::Macos && self.at_least(7, 0)
+        self.hostonlynet
     }
 
     /// Whether this VirtualBox can run guests of `arch` here: an arm64 Mac runs arm64 guests
@@ -381,11 +389,17 @@ impl Driver {
     }
 
     pub fn remove_hostonly(&self, name: &str) -> Result<()> {
-        if self.uses_hostonlynet() {
-            self.run_retry(&s(&["hostonlynet", "remove", "--name", name])).map(drop)
-        } else {
-            self.run_retry(&s(&["hostonlyif", "remove", name])).map(drop)
-        }
+        self.run_retry(&self.remove_hostonly_argv(name)).map(drop)
+    }
+
+    fn remove_hostonly_argv(&self, name: &str) -> Vec<String> {
+        if self.uses_hostonlynet() { s(&["hostonlynet", "remove", "--name", name]) } else { s(&["hostonlyif", "remove", name]) }
+    }
+
+    /// The command a user types to remove host-only interface (or network) `name`.
+    pub fn remove_hostonly_command(&self, name: &str) -> String {
+        let words = self.remove_hostonly_argv(name).into_iter().map(|w| if w.contains(' ') { format!("\"{w}\"") } else { w });
+        std::iter::once("VBoxManage".to_string()).chain(words).collect::<Vec<_>>().join(" ")
     }
 
     pub fn set_dhcp(&self, ifname: &str, enabled: bool) -> Result<()> {

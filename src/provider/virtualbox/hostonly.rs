@@ -99,7 +99,11 @@ impl VirtualBox {
             d.remove_hostonly(ifname)?;
             reporter.step_done(HOST, &format!("host-only network {ifname} removed"), &Outcome::Applied, Duration::ZERO);
         } else {
-            reporter.note(&format!("host-only network {ifname} kept: used by {}", users.join(", ")));
+            reporter.note(&format!(
+                "host-only network {ifname} kept: used by {}. Once nothing uses it: {}",
+                users.join(", "),
+                d.remove_hostonly_command(ifname)
+            ));
         }
         Ok(())
     }

@@ -441,11 +441,10 @@ impl Provider for VirtualBox {
             let want = (Some(lab.network.host), Some(lab.network.cidr.netmask()));
             for h in d.hostonly()?.into_iter().filter(|h| (h.ip, h.mask) == want) {
                 reporter.note(&format!(
-                    "host-only network {} holds the lab's address {}; without .lab/ lab cannot tell whether it made it, so it is left. If nothing else uses it: VBoxManage {} {}",
+                    "host-only network {} holds the lab's address {}; without .lab/ lab cannot tell whether it made it, so it is left. If nothing else uses it: {}",
                     h.name,
                     lab.network.host,
-                    if d.uses_hostonlynet() { "hostonlynet remove --name" } else { "hostonlyif remove" },
-                    h.name
+                    d.remove_hostonly_command(&h.name)
                 ));
             }
         }

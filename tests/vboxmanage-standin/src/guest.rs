@@ -373,18 +373,20 @@ pub fn install(uuid: &str) {
 /// The installed system: its own network namespace on the host-only interface (when the MAC
 /// the kickstart named is NIC2's), host name, users and sshd, as PID 1 of its own namespaces.
 pub fn run(uuid: &str) {
-    let vm = {
+    let (vm, bridge) = {
         let mut l = lock_world();
         let Some(vm) = find_vm(&mut l.world, uuid).cloned() else { return };
-        vm
+        let net = vm.nics.values().find(|n| n.kind == "hostonly" || n.kind == "hostonlynet").map(|n| n.hostonly.clone()).unwrap_or_default();
+        let bridge = crate::bridge_of(&l.world, &net).unwrap_or(net);
+        (vm, bridge)
     };
     let Some(disk_file) = disk_path(&vm) else { return idle() };
     let disk = read_disk(&disk_file);
     let ns = netns(&vm);
-    let hostonly = vm.nics.values().find(|n| n.kind == "hostonly").cloned().unwrap_or_default();
+    let hostonly = vm.nics.values().find(|n| n.kind == "hostonly" || n.kind == "hostonlynet").cloned().unwrap_or_default();
     sh(&format!("ip netns add {ns}"));
     let veth = format!("vbx{}", short(&vm));
-    sh(&format!("ip link add {veth} type veth peer name eth0 netns {ns} && ip link set {veth} master {} && ip link set {veth} up", hostonly.hostonly));
+    sh(&format!("ip link add {veth} type veth peer name eth0 netns {ns} && ip link set {veth} master {bridge} && ip link set {veth} up"));
     sh(&format!("ip -n {ns} link set lo up && ip -n {ns} link set eth0 up"));
     if !disk.ip.is_empty() && disk.mac == hostonly.mac {
         sh(&format!("ip -n {ns} addr add {}/{} dev eth0", disk.ip, disk.prefix));

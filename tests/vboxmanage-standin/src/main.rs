@@ -110,6 +110,40 @@ pub struct HostOnlyIf {
     pub name: String,
     pub ip: String,
     pub mask: String,
+    /// The Linux bridge behind it (the name itself on a Linux host).
+    #[serde(default)]
+    pub bridge: String,
+}
+
+/// A host-only *network* (macOS builds of 7.x, on Apple's vmnet).
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct HostOnlyNet {
+    pub name: String,
+    pub mask: String,
+    pub lower: String,
+    pub upper: String,
+    pub enabled: bool,
+    pub bridge: String,
+}
+
+/// The host system this VirtualBox runs on (`$VBOXSTANDIN_HOST`: linux, windows or macos).
+pub fn host_os() -> String {
+    std::env::var("VBOXSTANDIN_HOST").unwrap_or_else(|_| "linux".into())
+}
+
+/// Host-only networks exist, and host-only interfaces no longer can be made: macOS, 7.x.
+fn has_hostonlynets() -> bool {
+    host_os() == "macos" && major_minor().0 >= 7
+}
+
+/// The Linux bridge behind a host-only interface or network of this name.
+pub fn bridge_of(world: &World, name: &str) -> Option<String> {
+    world
+        .hostonlyifs
+        .iter()
+        .find(|i| i.name == name)
+        .map(|i| if i.bridge.is_empty() { i.name.clone() } else { i.bridge.clone() })
+        .or_else(|| world.hostonlynets.iter().find(|n| n.name == name).map(|n| n.bridge.clone()))
 }
 
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]
@@ -122,6 +156,8 @@ pub struct Dhcp {
 pub struct World {
     pub vms: Vec<Vm>,
     pub hostonlyifs: Vec<HostOnlyIf>,
+    #[serde(default)]
+    pub hostonlynets: Vec<HostOnlyNet>,
     pub dhcp: Vec<Dhcp>,
     pub disks: BTreeMap<String, String>,
     pub counter: u64,
@@ -396,6 +432,7 @@ fn main() {
         "showvminfo" => showvminfo(rest),
         "unregistervm" => unregistervm(rest),
         "hostonlyif" => hostonlyif(rest),
+        "hostonlynet" if has_hostonlynets() => hostonlynet(rest),
         "dhcpserver" => dhcpserver(rest),
         "closemedium" => closemedium(rest),
         other => syntax(&format!("Invalid command '{other}'")),
@@ -443,8 +480,21 @@ fn list(rest: &[String]) {
             }
         }
         Some("systemproperties") => println!("Default machine folder:          {}", home().join("VirtualBox VMs").display()),
-        Some("hostonlynets") if major_minor().0 < 7 => syntax("Invalid parameter 'hostonlynets'"),
-        Some("hostonlynets") => {}
+        // Only macOS builds of 7.x know host-only networks.
+        Some("hostonlynets") if !has_hostonlynets() => syntax("Invalid parameter 'hostonlynets'"),
+        Some("hostonlynets") => {
+            for n in &l.world.hostonlynets {
+                print!(
+                    "Name:            {}\nGUID:            5e5f0f9b-4c28-4a4b-9a84-5f8a5c1e2d3f\n\nState:           {}\nNetworkMask:     {}\nLowerIP:         {}\nUpperIP:         {}\nVBoxNetworkName: hostonly-{}\n\n",
+                    n.name,
+                    if n.enabled { "Enabled" } else { "Disabled" },
+                    n.mask,
+                    n.lower,
+                    n.upper,
+                    n.name
+                );
+            }
+        }
         Some(other) => syntax(&format!("Invalid parameter '{other}'")),
         None => syntax("Missing command argument"),
     }
@@ -520,6 +570,35 @@ fn createvm(rest: &[String]) {
     println!("{}", tr(&format!("Settings file: '{}'", cfg.display())));
 }
 
+/// An ARM VM (7.1+) has no x86 devices or firmware, and an x86 VM no ARM chipset: VirtualBox
+/// refuses such settings for the VM's platform.
+fn platform_allows(vm: &Vm, option: &str, value: &str) {
+    let arm = vm.arch.eq_ignore_ascii_case("arm");
+    let wrong = if arm {
+        match option {
+            "--ioapic" | "--pae" | "--hpet" | "--longmode" | "--long-mode" | "--x2apic" | "--hwvirtex" | "--nested-paging" => true,
+            "--firmware" => !value.eq_ignore_ascii_case("efi"),
+            "--chipset" => value != "armv8virtual",
+            "--graphicscontroller" | "--graphics-controller" => !matches!(value, "qemuramfb" | "none"),
+            "--mouse" => value == "ps2",
+            "--keyboard" => value == "ps2",
+            _ => false,
+        }
+    } else {
+        matches!(option, "--chipset") && value == "armv8virtual"
+    };
+    if wrong {
+        com_error(
+            &format!("The setting '{option} {value}' is not supported by the {} platform of this VM", if arm { "ARM" } else { "x86" }),
+            "VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED",
+            "0x80bb0012",
+            "MachineWrap",
+            "IMachine",
+            "COMSETTER(Setting)",
+        );
+    }
+}
+
 /// 7.x's dashed spellings, which 6.1 does not know.
 const DASHED: &[&str] =
     &["--audio-enabled", "--audio-driver", "--host-only-adapter", "--nic-type", "--cable-connected", "--mac-address", "--rtc-use-utc", "--nat-pf"];
@@ -539,6 +618,7 @@ fn modifyvm(rest: &[String]) {
         locked(&vm.name);
     }
     for (o, v) in &a.opts {
+        platform_allows(vm, o, v);
         let idx = |p: &str| o.strip_prefix(p).and_then(|n| n.parse::<u32>().ok());
         match o.as_str() {
             "--memory" => vm.memory = v.parse().unwrap_or_else(|_| syntax("Invalid memory")),
@@ -557,11 +637,16 @@ fn modifyvm(rest: &[String]) {
             }
             _ if idx("--nic").is_some() => {
                 let n = idx("--nic").unwrap_or(1);
-                if !["none", "null", "nat", "bridged", "intnet", "hostonly", "generic", "natnetwork"].contains(&v.as_str()) {
+                let known = ["none", "null", "nat", "bridged", "intnet", "hostonly", "generic", "natnetwork"];
+                if !(known.contains(&v.as_str()) || v == "hostonlynet" && has_hostonlynets()) {
                     eprintln!("VBoxManage: error: Invalid type '{v}' specfied for NIC {n}");
                     exit(1);
                 }
                 vm.nics.entry(n).or_default().kind = v.clone();
+            }
+            _ if has_hostonlynets() && idx("--host-only-net").or(idx("--hostonlynet")).is_some() => {
+                let n = idx("--host-only-net").or(idx("--hostonlynet")).unwrap_or(1);
+                vm.nics.entry(n).or_default().hostonly = v.clone();
             }
             _ if idx("--hostonlyadapter").or(idx("--host-only-adapter")).is_some() => {
                 let n = idx("--hostonlyadapter").or(idx("--host-only-adapter")).unwrap_or(1);
@@ -593,6 +678,8 @@ fn modifyvm(rest: &[String]) {
             | "--audio-enabled"
             | "--audio-driver"
             | "--chipset"
+            | "--keyboard"
+            | "--usbxhci"
             | "--acpi"
             | "--pae" => {
                 vm.other.insert(o.trim_start_matches('-').replace('-', ""), v.clone());
@@ -687,6 +774,16 @@ fn storagectl(rest: &[String]) {
         locked(&vm.name);
     }
     if let Some(bus) = a.get("--add") {
+        if vm.arch.eq_ignore_ascii_case("arm") && matches!(bus, "ide" | "floppy" | "sas") {
+            com_error(
+                &format!("The storage bus '{bus}' does not exist on the ARM platform"),
+                "VBOX_E_PLATFORM_ARCH_NOT_SUPPORTED",
+                "0x80bb0012",
+                "SessionMachine",
+                "IMachine",
+                "AddStorageController(Bstr(pszCtl).raw(), StorageBus_IDE, ctl.asOutParam())",
+            );
+        }
         if vm.controllers.iter().any(|c| c.name == name) {
             com_error(
                 &format!("Storage controller named '{name}' already exists"),
@@ -777,7 +874,7 @@ fn startvm(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
     for name in &a.pos {
-        let ifs: Vec<String> = l.world.hostonlyifs.iter().map(|i| i.name.clone()).collect();
+        let ifs: Vec<String> = l.world.hostonlyifs.iter().map(|i| i.name.clone()).chain(l.world.hostonlynets.iter().map(|n| n.name.clone())).collect();
         let Some(vm) = find_vm(&mut l.world, name) else { not_found(name) };
         if session_busy(vm) {
             locked(&vm.name);
@@ -803,7 +900,7 @@ fn startvm(rest: &[String]) {
                 "LaunchVMProcess(a->session, sessionType.raw(), ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
             );
         }
-        if let Some(nic) = vm.nics.values().find(|n| n.kind == "hostonly")
+        if let Some(nic) = vm.nics.values().find(|n| n.kind == "hostonly" || n.kind == "hostonlynet")
             && !ifs.contains(&nic.hostonly)
         {
             com_error(
@@ -939,12 +1036,14 @@ fn showvminfo(rest: &[String]) {
                     o += &format!("natnet{n}=\"nat\"\n");
                 } else if nic.kind == "hostonly" {
                     o += &format!("hostonlyadapter{n}=\"{}\"\n", nic.hostonly);
+                } else if nic.kind == "hostonlynet" {
+                    o += &format!("hostonly-network{n}=\"{}\"\n", nic.hostonly);
                 }
                 o += &format!(
                     "macaddress{n}=\"{}\"\ncableconnected{n}=\"{}\"\nnic{n}=\"{}\"\nnictype{n}=\"{}\"\nnicspeed{n}=\"0\"\n",
                     nic.mac,
                     onoff(nic.cable),
-                    nic.kind,
+                    if nic.kind == "hostonlynet" { "hostonlynetwork" } else { &nic.kind },
                     if nic.nictype.is_empty() { "82540EM" } else { &nic.nictype }
                 );
             }
@@ -1026,29 +1125,45 @@ fn hostonlyif(rest: &[String]) {
     let Some(sub) = rest.first() else { syntax("Not enough parameters") };
     let mut l = lock_world();
     match sub.as_str() {
+        "create" if has_hostonlynets() => {
+            // macOS 7.x: interfaces are gone (no vboxnetadp driver); networks replace them.
+            eprintln!("0%...");
+            eprintln!("VBoxManage: error: Failed to create the host-only adapter");
+            eprintln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
+            eprintln!("VBoxManage: error: Details: code NS_ERROR_FAILURE (0x80004005), component HostNetworkInterfaceWrap, interface IHostNetworkInterface");
+            exit(1);
+        }
         "create" => {
             // The lowest free vboxnetN; another stand-in (another test) may take one meanwhile.
+            // Windows names its adapters "VirtualBox Host-Only Ethernet Adapter", then " #2".
             let mut n = 0;
-            let name = loop {
-                let name = format!("vboxnet{n}");
-                let taken = l.world.hostonlyifs.iter().any(|i| i.name == name) || Path::new(&format!("/sys/class/net/{name}")).exists();
-                if !taken && guest::sh(&format!("ip link add {name} type bridge")) {
-                    break name;
+            let display = |n: usize| match (host_os().as_str(), n) {
+                ("windows", 0) => "VirtualBox Host-Only Ethernet Adapter".to_string(),
+                ("windows", n) => format!("VirtualBox Host-Only Ethernet Adapter #{}", n + 1),
+                (_, n) => format!("vboxnet{n}"),
+            };
+            let bridge = loop {
+                let bridge = format!("vboxnet{n}");
+                let taken =
+                    l.world.hostonlyifs.iter().any(|i| i.name == display(n) || i.bridge == bridge) || Path::new(&format!("/sys/class/net/{bridge}")).exists();
+                if !taken && guest::sh(&format!("ip link add {bridge} type bridge")) {
+                    break bridge;
                 }
                 n += 1;
                 if n > 64 {
                     break String::new();
                 }
             };
-            if name.is_empty() || !guest::sh(&format!("ip link set {name} up")) {
+            let name = display(n);
+            if bridge.is_empty() || !guest::sh(&format!("ip link set {bridge} up")) {
                 eprintln!("0%...");
                 eprintln!("VBoxManage: error: Failed to create the host-only adapter");
                 eprintln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
                 exit(1);
             }
             let ip = format!("192.168.{}.1", 56 + n);
-            guest::sh(&format!("ip addr add {ip}/24 dev {name}"));
-            l.world.hostonlyifs.push(HostOnlyIf { name: name.clone(), ip, mask: "255.255.255.0".into() });
+            guest::sh(&format!("ip addr add {ip}/24 dev {bridge}"));
+            l.world.hostonlyifs.push(HostOnlyIf { name: name.clone(), ip, mask: "255.255.255.0".into(), bridge });
             l.world.dhcp.push(Dhcp { network: format!("HostInterfaceNetworking-{name}"), enabled: n == 0 });
             save(&l.world);
             eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
@@ -1077,7 +1192,8 @@ fn hostonlyif(rest: &[String]) {
                 exit(1);
             }
             let prefix = mask.split('.').filter_map(|x| x.parse::<u8>().ok()).map(u8::count_ones).sum::<u32>();
-            guest::sh(&format!("ip addr flush dev {name} && ip addr add {ip}/{prefix} dev {name}"));
+            let bridge = if i.bridge.is_empty() { i.name.clone() } else { i.bridge.clone() };
+            guest::sh(&format!("ip addr flush dev {bridge} && ip addr add {ip}/{prefix} dev {bridge}"));
             i.ip = ip.to_string();
             i.mask = mask;
             save(&l.world);
@@ -1094,7 +1210,8 @@ fn hostonlyif(rest: &[String]) {
                     "FindHostNetworkInterfaceByName(name.raw(), hif.asOutParam())",
                 );
             }
-            guest::sh(&format!("ip link del {name}"));
+            let bridge = bridge_of(&l.world, name).unwrap_or_else(|| name.clone());
+            guest::sh(&format!("ip link del {bridge}"));
             l.world.hostonlyifs.retain(|i| &i.name != name);
             l.world.dhcp.retain(|d| d.network != format!("HostInterfaceNetworking-{name}"));
             save(&l.world);
@@ -1102,6 +1219,64 @@ fn hostonlyif(rest: &[String]) {
         }
         other => syntax(&format!("Invalid parameter '{other}'")),
     }
+}
+
+/// `hostonlynet add|modify|remove` (macOS, 7.x). The host takes the network's lower address.
+fn hostonlynet(rest: &[String]) {
+    let Some(sub) = rest.first() else { syntax("Not enough parameters") };
+    let a = parse(&rest[1..], &["--enable", "--disable"]);
+    let Some(name) = a.get("--name").map(str::to_string) else { syntax("Missing --name") };
+    let mut l = lock_world();
+    match sub.as_str() {
+        "add" => {
+            if l.world.hostonlynets.iter().any(|n| n.name == name) {
+                com_error(
+                    &format!("Host-only network '{name}' already exists"),
+                    "E_INVALIDARG",
+                    "0x80070057",
+                    "VirtualBoxWrap",
+                    "IVirtualBox",
+                    "CreateHostOnlyNetwork(bstrNetworkName.raw(), hostOnlyNetwork.asOutParam())",
+                );
+            }
+            let (Some(mask), Some(lower), Some(upper)) = (a.get("--netmask"), a.get("--lower-ip"), a.get("--upper-ip")) else {
+                syntax("A network mask, lower and upper IP address are required")
+            };
+            let bridge = (0..64)
+                .map(|n| format!("vbxnet{n}"))
+                .find(|b| !Path::new(&format!("/sys/class/net/{b}")).exists() && guest::sh(&format!("ip link add {b} type bridge")));
+            let Some(bridge) = bridge else {
+                eprintln!("VBoxManage: error: Failed to create the host-only network");
+                exit(1);
+            };
+            let prefix = mask.split('.').filter_map(|x| x.parse::<u8>().ok()).map(u8::count_ones).sum::<u32>();
+            guest::sh(&format!("ip addr add {lower}/{prefix} dev {bridge} && ip link set {bridge} up"));
+            l.world.hostonlynets.push(HostOnlyNet {
+                name,
+                mask: mask.to_string(),
+                lower: lower.to_string(),
+                upper: upper.to_string(),
+                enabled: a.has("--enable"),
+                bridge,
+            });
+        }
+        "remove" => {
+            let Some(n) = l.world.hostonlynets.iter().position(|n| n.name == name) else {
+                com_error(
+                    &format!("Could not find a host-only network named '{name}'"),
+                    "VBOX_E_OBJECT_NOT_FOUND",
+                    "0x80bb0001",
+                    "VirtualBoxWrap",
+                    "IVirtualBox",
+                    "FindHostOnlyNetworkByName(bstrNetworkName.raw(), hostOnlyNetwork.asOutParam())",
+                );
+            };
+            let net = l.world.hostonlynets.remove(n);
+            guest::sh(&format!("ip link del {}", net.bridge));
+        }
+        other => syntax(&format!("Invalid parameter '{other}'")),
+    }
+    save(&l.world);
 }
 
 fn dhcpserver(rest: &[String]) {

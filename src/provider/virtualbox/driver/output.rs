@@ -273,9 +273,18 @@ fn blocks(text: &str) -> Vec<Vec<String>> {
 }
 
 /// `list hostonlyifs` (Name, GUID, DHCP, IPAddress, NetworkMask, ...) or, with `nets`,
-/// `list hostonlynets` (Name, GUID, State, NetworkMask, LowerIP, UpperIP, ...).
+/// `list hostonlynets` (Name, GUID, State, NetworkMask, LowerIP, UpperIP, ...). VirtualBox prints
+/// a blank line after each network's GUID, inside its record: there a record is the two-line
+/// block (name, GUID) and the block after it.
 pub fn parse_hostonly(text: &str, nets: bool) -> Vec<HostOnly> {
-    blocks(text)
+    let mut records: Vec<Vec<String>> = Vec::new();
+    for b in blocks(text) {
+        match records.last_mut() {
+            Some(head) if nets && head.len() == 2 => head.extend(b),
+            _ => records.push(b),
+        }
+    }
+    records
         .into_iter()
         .filter(|b| !b.is_empty())
         .map(|b| {

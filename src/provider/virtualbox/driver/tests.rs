@@ -164,6 +164,13 @@ fn lists_are_read_by_position_whatever_the_language() {
     }
     let nets = "Name:            lab-x\nGUID:            1\nState:           Enabled\nNetworkMask:     255.255.255.0\nLowerIP:         192.168.56.1\nUpperIP:         192.168.56.1\nVBoxNetworkName: hostonly-lab-x\n\n";
     assert_eq!(parse_hostonly(nets, true)[0].ip, Some(Ipv4Addr::new(192, 168, 56, 1)));
+    // As VirtualBox prints it: a blank line after each GUID, inside the record.
+    let real = "Name:            lab-x\nGUID:            1\n\nState:           Enabled\nNetworkMask:     255.255.255.0\nLowerIP:         192.168.56.1\nUpperIP:         192.168.56.1\nVBoxNetworkName: hostonly-lab-x\n\n\
+                Name:            other\nGUID:            2\n\nState:           Disabled\nNetworkMask:     255.255.0.0\nLowerIP:         10.9.0.1\nUpperIP:         10.9.0.9\nVBoxNetworkName: hostonly-other\n\n";
+    let nets = parse_hostonly(real, true);
+    assert_eq!(nets.len(), 2, "{nets:?}");
+    assert_eq!((nets[0].name.as_str(), nets[0].ip, nets[0].mask), ("lab-x", Some(Ipv4Addr::new(192, 168, 56, 1)), Some(Ipv4Addr::new(255, 255, 255, 0))));
+    assert_eq!((nets[1].name.as_str(), nets[1].ip), ("other", Some(Ipv4Addr::new(10, 9, 0, 1))));
     let dhcp = "NetworkName:    HostInterfaceNetworking-vboxnet0\nDhcpd IP:       192.168.56.100\nEnabled:        Yes\n\nNetworkName:    HostInterfaceNetworking-vboxnet1\nEnabled:        Não\n\n";
     let d = parse_dhcp(dhcp);
     assert_eq!(d["HostInterfaceNetworking-vboxnet0"], Some(true));
