@@ -24,10 +24,14 @@ impl Sh {
         &self.0
     }
 
-    /// This script run as root: `sudo -n sh -c '<script>'`.
+    /// This script run as root, one at a time per node: `sudo -n sh -c '<lock> <script>'`.
+    /// A `lab up` killed on this computer leaves its last script running on the node (sshd
+    /// does not stop it); the next one waits for it (`flock`, where the node has it) rather
+    /// than unpacking into the same folder at the same time. The lock is not passed on to
+    /// what the script starts (`-o`: Spark's daemons outlive it).
     #[must_use]
     pub fn sudo(&self) -> Self {
-        Self(format!("sudo -n sh -c {}", quote(&self.0)))
+        Self(format!("sudo -n sh -c {} {}", quote(NODE_LOCK), quote(&self.0)))
     }
 
     /// This script run by `sh -c` (so `set -e` and `exit` stay inside it).
@@ -112,6 +116,14 @@ display_arg!(u16, u32, u64, usize, std::net::Ipv4Addr, crate::labfile::Ipv4Net);
 
 /// Fills `template`'s `{{name}}` placeholders with quoted values. A placeholder without a value,
 /// or a value without a placeholder, is a bug caught by the tests of the script that uses it.
+/// Runs the script given as `$0` under the node's lab lock (10 minutes at most), or plainly
+/// where `flock` is missing.
+const NODE_LOCK: &str = "command -v flock >/dev/null 2>&1 || exec sh -c \"$0\"
+flock -o -w 600 -E 75 /run/lab.lock sh -c \"$0\"
+s=$?
+[ $s -ne 75 ] || echo 'another lab command has been changing this node for 10 minutes (the last step of a lab that was killed?); run lab again when it ends' >&2
+exit $s";
+
 pub fn sh(template: &'static str, vars: &[(&str, &dyn Arg)]) -> Sh {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
@@ -169,7 +181,8 @@ mod tests {
         let outer = sh("if true; then {{inner}}; fi", &[("inner", &s)]);
         assert!(outer.as_str().contains("chown spark"));
         assert_eq!(sh("echo {{x}}", &[("x", &"; rm -rf /")]).as_str(), "echo '; rm -rf /'");
-        assert_eq!(Sh::user_command("echo $HOME".into()).sudo().as_str(), "sudo -n sh -c 'echo $HOME'");
+        assert!(Sh::user_command("echo $HOME".into()).sudo().as_str().starts_with("sudo -n sh -c 'command -v flock"));
+        assert!(Sh::user_command("echo $HOME".into()).sudo().as_str().ends_with(" 'echo $HOME'"));
     }
 
     #[test]
@@ -179,5 +192,20 @@ mod tests {
         let s = sh("printf '%s' {{v}}", &[("v", &hostile)]);
         let out = std::process::Command::new("sh").args(["-c", s.as_str()]).output().expect("sh");
         assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
+    }
+
+    #[test]
+    #[cfg(unix)] // runs the text in the POSIX sh and util-linux flock a node has
+    fn root_scripts_on_one_node_run_one_at_a_time() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let wrapper = NODE_LOCK.replace("/run/lab.lock", &dir.path().join("lab.lock").display().to_string());
+        let log = dir.path().join("log");
+        let script = format!("echo start >> {0}; sleep 1; echo end >> {0}", log.display());
+        let run = || std::process::Command::new("sh").args(["-c", &wrapper, &script]).spawn().expect("sh");
+        let (mut a, mut b) = (run(), run());
+        assert!(a.wait().expect("wait").success() && b.wait().expect("wait").success());
+        assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\nend\nstart\nend\n", "the two scripts overlapped");
+        let status = std::process::Command::new("sh").args(["-c", &wrapper, "echo out; exit 3"]).output().expect("sh");
+        assert_eq!((status.status.code(), String::from_utf8_lossy(&status.stdout).as_ref()), (Some(3), "out\n"));
     }
 }

@@ -14,6 +14,7 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
 rounds=${1:-20}
 [ "$(id -u)" = 0 ] || { echo "faults.sh needs root (namespaces, bridges): sudo bash tests/faults/faults.sh" >&2; exit 2; }
+command -v bc >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; } || { echo "faults.sh needs bc" >&2; exit 2; }
 bash tests/tools/make_fixtures.sh >/dev/null || { echo "building the fixtures failed" >&2; exit 2; }
 cargo build --release --quiet && cargo build --release --quiet -p vboxmanage-standin || exit 2
 lab="$repo/target/release/lab"
@@ -38,6 +39,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 jdk_sum=$(cut -d' ' -f1 "$fx/jdk-17-lab.tar.gz.sha256")
 software="java: {version: 17, install: tarball, url: \"file://$fx/jdk-17-lab.tar.gz\", sha256: $jdk_sum}
