@@ -32,6 +32,17 @@ pub struct VboxLab {
     /// The host the stand-in plays (`VBOXSTANDIN_HOST`): Linux unless told.
     host: Option<String>,
     _net_lock: std::fs::File,
+    _shared: Option<std::sync::RwLockReadGuard<'static, ()>>,
+}
+
+/// Stand-in worlds of parallel tests share the host's bridges and routes (a fresh vboxnetN
+/// holds 192.168.(56+N).1 for a moment, as in VirtualBox); a test that kills lab at every
+/// call takes the stand-in for itself (`alone`), the others share it.
+static WORLDS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Holds the stand-in for one test alone while it lives.
+pub fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    WORLDS.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Waits for a free subnet among 192.168.56-63.0/24 and holds it.
@@ -63,6 +74,14 @@ impl VboxLab {
     /// A lab `vb<tag>` with `workers` workers, the stand-in playing VirtualBox `version`
     /// (default: its own), in the folder `subdir` under a temporary folder.
     pub fn build(tag: &str, install_seconds: u32, workers: usize, version: Option<&str>, subdir: &str) -> Self {
+        let shared = WORLDS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut me = Self::build_in(tag, install_seconds, workers, version, subdir);
+        me._shared = Some(shared);
+        me
+    }
+
+    /// A lab for a test that holds [`alone`].
+    pub fn build_in(tag: &str, install_seconds: u32, workers: usize, version: Option<&str>, subdir: &str) -> Self {
         let (subnet, net_lock) = reserve_subnet();
         let f = fixtures();
         let served = tempfile::tempdir().expect("tmp");
@@ -104,6 +123,7 @@ impl VboxLab {
             version: version.map(str::to_string),
             host: None,
             _net_lock: net_lock,
+            _shared: None,
         };
         std::fs::write(me.world.path().join("install-seconds"), install_seconds.to_string()).expect("write");
         me
