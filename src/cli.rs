@@ -206,12 +206,55 @@ pub enum Command {
         #[arg(long)]
         forward: bool,
     },
+    /// Save, restore, list or delete snapshots of every node at once
+    #[command(
+        after_help = "Examples:\n  lab snapshot save working          halts the nodes, saves them, starts them again\n  lab snapshot restore working       back to it, the cluster running as it was\n  lab snapshot save now --live       VirtualBox: without halting\n  lab snapshot list\n  lab snapshot delete working\n\nThe existing provider has no snapshots: its machines are not lab's."
+    )]
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCmd,
+    },
+    /// The base images lab keeps for every lab (the OS installed once; nodes are linked clones)
+    #[command(
+        after_help = "Examples:\n  lab base list            each base: image, architecture, size on disk, labs using it\n  lab base rm NAME         remove a base no lab uses\n  lab base prune           remove every base no lab uses\n\n`lab destroy` keeps bases for the next lab; it never removes one another lab uses."
+    )]
+    Base {
+        #[command(subcommand)]
+        command: BaseCmd,
+    },
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  lab completions bash > ~/.local/share/bash-completion/completions/lab\n  lab completions zsh > ~/.zfunc/_lab")]
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotCmd {
+    /// Save every node as snapshot NAME (halted first unless --live)
+    Save {
+        name: String,
+        /// VirtualBox: take it while the nodes run (restoring it boots them from it)
+        #[arg(long)]
+        live: bool,
+    },
+    /// Put every node back to snapshot NAME and start the cluster as it was then
+    Restore { name: String },
+    /// List the lab's snapshots, oldest first
+    List,
+    /// Delete snapshot NAME from every node
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BaseCmd {
+    /// Each base: image, architecture, size on disk, the labs using it
+    List,
+    /// Remove a base no lab uses
+    Rm { name: String },
+    /// Remove every base no lab uses
+    Prune,
 }
 
 /// A Spark daemon, for `lab logs --daemon`.

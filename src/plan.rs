@@ -102,6 +102,15 @@ pub fn up(lab: &Lab, provider: &dyn Provider, provision: bool) -> Vec<Step> {
     steps
 }
 
+/// What brings a lab back after its disks changed under it (`lab snapshot restore`): the
+/// machines, SSH (the master's login to the workers, which a node's boot may reset), and the
+/// Spark daemons; nothing is installed or configured again.
+pub fn resume(lab: &Lab, provider: &dyn Provider) -> Vec<Step> {
+    let mut steps = up(lab, provider, false);
+    steps.extend(software(lab).into_iter().filter(|s| [ids::CLUSTER_SSH, ids::MASTER, ids::WORKER, ids::CLUSTER_READY].contains(&s.id)));
+    steps
+}
+
 /// What `lab provision` does: the software on running nodes.
 pub fn provision(lab: &Lab) -> Vec<Step> {
     let mut steps = vec![artifacts(lab)];

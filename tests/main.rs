@@ -13,5 +13,6 @@ mod spark;
 mod ssh;
 mod state;
 mod vbox;
+mod vbox_base;
 mod vbox_hosts;
 mod windows;

@@ -12,28 +12,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '== %s\n' "$*"; }
 
-missing=()
-command -v blkid >/dev/null 2>&1 || missing+=(util-linux)
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
-command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
-command -v sudo >/dev/null 2>&1 || missing+=(sudo)
-command -v tmux >/dev/null 2>&1 || missing+=(tmux)
-[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/jps ] || missing+=(openjdk-17-jdk-headless)
-command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
-if ((${#missing[@]})); then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "tests need these Debian packages: ${missing[*]}; run as root or install them first" >&2
-    exit 1
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  # Install services without starting them (no sshd listening on this machine's port 22).
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  rm -f "$policy"; trap - EXIT
-fi
+source tests/tools/debian_packages.sh
 
 say "installing Python test tools (pykickstart, pycdlib)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

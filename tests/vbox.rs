@@ -33,6 +33,9 @@ pub struct VboxLab {
     host: Option<String>,
     _net_lock: std::fs::File,
     _shared: Option<std::sync::RwLockReadGuard<'static, ()>>,
+    /// Another lab's stand-in world and cache, when this lab shares them (`sharing`).
+    world_at: Option<PathBuf>,
+    cache_at: Option<PathBuf>,
 }
 
 /// Stand-in worlds of parallel tests share the host's bridges and routes (a fresh vboxnetN
@@ -102,7 +105,7 @@ impl VboxLab {
         std::fs::create_dir_all(&dir).expect("lab folder");
         let name = format!("vb{tag}");
         let text = format!(
-            "name: {name}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: {workers}\n\
+            "name: {name}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: {workers}\ninstall: per-node\n\
              java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n",
             server.url("CentOS-Stream-9-latest-x86_64-dvd1.iso"),
             server.url("jdk-17-lab.tar.gz"),
@@ -124,9 +127,31 @@ impl VboxLab {
             host: None,
             _net_lock: net_lock,
             _shared: None,
+            world_at: None,
+            cache_at: None,
         };
         std::fs::write(me.world.path().join("install-seconds"), install_seconds.to_string()).expect("write");
         me
+    }
+
+    /// The lab file leaves the install mode to lab: a base image and linked clones.
+    pub fn with_base(self) -> Self {
+        let file = self.dir.join("lab.yaml");
+        let text = std::fs::read_to_string(&file).expect("lab.yaml").replace("install: per-node\n", "");
+        std::fs::write(&file, text).expect("lab.yaml");
+        self
+    }
+
+    /// This lab uses `other`'s VirtualBox (stand-in world) and download cache, as a second lab
+    /// on the same computer does.
+    pub fn sharing(mut self, other: &VboxLab) -> Self {
+        self.world_at = Some(other.world().to_path_buf());
+        self.cache_at = Some(other.cache_dir().to_path_buf());
+        self
+    }
+
+    pub fn cache_dir(&self) -> &std::path::Path {
+        self.cache_at.as_deref().unwrap_or(self.cache.path())
     }
 
     /// The stand-in plays VirtualBox on `host` (`windows`, `macos`).
@@ -143,7 +168,7 @@ impl VboxLab {
     /// The stand-in, run directly in this lab's world.
     pub fn standin(&self, args: &[&str]) -> std::process::Output {
         let mut c = Command::new(standin());
-        c.args(args).env("VBOXSTANDIN_HOME", self.world.path());
+        c.args(args).env("VBOXSTANDIN_HOME", self.world());
         if let Some(v) = &self.version {
             c.env("VBOXSTANDIN_VERSION", v);
         }
@@ -155,12 +180,12 @@ impl VboxLab {
 
     /// The environment lab runs in: the stand-in, its world, a cache of the test's own.
     pub fn env(&self) -> Vec<(String, String)> {
-        let secs = std::fs::read_to_string(self.world.path().join("install-seconds")).unwrap_or_default();
+        let secs = std::fs::read_to_string(self.world().join("install-seconds")).unwrap_or_default();
         vec![
             ("VBOXMANAGE".into(), standin().to_str().expect("utf-8").into()),
-            ("VBOXSTANDIN_HOME".into(), self.world.path().to_str().expect("utf-8").into()),
+            ("VBOXSTANDIN_HOME".into(), self.world().to_str().expect("utf-8").into()),
             ("VBOXSTANDIN_INSTALL_SECONDS".into(), secs.trim().into()),
-            ("LAB_CACHE_DIR".into(), self.cache.path().to_str().expect("utf-8").into()),
+            ("LAB_CACHE_DIR".into(), self.cache_dir().to_str().expect("utf-8").into()),
             ("NO_PROXY".into(), "127.0.0.1".into()),
             // The installer's boot menu shows 1 s after power-on; lab types its keys after 2.
             ("LAB_BOOT_KEYS_DELAY".into(), "2".into()),
@@ -179,11 +204,11 @@ impl VboxLab {
     }
 
     pub fn calls(&self, prefix: &str) -> usize {
-        std::fs::read_to_string(self.world.path().join("calls.log")).unwrap_or_default().lines().filter(|l| l.starts_with(prefix)).count()
+        std::fs::read_to_string(self.world().join("calls.log")).unwrap_or_default().lines().filter(|l| l.starts_with(prefix)).count()
     }
 
     pub fn world(&self) -> &std::path::Path {
-        self.world.path()
+        self.world_at.as_deref().unwrap_or(self.world.path())
     }
 
     /// What the stand-in holds, and guests still running: empty when everything is gone.
@@ -204,7 +229,7 @@ impl VboxLab {
     }
 
     pub fn world_json(&self) -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(self.world.path().join("state.json")).unwrap_or_else(|_| "{}".into())).unwrap_or_default()
+        serde_json::from_str(&std::fs::read_to_string(self.world().join("state.json")).unwrap_or_else(|_| "{}".into())).unwrap_or_default()
     }
 }
 

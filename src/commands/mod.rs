@@ -2,6 +2,7 @@
 //! provider, the printer, a runtime when it needs one) and returns its exit status; nothing
 //! below `main` ends the process.
 
+mod base;
 mod completions;
 mod copy;
 mod destroy;
@@ -13,6 +14,7 @@ mod logs;
 mod provision;
 mod run;
 mod shells;
+mod snapshot;
 mod ssh;
 mod ssh_config;
 mod status;
@@ -64,6 +66,8 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Pyspark => shells::run(&cx.lab()?, shells::Shell::Python),
         Command::Logs { node, follow, daemon, lines } => logs::run(&cx.lab()?, &node, follow, daemon, lines),
         Command::Ui { open, forward } => ui::run(&cx.lab()?, open, forward),
+        Command::Snapshot { command } => snapshot::run(&cx.lab()?, &command),
+        Command::Base { command } => base::run(printer, &command),
     }
 }
 

@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("el10.ks.j2", include_str!("../../kickstart/el10.ks.j2")),
     ("el7.ks.j2", include_str!("../../kickstart/el7.ks.j2")),
     ("post-common.sh.j2", include_str!("../../kickstart/post-common.sh.j2")),
+    ("base.ks.j2", include_str!("../../kickstart/base.ks.j2")),
 ];
 
 fn template_name(f: Family) -> &'static str {
@@ -61,6 +62,51 @@ pub fn redact(text: &str) -> String {
     }
 }
 
+fn environment() -> std::result::Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    for (name, text) in TEMPLATES {
+        env.add_template(name, text).map_err(|e| format!("kickstart template {name}: {e}"))?;
+    }
+    Ok(env)
+}
+
+fn java_package(lab: &Lab) -> std::result::Result<Option<String>, String> {
+    let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
+    match lab.java.install {
+        JavaInstall::Package => {
+            Ok(Some(image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?))
+        }
+        JavaInstall::Tarball(_) => Ok(None),
+    }
+}
+
+/// The kickstart of the lab's base image: the OS, cloud-init, the JDK when Java comes from the
+/// distribution's package (so it is installed once), and nothing of any lab or node. Only the
+/// families whose DVD carries cloud-init have one.
+pub fn render_base(lab: &Lab) -> std::result::Result<String, String> {
+    let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
+    let version = match image.kickstart {
+        Family::El9 => "RHEL9",
+        Family::El10 => "RHEL10",
+        Family::El7 => return Err(format!("{} has no base image: its ISO has no cloud-init; use `install: per-node`", image.title)),
+    };
+    checks::lang(&lab.locale.lang)?;
+    checks::keyboard(&lab.locale.keyboard)?;
+    checks::timezone(&lab.locale.timezone)?;
+    let tmpl = environment()?;
+    let tmpl = tmpl.get_template("base.ks.j2").map_err(|e| e.to_string())?;
+    tmpl.render(context! {
+        version => version,
+        image => context! { title => image.title },
+        arch => image.arch.name(),
+        locale => context! { lang => lab.locale.lang, keyboard => lab.locale.keyboard, timezone => lab.locale.timezone },
+        java_package => java_package(lab)?,
+    })
+    .map_err(|e| format!("rendering the base kickstart: {e}"))
+}
+
 /// Renders with explicit key material (tests use fixed keys).
 pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &str, host_public: &str) -> std::result::Result<String, String> {
     let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
@@ -78,20 +124,9 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
     if !host_private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") || host_private.lines().any(|l| l.starts_with("LAB_EOF")) {
         return Err("the host key is not an OpenSSH private key".into());
     }
-    let java_package = match lab.java.install {
-        JavaInstall::Package => {
-            Some(image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?)
-        }
-        JavaInstall::Tarball(_) => None,
-    };
+    let java_package = java_package(lab)?;
     let (nat_mac, hostonly_mac) = identity::macs(lab, &node.name);
-
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(true);
-    for (name, text) in TEMPLATES {
-        env.add_template(name, text).map_err(|e| format!("kickstart template {name}: {e}"))?;
-    }
+    let env = environment()?;
     let tmpl = env.get_template(template_name(image.kickstart)).map_err(|e| e.to_string())?;
     tmpl.render(context! {
         lab => context! { name => lab.name },

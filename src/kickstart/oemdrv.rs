@@ -1,10 +1,11 @@
-//! A minimal ISO 9660 image labelled `OEMDRV` with one file, `ks.cfg`, at its root: what
-//! Anaconda looks for when no `inst.ks=` is given. Level 1, no Joliet or Rock Ridge (either could
-//! change the label or the name the installer sees), byte-for-byte deterministic for the same
-//! input and timestamp.
+//! A minimal ISO 9660 image with a few files at its root: labelled `OEMDRV` with `ks.cfg`, what
+//! Anaconda looks for when no `inst.ks=` is given, or labelled `cidata` with cloud-init's NoCloud
+//! files (`meta-data`, `user-data`, `network-config`; Linux shows ISO names in lower case, without
+//! `;1`). No Joliet or Rock Ridge (either could change the label or the names the guest sees),
+//! byte-for-byte deterministic for the same input and timestamp.
 //!
 //! Layout (2048-byte sectors): 0-15 system area (zero), 16 primary volume descriptor, 17 set
-//! terminator, 18 type-L path table, 19 type-M path table, 20 root directory, 21.. the file.
+//! terminator, 18 type-L path table, 19 type-M path table, 20 root directory, 21.. the files.
 
 const SECTOR: usize = 2048;
 const PVD: u32 = 16;
@@ -124,12 +125,26 @@ fn padded(text: &str, len: usize) -> Vec<u8> {
 
 /// Builds the image holding `ks` as `/ks.cfg`.
 pub fn build(ks: &[u8], t: Timestamp) -> crate::error::Result<Vec<u8>> {
-    if ks.len() > MAX_FILE {
-        return Err(crate::error::Error::Kickstart(format!("the kickstart is {} bytes; an OEMDRV image holds at most {MAX_FILE}", ks.len())));
+    volume(LABEL, &[(FILE_NAME, ks)], t)
+}
+
+/// Builds an image labelled `label` holding `files` (ISO names such as `META-DATA;1`, each at
+/// most [`MAX_FILE`] bytes) at its root.
+pub fn volume(label: &str, files: &[(&str, &[u8])], t: Timestamp) -> crate::error::Result<Vec<u8>> {
+    let too_large = |what: &str| crate::error::Error::Kickstart(format!("{what} is too large for a seed image"));
+    let mut files: Vec<(&str, &[u8])> = files.to_vec();
+    // ECMA-119 orders directory records by name.
+    files.sort_by_key(|f| f.0);
+    let mut extents = Vec::new();
+    let mut next = FILE;
+    for (name, data) in &files {
+        if data.len() > MAX_FILE {
+            return Err(crate::error::Error::Kickstart(format!("{name} is {} bytes; a seed image holds at most {MAX_FILE} per file", data.len())));
+        }
+        extents.push(next);
+        next += u32::try_from(data.len().div_ceil(SECTOR).max(1)).map_err(|_| too_large(name))?;
     }
-    let size = u32::try_from(ks.len()).map_err(|_| crate::error::Error::Kickstart("the kickstart is too large".into()))?;
-    let file_sectors = u32::try_from(ks.len().div_ceil(SECTOR).max(1)).map_err(|_| crate::error::Error::Kickstart("the kickstart is too large".into()))?;
-    let total = FILE + file_sectors;
+    let total = next;
     let mut img = vec![0u8; total as usize * SECTOR];
 
     // Primary volume descriptor.
@@ -137,7 +152,7 @@ pub fn build(ks: &[u8], t: Timestamp) -> crate::error::Result<Vec<u8>> {
     put(&mut img, PVD, 1, b"CD001");
     put(&mut img, PVD, 6, &[1]);
     put(&mut img, PVD, 8, &padded("LINUX", 32));
-    put(&mut img, PVD, 40, &padded(LABEL, 32));
+    put(&mut img, PVD, 40, &padded(label, 32));
     put(&mut img, PVD, 80, &both32(total));
     put(&mut img, PVD, 120, &both16(1)); // volume set size
     put(&mut img, PVD, 124, &both16(1)); // volume sequence number
@@ -179,10 +194,12 @@ pub fn build(ks: &[u8], t: Timestamp) -> crate::error::Result<Vec<u8>> {
     // Root directory: ".", "..", then the file.
     let mut root = dir_record(&[0], ROOT, u32::try_from(SECTOR).unwrap_or(2048), true, t);
     root.extend(dir_record(&[1], ROOT, u32::try_from(SECTOR).unwrap_or(2048), true, t));
-    root.extend(dir_record(FILE_NAME.as_bytes(), FILE, size, false, t));
+    for ((name, data), extent) in files.iter().zip(&extents) {
+        let size = u32::try_from(data.len()).map_err(|_| too_large(name))?;
+        root.extend(dir_record(name.as_bytes(), *extent, size, false, t));
+        put(&mut img, *extent, 0, data);
+    }
     put(&mut img, ROOT, 0, &root);
-
-    put(&mut img, FILE, 0, ks);
     Ok(img)
 }
 
@@ -225,5 +242,20 @@ mod tests {
         assert_ne!(a, build(b"x", Timestamp { second: 6, ..T }).expect("c"));
         assert_eq!(build(&vec![b'x'; SECTOR + 1], T).expect("d").len(), 23 * SECTOR);
         assert!(build(&vec![b'x'; MAX_FILE + 1], T).is_err());
+    }
+
+    #[test]
+    fn several_files_in_name_order_each_in_its_own_sectors() {
+        let img = volume("cidata", &[("USER-DATA;1", b"#cloud-config\n"), ("META-DATA;1", &[b'm'; SECTOR + 1])], T).expect("builds");
+        let pvd = &img[16 * SECTOR..17 * SECTOR];
+        assert_eq!(&pvd[40..72], padded("cidata", 32).as_slice());
+        let root = &img[20 * SECTOR..21 * SECTOR];
+        let first = 34 + 34;
+        assert_eq!(&root[first + 33..first + 33 + 11], b"META-DATA;1");
+        let second = first + usize::from(root[first]);
+        assert_eq!(&root[second + 33..second + 33 + 11], b"USER-DATA;1");
+        assert_eq!(u32::from_le_bytes([root[second + 2], root[second + 3], root[second + 4], root[second + 5]]), 23);
+        assert_eq!(&img[23 * SECTOR..23 * SECTOR + 14], b"#cloud-config\n");
+        assert_eq!(img.len(), 24 * SECTOR);
     }
 }

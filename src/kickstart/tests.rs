@@ -94,3 +94,19 @@ fn printed_kickstarts_hide_the_private_host_key() {
     assert!(shown.contains("--show-secrets"));
     assert!(shown.contains(HOST_PUB), "the public key stays");
 }
+
+#[test]
+fn the_base_kickstart_holds_nothing_of_a_lab_or_node() {
+    let l = spark_lab();
+    let ks = render_base(&l).expect("renders");
+    assert!(ks.starts_with("#version=RHEL9\n"), "{ks}");
+    assert!(ks.contains("\ncloud-init\n"));
+    assert!(ks.contains("datasource_list: [NoCloud, None]"));
+    assert!(ks.contains("\npoweroff\n"));
+    for other in ["spark", "node1", "master", "192.168.56", "sshkey", "user --name"] {
+        assert!(!ks.to_lowercase().contains(other), "the base kickstart names {other:?}:\n{ks}");
+    }
+    let mut el7 = l.clone();
+    el7.image = crate::images::find("centos-7", crate::labfile::Arch::X86_64).ok();
+    assert!(render_base(&el7).is_err_and(|e| e.contains("per-node")));
+}

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, FieldPath};
 pub use net::Ipv4Net;
 pub use raw::{ProviderKind, Role};
+pub use validate::BASE_DISK_GIB;
 
 use crate::images::Image;
 
@@ -112,6 +113,17 @@ pub struct Lab {
     pub existing: ExistingOptions,
     /// This computer's architecture when the file was read.
     pub host_arch: Arch,
+    /// How VirtualBox VMs get their OS (VirtualBox only).
+    pub install: InstallMode,
+}
+
+/// How VirtualBox VMs get their OS: once into a base kept for every lab, each node a linked
+/// clone of it (`base`, the default where the image has cloud-init), or each VM from the ISO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallMode {
+    Base,
+    PerNode,
 }
 
 impl Lab {

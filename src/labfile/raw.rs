@@ -4,8 +4,10 @@
 use serde::Deserialize;
 
 /// Top-level keys, in the order the reference documents them.
-pub const TOP_KEYS: &[&str] =
-    &["name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify", "locale", "sandbox", "existing", "iso"];
+pub const TOP_KEYS: &[&str] = &[
+    "name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify", "locale", "sandbox", "existing", "iso",
+    "install",
+];
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::yaml::Document;
 use super::{
-    Artifact, Checksum, ChecksumAlgo, Diagnostic, ExistingOptions, FieldPath, HostFacts, Ipv4Net, Java, JavaInstall, Lab, Locale, Network, Node, ProviderKind,
-    Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
+    Artifact, Checksum, ChecksumAlgo, Diagnostic, ExistingOptions, FieldPath, HostFacts, InstallMode, Ipv4Net, Java, JavaInstall, Lab, Locale, Network, Node,
+    ProviderKind, Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
 };
 use crate::images;
 
@@ -203,6 +203,8 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
         );
     }
 
+    let install = install(&mut c, provider, image.as_ref(), nodes.as_deref());
+
     let verify: raw::Verify = c.get(&root.key("verify")).unwrap_or_default();
     let verify = Verify { spark_shell: verify.spark_shell.unwrap_or(true), timeout_secs: verify.timeout.unwrap_or(300) };
     if verify.timeout_secs == 0 || verify.timeout_secs > 3600 {
@@ -231,12 +233,57 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
             sandbox,
             existing,
             host_arch: facts.arch,
+            install,
         });
     }
     let mut diags = c.diags;
     diags.sort_by_key(|a| a.pos);
     diags.dedup();
     Err(diags)
+}
+
+/// The largest disk a base image has (its clones' disks are its own size; dynamic, so only
+/// what is written takes room).
+pub const BASE_DISK_GIB: u32 = 64;
+
+fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Image>, nodes: Option<&[crate::labfile::Node]>) -> InstallMode {
+    let path = FieldPath::root().key("install");
+    let written: Option<String> = c.get(&path);
+    let has_base = image.is_some_and(|i| i.kickstart != images::Family::El7);
+    let mode = match written.as_deref() {
+        None if has_base && provider == ProviderKind::Virtualbox => InstallMode::Base,
+        None => InstallMode::PerNode,
+        Some("base") => InstallMode::Base,
+        Some("per-node") => InstallMode::PerNode,
+        Some(other) => {
+            c.error(&path, format!("unknown install mode {other:?}"), Some("use `base` (the OS installed once, nodes are linked clones) or `per-node`"));
+            return InstallMode::PerNode;
+        }
+    };
+    if written.is_some() && provider != ProviderKind::Virtualbox {
+        c.error(&path, "`install` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
+        return InstallMode::PerNode;
+    }
+    if mode == InstallMode::Base
+        && let Some(img) = image
+        && !has_base
+    {
+        c.error(
+            &path,
+            format!("{} cannot be a base image: its ISO has no cloud-init to give each clone its identity", img.title),
+            Some("use `install: per-node`"),
+        );
+    }
+    if mode == InstallMode::Base
+        && let Some(big) = nodes.into_iter().flatten().find(|n| n.disk_gib > BASE_DISK_GIB)
+    {
+        c.error(
+            &path,
+            format!("node {} asks for a {} GiB disk; clones of a base have its {BASE_DISK_GIB} GiB", big.name, big.disk_gib),
+            Some(&format!("use at most {BASE_DISK_GIB} GiB, or `install: per-node`")),
+        );
+    }
+    mode
 }
 
 fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::labfile::Arch) -> Option<images::Image> {

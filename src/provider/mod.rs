@@ -94,6 +94,34 @@ pub trait Provider: Send + Sync {
     /// What `destroy` would remove, found by lab's marks (also without state), one line each.
     fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>>;
 
+    /// Saves the disks of every node as snapshot `name` (the nodes are halted first, unless
+    /// `live`). Providers without snapshots refuse.
+    fn snapshot_save(&self, _lab: &Lab, _sd: &StateDir, _name: &str, _live: bool) -> Result<()> {
+        Err(self.no_snapshots())
+    }
+
+    /// Puts every node's disks back to snapshot `name` (the nodes are halted).
+    fn snapshot_restore(&self, _lab: &Lab, _sd: &StateDir, _name: &str) -> Result<()> {
+        Err(self.no_snapshots())
+    }
+
+    fn snapshot_delete(&self, _lab: &Lab, _sd: &StateDir, _name: &str) -> Result<()> {
+        Err(self.no_snapshots())
+    }
+
+    /// The lab's snapshots, oldest first.
+    fn snapshot_list(&self, _lab: &Lab, _sd: &StateDir) -> Result<Vec<String>> {
+        Err(self.no_snapshots())
+    }
+
+    fn no_snapshots(&self) -> Error {
+        Error::Unsupported {
+            what: format!("the {} provider's machines are not lab's: lab cannot snapshot them", self.name()),
+            hint: "snapshot them with the tools that made them (your hypervisor or cloud); `lab snapshot` works with the virtualbox and sandbox providers"
+                .into(),
+        }
+    }
+
     /// Removes everything the lab created outside `.lab/` (and only that).
     fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, rt: &tokio::runtime::Handle) -> Result<()>;
 }

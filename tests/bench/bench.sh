@@ -11,6 +11,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
+say() { printf '== %s\n' "$*" >&2; }
+source tests/tools/debian_packages.sh
 bash tests/tools/make_fixtures.sh >/dev/null
 cargo build --release --quiet
 lab="$repo/target/release/lab"

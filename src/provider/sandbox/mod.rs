@@ -65,6 +65,25 @@ impl Names {
 
 pub struct Sandbox;
 
+fn snapshot_dir(sd: &StateDir, name: &str) -> PathBuf {
+    sd.path().join("snapshots").join(name)
+}
+
+/// Copies a node's upper layer with everything overlayfs keeps there (owners, modes, whiteout
+/// devices, `trusted.overlay.*` attributes).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if !from.exists() {
+        return fsx::private_dir(to);
+    }
+    let cmd = crate::proc::Cmd::new("cp").args(["-a".to_string(), "--no-target-directory".into(), from.display().to_string(), to.display().to_string()]);
+    let out = crate::proc::Runner::run(&System, &cmd)?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(Error::io(format!("copying {} to {}", from.display(), to.display()), std::io::Error::other(out.stderr.trim().to_string())))
+    }
+}
+
 fn ssh_addr(n: &Node) -> SocketAddr {
     SocketAddr::from((n.ip, 22))
 }
@@ -160,6 +179,55 @@ impl Provider for Sandbox {
             reporter.step_done(&n.name, "halted", &outcome, start.elapsed());
         }
         Ok(())
+    }
+
+    fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
+        if live {
+            return Err(Error::Unsupported {
+                what: "sandbox snapshots are copies of the nodes' disks made while the nodes are halted".into(),
+                hint: "leave out --live: lab halts the nodes, copies them and starts them again".into(),
+            });
+        }
+        let dir = snapshot_dir(sd, name);
+        let partial = dir.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        fsx::private_dir(&partial)?;
+        for n in &lab.nodes {
+            let upper = sd.node_dir(&n.name).join("upper");
+            copy_tree(&upper, &partial.join(&n.name))?;
+        }
+        std::fs::rename(&partial, &dir).map_err(|e| Error::io(format!("saving snapshot {name}"), e))
+    }
+
+    fn snapshot_restore(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
+        let dir = snapshot_dir(sd, name);
+        for n in &lab.nodes {
+            let node_dir = sd.node_dir(&n.name);
+            for d in ["upper", "work"] {
+                let p = node_dir.join(d);
+                if p.exists() {
+                    std::fs::remove_dir_all(&p).map_err(|e| Error::io(format!("removing {}", p.display()), e))?;
+                }
+            }
+            copy_tree(&dir.join(&n.name), &node_dir.join("upper"))?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_delete(&self, _lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
+        let dir = snapshot_dir(sd, name);
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+    }
+
+    fn snapshot_list(&self, _lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+        let Ok(entries) = std::fs::read_dir(sd.path().join("snapshots")) else { return Ok(Vec::new()) };
+        let mut found: Vec<(std::time::SystemTime, String)> = entries
+            .flatten()
+            .filter(|e| e.path().is_dir() && e.path().extension().is_none())
+            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        found.sort();
+        Ok(found.into_iter().map(|(_, n)| n).collect())
     }
 
     fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>> {

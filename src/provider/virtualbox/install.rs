@@ -30,7 +30,9 @@ pub(super) fn install_state(info: &VmInfo, disk: &Path, iso: Option<&Path>, seed
     if info.sata.is_none() {
         return Install::Incomplete("it has no SATA controller".into());
     }
-    if info.port(0) != Medium::Image(disk.to_path_buf()) {
+    // After a snapshot the disk is a differencing image on top of it (in Snapshots/).
+    let snapshotted = !info.snapshots.is_empty() && matches!(info.port(0), Medium::Image(_));
+    if info.port(0) != Medium::Image(disk.to_path_buf()) && !snapshotted {
         return Install::Incomplete(format!("its disk is not attached ({:?})", info.port(0)));
     }
     match (info.port(1), info.port(2)) {
@@ -46,11 +48,17 @@ impl VirtualBox {
     /// off before lab saw its install end (lab killed, the user's power button) installs again
     /// rather than booting a system lab cannot tell from a half-made one.
     pub(super) fn ensure_installed(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
-        let d = self.driver()?;
         let vm = vm_name(cx.lab, &node.name);
-        let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
-        if install_state(&info, &disk, None, &Self::seed_path(cx.sd, &node.name)) == Install::Done {
+        self.install(cx, &node.name, &vm, &disk, &Self::seed_path(cx.sd, &node.name))
+    }
+
+    /// Installs the OS into `vm` (a node's, or a base: `who` is what the display names).
+    pub(super) fn install(&self, cx: &StepCx<'_>, who: &str, vm: &str, disk: &Path, seed: &Path) -> Result<Outcome> {
+        let d = self.driver()?;
+        let vm = vm.to_string();
+        let info = d.vm(&vm)?.ok_or_else(|| Error::node(who, format!("VM {vm} disappeared")))?;
+        if install_state(&info, disk, None, seed) == Install::Done {
             // Finish an interrupted eject.
             for port in [1, 2] {
                 if info.port(port) != Medium::Empty {
@@ -79,13 +87,13 @@ impl VirtualBox {
         }
         let deadline = start + install_timeout();
         loop {
-            let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
+            let info = d.vm(&vm)?.ok_or_else(|| Error::node(who, format!("VM {vm} disappeared")))?;
             let elapsed = start.elapsed();
             match &info.state {
                 VmState::PowerOff => break,
                 VmState::Aborted | VmState::Stuck => {
                     return Err(Error::node_hint(
-                        &node.name,
+                        who,
                         format!("the VM stopped during the install ({}); VirtualBox's log: {}", info.state.word(), info.log().display()),
                         "run `lab up` again: lab makes the VM anew. If it fails again, the log says why (hardware virtualization, memory)",
                     ));
@@ -101,10 +109,10 @@ impl VirtualBox {
                 typed = true;
             }
             let phase = if elapsed < self.boot_keys_delay { "booting the installer".to_string() } else { "installing".to_string() };
-            cx.reporter.phase(&node.name, &format!("{phase} ({} of about {} min)", clock(elapsed), TYPICAL_INSTALL.as_secs() / 60));
+            cx.reporter.phase(who, &format!("{phase} ({} of about {} min)", clock(elapsed), TYPICAL_INSTALL.as_secs() / 60));
             if Instant::now() > deadline {
                 return Err(Error::node_hint(
-                    &node.name,
+                    who,
                     format!("the install did not finish within {} min (VM {})", install_timeout().as_secs() / 60, info.state.word()),
                     format!(
                         "open the VM in the VirtualBox GUI to see what it waits for, or raise LAB_INSTALL_TIMEOUT; VirtualBox's log: {}",
@@ -114,7 +122,7 @@ impl VirtualBox {
             }
             std::thread::sleep(self.poll);
         }
-        cx.reporter.phase(&node.name, "installed; powered off; emptying the DVD drives");
+        cx.reporter.phase(who, "installed; powered off; emptying the DVD drives");
         d.attach(&vm, info.arch, 1, &Medium::Empty, false)?;
         d.attach(&vm, info.arch, 2, &Medium::Empty, false)?;
         d.boot_from_disk(&vm)?;

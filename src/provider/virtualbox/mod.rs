@@ -3,11 +3,14 @@
 //! VirtualBox reports first, so an interrupted `lab up` continues where it stopped; the state
 //! file only says which VMs are lab's (by UUID, chosen before the VM is registered).
 
+pub mod base;
+mod clone;
 pub mod driver;
 #[cfg(test)]
 mod fake;
 mod hostonly;
 mod install;
+pub mod seed;
 
 use install::{Install, install_state};
 
@@ -21,7 +24,7 @@ use driver::{Arch, Driver, Hardware, Medium, VmInfo, VmState};
 
 use super::{Machine, Provider};
 use crate::error::{Error, Result};
-use crate::labfile::{Lab, Node};
+use crate::labfile::{InstallMode, Lab, Node};
 use crate::plan::{HOST, Stage, Step};
 use crate::remote::Session;
 use crate::runner::StepCx;
@@ -33,6 +36,7 @@ const HOSTONLY: &str = "hostonly_network";
 const VM_CREATED: &str = "vm_created";
 const OS_INSTALLED: &str = "os_installed";
 const VM_RUNNING: &str = "vm_running";
+const BASE: &str = "base_image";
 
 /// The VM of `node`: `lab-<lab>-<node>`.
 pub fn vm_name(lab: &Lab, node: &str) -> String {
@@ -309,8 +313,15 @@ impl Provider for VirtualBox {
 
     fn plan(&self, lab: &Lab) -> Vec<Step> {
         let mut steps = Vec::new();
+        let base = (lab.install == InstallMode::Base).then(|| base::spec(lab).ok()).flatten();
         if let Some(img) = &lab.image {
-            steps.push(Step::new(Stage::Machines, HOST, ISO, format!("{} ISO ({}) in the download cache, checksum verified", img.title, img.arch.name())));
+            let when = if base.is_some() { " (only while the base is made)" } else { "" };
+            steps.push(Step::new(
+                Stage::Machines,
+                HOST,
+                ISO,
+                format!("{} ISO ({}) in the download cache, checksum verified{when}", img.title, img.arch.name()),
+            ));
         }
         steps.push(Step::new(
             Stage::Machines,
@@ -318,6 +329,28 @@ impl Provider for VirtualBox {
             HOSTONLY,
             format!("a host-only interface holds {}/{}, no DHCP server on it", lab.network.host, lab.network.cidr.prefix()),
         ));
+        if let Some(b) = &base {
+            steps.push(Step::new(
+                Stage::Machines,
+                HOST,
+                BASE,
+                format!("base {}: {} installed once for every lab, snapshot `{}`", b.name, b.title, base::SNAPSHOT),
+            ));
+            for n in &lab.nodes {
+                let vm = vm_name(lab, &n.name);
+                steps.push(Step::new(
+                    Stage::Machines,
+                    &n.name,
+                    VM_CREATED,
+                    format!(
+                        "VM {vm}: linked clone of the base, {} CPU, {} MiB, NAT + host-only NIC, seed disc: host name {}, {}",
+                        n.cpus, n.memory_mib, n.name, n.ip
+                    ),
+                ));
+                steps.push(Step::new(Stage::Machines, &n.name, VM_RUNNING, "booted, set up by cloud-init from its seed, SSH answers with the pinned host key"));
+            }
+            return steps;
+        }
         for n in &lab.nodes {
             let vm = vm_name(lab, &n.name);
             steps.push(Step::new(
@@ -337,6 +370,9 @@ impl Provider for VirtualBox {
         match step.id {
             ISO => {
                 let img = cx.lab.image.as_ref().ok_or_else(|| Error::Internal("no image".into()))?;
+                if cx.lab.install == InstallMode::Base && self.base_ready(&base::spec(cx.lab)?)? {
+                    return Ok(Outcome::Satisfied);
+                }
                 let dl = crate::download::Downloader::new(cx.reporter)?;
                 let mut fetched = false;
                 let iso = cx.block_on(dl.fetch(&img.iso, &mut fetched))?;
@@ -346,6 +382,8 @@ impl Provider for VirtualBox {
                 Ok(if fetched { Outcome::Applied } else { Outcome::Satisfied })
             }
             HOSTONLY => self.ensure_hostonly(cx),
+            BASE => self.ensure_base(cx),
+            VM_CREATED if cx.lab.install == InstallMode::Base => self.ensure_clone(cx, node()?),
             VM_CREATED => self.ensure_vm(cx, node()?),
             OS_INSTALLED => self.ensure_installed(cx, node()?),
             VM_RUNNING => self.ensure_running(cx, node()?),
@@ -413,6 +451,45 @@ impl Provider for VirtualBox {
             .collect()
     }
 
+    fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
+        let d = self.driver()?;
+        for n in &lab.nodes {
+            d.take_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name, &format!("lab snapshot of lab {}", lab.name), live)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_restore(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
+        let d = self.driver()?;
+        for n in &lab.nodes {
+            d.restore_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_delete(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
+        let d = self.driver()?;
+        for n in &lab.nodes {
+            let vm = self.node_vm(d, lab, sd, &n.name)?;
+            if d.vm(&vm)?.is_some_and(|i| i.snapshots.iter().any(|s| s == name)) {
+                d.delete_snapshot(&vm, name)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot_list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+        let d = self.driver()?;
+        let mut lists = Vec::new();
+        for n in &lab.nodes {
+            let vm = self.node_vm(d, lab, sd, &n.name)?;
+            lists.push(d.vm(&vm)?.map(|i| i.snapshots).unwrap_or_default());
+        }
+        // A snapshot of the lab is one every node has.
+        let first = lists.first().cloned().unwrap_or_default();
+        Ok(first.into_iter().filter(|s| lists.iter().all(|l| l.contains(s))).collect())
+    }
+
     fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>> {
         let d = match self.driver() {
             Ok(d) => d,
@@ -436,6 +513,12 @@ impl Provider for VirtualBox {
             reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
         }
         let resources = state.map(|s| s.resources.clone()).unwrap_or_default();
+        if let Some(name) = resources.get("base") {
+            base::remove_user(name, sd);
+            let others = base::users(name).len();
+            let why = if others > 0 { format!("{others} other lab(s) use it") } else { "the next lab starts from it".into() };
+            reporter.note(&format!("base {name} kept ({why}); `lab base list` shows bases, `lab base prune` removes those no lab uses"));
+        }
         if state.is_none() {
             // Without the state lab cannot tell whether it made an interface: it names it.
             let want = (Some(lab.network.host), Some(lab.network.cidr.netmask()));
@@ -463,6 +546,17 @@ impl Provider for VirtualBox {
 }
 
 impl VirtualBox {
+    /// The VM of a node, when it exists and is lab's.
+    fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
+        let vm = vm_name(lab, node);
+        let state = sd.load().ok().flatten();
+        match d.vm(&vm)? {
+            Some(info) if is_ours(&info, &sd.mark(), Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
+            Some(_) => Err(Error::node(node, format!("VM {vm} is not this lab's (no lab mark)"))),
+            None => Err(Error::node_hint(node, format!("VM {vm} does not exist"), "run `lab up` first")),
+        }
+    }
+
     /// The lab's VMs, found by their mark or recorded UUID (also when `.lab/` is gone).
     fn our_vms(&self, d: &Driver, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<VmInfo>> {
         let prefix = format!("lab-{}-", lab.name);

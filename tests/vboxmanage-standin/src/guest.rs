@@ -29,6 +29,12 @@ pub struct Disk {
     pub user: String,
     #[serde(default)]
     pub keys: Vec<String>,
+    /// The kickstart installed cloud-init: the system takes its identity from a `cidata` disc.
+    #[serde(default)]
+    pub cloud_init: bool,
+    /// The NoCloud instance whose seed this system applied (cloud-init runs once per instance).
+    #[serde(default)]
+    pub instance: String,
 }
 
 pub fn sh(cmd: &str) -> bool {
@@ -40,7 +46,13 @@ fn disk_path(vm: &Vm) -> Option<String> {
 }
 
 fn read_disk(path: &str) -> Disk {
-    fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    serde_json::from_value(serde_json::Value::Object(crate::media::merged(path))).unwrap_or_default()
+}
+
+/// A state as `VBoxManage` words it in messages (`Running`, `Paused`, ...).
+pub fn long_state(state: &str) -> String {
+    let mut c = state.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + c.as_str())
 }
 
 fn dvds(vm: &Vm) -> Vec<String> {
@@ -331,14 +343,29 @@ pub fn install(uuid: &str) {
             disk.keys.push(k.to_string());
         }
     }
+    let mut in_packages = false;
+    for line in ks.lines().map(str::trim) {
+        in_packages = if line.starts_with("%packages") {
+            true
+        } else if line == "%end" {
+            false
+        } else {
+            in_packages
+        };
+        if in_packages && line == "cloud-init" {
+            disk.cloud_init = true;
+        }
+    }
     let files = post_files(&ks);
     for (path, body) in &files {
         if path.ends_with("/authorized_keys") {
             disk.keys.extend(body.lines().map(str::to_string));
         }
     }
+    let Some(disk_file) = disk_path(&vm) else { return };
     // The installed system: %post's files land on the disk (the guest's upper layer).
-    let upper = Path::new(&vm.folder).join("guest/up");
+    let upper = crate::media::layer(&disk_file);
+    let _ = fs::remove_dir_all(&upper);
     for (path, body) in &files {
         let target = upper.join(path.trim_start_matches('/'));
         if let Some(d) = target.parent() {
@@ -346,9 +373,8 @@ pub fn install(uuid: &str) {
         }
         let _ = fs::write(&target, body);
     }
-    if let Some(disk_file) = disk_path(&vm) {
-        let _ = fs::write(disk_file, serde_json::to_string(&disk).unwrap_or_default());
-    }
+    let _ = fs::write(&disk_file, serde_json::to_string(&disk).unwrap_or_default() + "\n");
+    crate::media::fill(&disk_file);
     let ends: Vec<&str> = ks.lines().map(str::trim).filter(|l| matches!(*l, "poweroff" | "reboot" | "halt" | "shutdown")).collect();
     match ends.last().copied() {
         Some("poweroff") => {
@@ -370,6 +396,87 @@ pub fn install(uuid: &str) {
     }
 }
 
+/// cloud-init's NoCloud source: a disc labelled `cidata` whose instance this system has not
+/// seen gives it its host name, user and key, SSH host key, files and the address of the NIC
+/// whose MAC its network-config names; what it applied is written to the VM's own disk (a
+/// linked clone's differencing image), so the next boot needs no disc.
+fn cloud_init(vm: &Vm, disk_file: &str, disk: &mut Disk) {
+    if !disk.cloud_init {
+        return;
+    }
+    let Some(seed) = dvds(vm).into_iter().filter_map(|p| fs::read(p).ok()).find(|d| crate::iso::label(d).as_deref() == Some("cidata")) else {
+        log("cloud-init: no NoCloud seed; nothing to do");
+        return;
+    };
+    let yaml =
+        |name: &str| -> serde_yaml::Value { crate::iso::file(&seed, name).and_then(|b| serde_yaml::from_slice(&b).ok()).unwrap_or(serde_yaml::Value::Null) };
+    let (meta, user, network) = (yaml("meta-data"), yaml("user-data"), yaml("network-config"));
+    let instance = meta["instance-id"].as_str().unwrap_or("").to_string();
+    if instance.is_empty() || instance == disk.instance {
+        log(&format!("cloud-init: instance {instance:?} already set up"));
+        return;
+    }
+    log(&format!("cloud-init: NoCloud seed, instance {instance}"));
+    let mut own = serde_json::Map::new();
+    own.insert("instance".into(), instance.clone().into());
+    if let Some(h) = meta["local-hostname"].as_str() {
+        own.insert("hostname".into(), h.into());
+    }
+    if let Some(u) = user["users"].get(0) {
+        own.insert("user".into(), u["name"].as_str().unwrap_or("").into());
+        let keys: Vec<serde_json::Value> = u["ssh_authorized_keys"].as_sequence().into_iter().flatten().filter_map(|k| k.as_str()).map(Into::into).collect();
+        own.insert("keys".into(), keys.into());
+    }
+    let layer = crate::media::layer(disk_file);
+    let mut files: Vec<(String, String, u32)> = Vec::new();
+    if let (Some(private), Some(public)) = (user["ssh_keys"]["ed25519_private"].as_str(), user["ssh_keys"]["ed25519_public"].as_str()) {
+        files.push(("/etc/ssh/ssh_host_ed25519_key".into(), private.to_string(), 0o600));
+        files.push(("/etc/ssh/ssh_host_ed25519_key.pub".into(), format!("{public}\n"), 0o644));
+    }
+    // cloud-init's users module: the user's sudo rule, in the file cloud-init writes it to.
+    if let Some(u) = user["users"].get(0)
+        && let (Some(name), Some(rule)) = (u["name"].as_str(), u["sudo"].as_str())
+    {
+        files.push(("/etc/sudoers.d/90-cloud-init-users".into(), format!("# Created by cloud-init\n{name} {rule}\n"), 0o440));
+    }
+    for f in user["write_files"].as_sequence().into_iter().flatten() {
+        if let (Some(path), Some(content)) = (f["path"].as_str(), f["content"].as_str()) {
+            files.push((path.into(), content.into(), 0o644));
+        }
+    }
+    for (path, content, mode) in files {
+        let target = layer.join(path.trim_start_matches('/'));
+        if let Some(d) = target.parent() {
+            let _ = fs::create_dir_all(d);
+        }
+        let _ = fs::write(&target, content);
+        let _ = fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(mode));
+    }
+    let hostonly = vm.nics.values().find(|n| n.kind == "hostonly" || n.kind == "hostonlynet").map(|n| n.mac.to_uppercase()).unwrap_or_default();
+    for eth in network["ethernets"].as_mapping().into_iter().flat_map(|m| m.values()) {
+        let mac = eth["match"]["macaddress"].as_str().unwrap_or("").replace(':', "").to_uppercase();
+        if let Some(addr) = eth["addresses"].get(0).and_then(|a| a.as_str())
+            && let Some((ip, prefix)) = addr.split_once('/')
+        {
+            own.insert("ip".into(), ip.into());
+            own.insert("prefix".into(), prefix.parse::<u32>().unwrap_or(24).into());
+            own.insert("mac".into(), mac.clone().into());
+            if mac != hostonly {
+                log(&format!("cloud-init: no NIC has MAC {mac}; {ip} stays unconfigured"));
+            }
+        }
+    }
+    let mut fields = serde_json::Map::new();
+    if let Ok(t) = fs::read_to_string(disk_file)
+        && let Ok(serde_json::Value::Object(m)) = serde_json::from_str(t.lines().next().unwrap_or(""))
+    {
+        fields = m;
+    }
+    fields.extend(own);
+    crate::media::write_own(disk_file, &fields);
+    *disk = read_disk(disk_file);
+}
+
 /// The installed system: its own network namespace on the host-only interface (when the MAC
 /// the kickstart named is NIC2's), host name, users and sshd, as PID 1 of its own namespaces.
 pub fn run(uuid: &str) {
@@ -381,27 +488,42 @@ pub fn run(uuid: &str) {
         (vm, bridge)
     };
     let Some(disk_file) = disk_path(&vm) else { return idle() };
-    let disk = read_disk(&disk_file);
+    let mut disk = read_disk(&disk_file);
+    cloud_init(&vm, &disk_file, &mut disk);
     let ns = netns(&vm);
     let hostonly = vm.nics.values().find(|n| n.kind == "hostonly" || n.kind == "hostonlynet").cloned().unwrap_or_default();
-    sh(&format!("ip netns add {ns}"));
+    // What a guest of this VM killed a moment ago may still hold (a process slow to die keeps
+    // its namespace, and with it the veth pair, alive): the new boot must not meet it.
+    cleanup(&vm);
     let veth = format!("vbx{}", short(&vm));
+    sh(&format!("ip link del {veth}"));
+    sh(&format!("ip netns add {ns}"));
     sh(&format!("ip link add {veth} type veth peer name eth0 netns {ns} && ip link set {veth} master {bridge} && ip link set {veth} up"));
     sh(&format!("ip -n {ns} link set lo up && ip -n {ns} link set eth0 up"));
     if !disk.ip.is_empty() && disk.mac == hostonly.mac {
         sh(&format!("ip -n {ns} addr add {}/{} dev eth0", disk.ip, disk.prefix));
     }
     let g = PathBuf::from(&vm.folder).join("guest");
-    for d in ["up", "work", "root"] {
+    let upper = crate::media::layer(&disk_file);
+    let _ = fs::create_dir_all(&upper);
+    // A workdir left by a guest that was killed can hold a stale work/ of the overlay.
+    let _ = fs::remove_dir_all(g.join("work"));
+    for d in ["work", "root"] {
         let _ = fs::create_dir_all(g.join(d));
     }
+    let esc = |p: &Path| p.display().to_string().replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:");
+    // The parents' layers (a linked clone's base) are read through a tmpfs copy: overlayfs
+    // refuses lower layers nested in one another (its `/` and a folder under it).
+    let parents: Vec<PathBuf> = crate::media::chain(&disk_file).iter().skip(1).rev().map(|d| crate::media::layer(d)).collect();
+    let below = g.join("lower");
+    let _ = fs::create_dir_all(&below);
     let user = if disk.user.is_empty() { "nobody".to_string() } else { disk.user.clone() };
     let keys = g.join("keys");
     let _ = fs::write(&keys, disk.keys.join("\n") + "\n");
     // Paths are quoted: lab folders have spaces and accents (`Área de Trabalho`).
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
     let script = format!(
-        "set -eu\nR={r}\nmount --make-rprivate /\nmount -t overlay vm -o lowerdir=/,upperdir={u},workdir={w} \"$R\"\n\
+        "set -eu\nR={r}\nmount --make-rprivate /\n{copy}mount -t overlay vm -o lowerdir={lower},upperdir={u},workdir={w} \"$R\"\n\
          mount -t proc proc \"$R/proc\"; mount --rbind /dev \"$R/dev\"; mount -t sysfs sysfs \"$R/sys\"\n\
          mount -t tmpfs tmpfs \"$R/tmp\"; mount -t tmpfs tmpfs \"$R/run\"; mkdir -p \"$R/run/sshd\"\n\
          hostname {h}; echo {h} > \"$R/etc/hostname\"\n\
@@ -411,8 +533,18 @@ pub fn run(uuid: &str) {
          [ -f \"$R/etc/ssh/ssh_host_ed25519_key\" ] && chmod 600 \"$R/etc/ssh/ssh_host_ed25519_key\"\n\
          exec chroot \"$R\" /usr/sbin/sshd -D -e -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no -o ListenAddress={ip} -h /etc/ssh/ssh_host_ed25519_key\n",
         r = q(&g.join("root")),
-        u = q(&g.join("up")).replace(',', "\\,"),
-        w = q(&g.join("work")).replace(',', "\\,"),
+        copy = if parents.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "mount -t tmpfs lower {b}\n{}",
+                parents.iter().map(|p| format!("[ -d {p} ] && cp -a {p}/. {b}/\n", p = q(p), b = q(&below))).collect::<String>(),
+                b = q(&below)
+            )
+        },
+        lower = if parents.is_empty() { "/".to_string() } else { format!("{}:/", q(Path::new(&esc(&below)))) },
+        u = q(Path::new(&esc(&upper))),
+        w = q(Path::new(&esc(&g.join("work")))),
         h = if disk.hostname.is_empty() { "localhost" } else { &disk.hostname },
         k = q(&keys),
         ip = if disk.ip.is_empty() { "127.0.0.1" } else { &disk.ip },

@@ -15,6 +15,13 @@ pub fn label(data: &[u8]) -> Option<String> {
 
 /// The content of `/ks.cfg` (ISO name `KS.CFG;1`).
 pub fn ks_cfg(data: &[u8]) -> Option<Vec<u8>> {
+    file(data, "ks.cfg")
+}
+
+/// The content of a file at the image's root, by the name Linux shows (`meta-data` for
+/// `META-DATA;1`).
+pub fn file(data: &[u8], wanted: &str) -> Option<Vec<u8>> {
+    let wanted = wanted.to_ascii_uppercase();
     label(data)?;
     let pvd = &data[16 * SECTOR..17 * SECTOR];
     let root = &pvd[156..190];
@@ -30,7 +37,7 @@ pub fn ks_cfg(data: &[u8]) -> Option<Vec<u8>> {
         let rec = dir.get(i..i + len)?;
         let name_len = rec[32] as usize;
         let name = String::from_utf8_lossy(&rec[33..33 + name_len]).to_ascii_uppercase();
-        if name == "KS.CFG;1" || name == "KS.CFG" {
+        if name == format!("{wanted};1") || name == wanted {
             let (e, s) = (le32(&rec[2..6]), le32(&rec[10..14]));
             return data.get(e * SECTOR..e * SECTOR + s).map(<[u8]>::to_vec);
         }

@@ -14,6 +14,7 @@
 
 mod guest;
 mod iso;
+mod media;
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -76,6 +77,10 @@ pub struct Vm {
     /// When the VM entered its state (ms since the epoch): `VMStateChangeTime`.
     #[serde(default)]
     pub since: u64,
+    #[serde(default)]
+    pub snapshots: Vec<media::Snapshot>,
+    #[serde(default)]
+    pub current_snapshot: Option<String>,
 }
 
 impl Vm {
@@ -160,6 +165,9 @@ pub struct World {
     pub hostonlynets: Vec<HostOnlyNet>,
     pub dhcp: Vec<Dhcp>,
     pub disks: BTreeMap<String, String>,
+    /// Differencing disk -> its parent.
+    #[serde(default)]
+    pub parents: BTreeMap<String, String>,
     pub counter: u64,
 }
 
@@ -435,6 +443,8 @@ fn main() {
         "hostonlynet" if has_hostonlynets() => hostonlynet(rest),
         "dhcpserver" => dhcpserver(rest),
         "closemedium" => closemedium(rest),
+        "clonevm" => media::clonevm(rest),
+        "snapshot" => media::snapshot(rest),
         other => syntax(&format!("Invalid command '{other}'")),
     }
     exit(0)
@@ -743,6 +753,7 @@ fn closemedium(rest: &[String]) {
             "OpenMedium(Bstr(pszFilenameOrUuid).raw(), enmDevType, enmAccessMode, fForceNewUuidOnOpen, pMedium.asOutParam())",
         ),
     };
+    media::refuse_close_with_children(&l.world, &path);
     let users: Vec<String> =
         l.world.vms.iter().filter(|v| v.controllers.iter().any(|c| c.attachments.values().any(|x| x.medium == path))).map(|v| v.name.clone()).collect();
     if !users.is_empty() {
@@ -756,9 +767,11 @@ fn closemedium(rest: &[String]) {
         );
     }
     l.world.disks.remove(&path);
+    l.world.parents.remove(&path);
     if a.has("--delete") {
         eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
         let _ = fs::remove_file(&path);
+        let _ = fs::remove_dir_all(media::layer(&path));
     }
     save(&l.world);
 }
@@ -1053,6 +1066,7 @@ fn showvminfo(rest: &[String]) {
     if !vm.description.is_empty() {
         o += &format!("description=\"{}\"\n", esc(&vm.description));
     }
+    o += &media::tree(vm, true);
     print!("{o}");
 }
 
@@ -1075,15 +1089,13 @@ fn unregistervm(rest: &[String]) {
             "Unregister(CleanupMode_DetachAllReturnHardDisksOnly, ComSafeArrayAsOutParam(aMedia))",
         );
     }
+    if delete {
+        // Refused, before anything goes, while another VM's disk is a child of one of its own.
+        media::delete_all(&mut l.world, &vm);
+    }
     l.world.vms.retain(|v| v.uuid != vm.uuid);
     if delete {
         eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
-        for c in &vm.controllers {
-            for att in c.attachments.values().filter(|a| a.kind == "hdd") {
-                let _ = fs::remove_file(&att.medium);
-                l.world.disks.remove(&att.medium);
-            }
-        }
         guest::forget(&vm);
         let _ = fs::remove_dir_all(&vm.folder);
     }

@@ -1,0 +1,82 @@
+//! `lab snapshot save|restore|list|delete`: every node's disks at once. Save halts the nodes
+//! (unless `--live`, VirtualBox only), saves, and starts them again; restore halts them, puts
+//! the disks back and starts the cluster as it was (daemons too), installing nothing.
+
+use serde_json::json;
+
+use super::LabCx;
+use crate::cli::SnapshotCmd;
+use crate::error::{Error, Result};
+use crate::plan;
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && !name.starts_with('.');
+    if ok { Ok(()) } else { Err(Error::Usage(format!("snapshot name {name:?}: use letters, digits, '-', '_' and '.', like `before-upgrade`"))) }
+}
+
+fn running(cx: &LabCx<'_>) -> Result<bool> {
+    Ok(cx.provider.status(&cx.lab, &cx.sd)?.iter().any(|m| m.reachable || m.state == "running"))
+}
+
+/// Starts the machines and the Spark daemons again.
+fn resume(cx: &LabCx<'_>) -> Result<()> {
+    let steps = plan::resume(&cx.lab, cx.provider.as_ref());
+    super::up::execute(cx, &steps, false, std::time::Duration::from_secs(60)).map(drop)
+}
+
+pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
+    cx.provider.available(&cx.lab)?;
+    if let SnapshotCmd::List = cmd {
+        let names = cx.provider.snapshot_list(&cx.lab, &cx.sd)?;
+        if cx.printer.is_json() {
+            cx.printer.json(&json!({"lab": cx.lab.name, "snapshots": names}));
+        } else if names.is_empty() {
+            cx.printer.info(&format!("lab {:?} has no snapshots (`lab snapshot save NAME` takes one)", cx.lab.name));
+        } else {
+            cx.printer.out(&names.join("\n"));
+        }
+        return Ok(0);
+    }
+    let _lock = cx.sd.lock("snapshot")?;
+    let existing = cx.provider.snapshot_list(&cx.lab, &cx.sd)?;
+    let lab = &cx.lab.name;
+    match cmd {
+        SnapshotCmd::Save { name, live } => {
+            check_name(name)?;
+            if existing.contains(name) {
+                return Err(Error::Usage(format!(
+                    "lab {lab:?} already has a snapshot {name:?}; delete it first (`lab snapshot delete {name}`) or choose another name"
+                )));
+            }
+            let was_running = running(cx)?;
+            if was_running && !live {
+                cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
+            }
+            let saved = cx.provider.snapshot_save(&cx.lab, &cx.sd, name, *live);
+            if was_running && !live {
+                resume(cx)?;
+            }
+            saved?;
+            cx.printer.finish();
+            cx.printer.info(&format!("snapshot {name:?} of lab {lab:?} saved ({} nodes); `lab snapshot restore {name}` goes back to it", cx.lab.nodes.len()));
+        }
+        SnapshotCmd::Restore { name } => {
+            if !existing.contains(name) {
+                return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
+            }
+            cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
+            cx.provider.snapshot_restore(&cx.lab, &cx.sd, name)?;
+            resume(cx)?;
+            cx.printer.info(&format!("lab {lab:?} is back at snapshot {name:?}, its cluster running"));
+        }
+        SnapshotCmd::Delete { name } => {
+            if !existing.contains(name) {
+                return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
+            }
+            cx.provider.snapshot_delete(&cx.lab, &cx.sd, name)?;
+            cx.printer.info(&format!("snapshot {name:?} of lab {lab:?} deleted"));
+        }
+        SnapshotCmd::List => {}
+    }
+    Ok(0)
+}

@@ -1,0 +1,288 @@
+//! Base images: the OS installed once per (image, architecture, base kickstart) into a VM that
+//! lab keeps for every lab on this computer, under the cache (`<cache>/bases/<name>/`), marked
+//! `lab-base:<fingerprint>`, with a snapshot `installed` that every node's linked clone starts
+//! from. Which labs use a base is written beside it (`labs/`, one file per lab folder), so
+//! `lab destroy` of one lab never removes a base another uses, and `lab base prune` removes
+//! those no lab uses.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::driver::{Driver, Hardware, Medium};
+use super::*;
+use crate::labfile::BASE_DISK_GIB;
+use crate::labfile::Checksum;
+
+/// The snapshot clones are made from.
+pub const SNAPSHOT: &str = "installed";
+const GROUP: &str = "/lab-bases";
+
+/// A base as a lab file asks for it.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub fingerprint: String,
+    pub kickstart: String,
+    pub title: String,
+    pub image: String,
+    pub arch: Arch,
+    pub ostype: String,
+}
+
+/// What lab writes beside a base: `base.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub image: String,
+    pub title: String,
+    pub arch: String,
+    pub fingerprint: String,
+    pub uuid: String,
+}
+
+/// A lab that uses a base: `labs/<hash>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub lab: String,
+    /// The lab's state folder (its mark).
+    pub state: String,
+}
+
+pub fn root() -> PathBuf {
+    crate::download::cache_dir().join("bases")
+}
+
+pub fn folder(name: &str) -> PathBuf {
+    root().join(name)
+}
+
+pub fn mark(fingerprint: &str) -> String {
+    format!("lab-base:{fingerprint}")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The base `lab` needs: its name carries the image, the architecture and the first characters
+/// of the fingerprint (the base kickstart, the ISO, the disk size).
+pub fn spec(lab: &Lab) -> Result<Spec> {
+    let image = lab.image.as_ref().ok_or_else(|| Error::Internal("a virtualbox lab without an image".into()))?;
+    let kickstart = crate::kickstart::render_base(lab).map_err(Error::Kickstart)?;
+    let iso = match &image.iso.checksum {
+        Checksum::Pinned { hex, .. } => hex.clone(),
+        Checksum::File { url, .. } => url.clone(),
+    };
+    let mut h = sha2::Sha256::new();
+    // A pinned ISO is known by its digest wherever it is downloaded from; a moving one
+    // ("latest", checked against a published file) by its address.
+    for part in [kickstart.as_str(), image.name.as_str(), image.arch.name(), iso.as_str(), &BASE_DISK_GIB.to_string()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let fingerprint = hex(&h.finalize());
+    Ok(Spec {
+        name: format!("lab-base-{}-{}-{}", image.name, image.arch.name(), &fingerprint[..10]),
+        fingerprint,
+        kickstart,
+        title: image.title.clone(),
+        image: image.name.clone(),
+        arch: image.arch,
+        ostype: image.ostype.clone(),
+    })
+}
+
+fn disk(spec: &Spec) -> PathBuf {
+    // `createvm --groups /lab-bases --basefolder <root>` puts the VM in `<root>/lab-bases/<vm>/`.
+    root().join(GROUP.trim_start_matches('/')).join(&spec.name).join(format!("{}.vdi", spec.name))
+}
+
+fn vm_folder(name: &str) -> PathBuf {
+    root().join(GROUP.trim_start_matches('/')).join(name)
+}
+
+fn user_file(name: &str, sd: &StateDir) -> PathBuf {
+    let h = sd.mark().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    folder(name).join("labs").join(format!("{h:016x}.json"))
+}
+
+/// Notes that the lab in `sd` uses the base.
+pub fn add_user(name: &str, lab: &Lab, sd: &StateDir) -> Result<()> {
+    let path = user_file(name, sd);
+    crate::fsx::private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    let text = serde_json::to_string_pretty(&User { lab: lab.name.clone(), state: sd.mark() }).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::fsx::write_atomic(&path, text.as_bytes(), crate::fsx::Access::Private)
+}
+
+pub fn remove_user(name: &str, sd: &StateDir) {
+    let _ = std::fs::remove_file(user_file(name, sd));
+}
+
+/// The labs that use a base now: those whose state folder still exists and still names it.
+pub fn users(name: &str) -> Vec<User> {
+    let Ok(entries) = std::fs::read_dir(folder(name).join("labs")) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str::<User>(&t).ok())
+        .filter(|u| {
+            let state = Path::new(u.state.trim_start_matches("lab:")).join("state.json");
+            std::fs::read_to_string(state).is_ok_and(|t| t.contains(&format!("\"{name}\"")))
+        })
+        .collect()
+}
+
+/// Every base this computer has (their records), by name.
+pub fn records() -> Vec<Record> {
+    let Ok(entries) = std::fs::read_dir(root()) else { return Vec::new() };
+    let mut out: Vec<Record> =
+        entries.flatten().filter_map(|e| std::fs::read_to_string(e.path().join("base.json")).ok()).filter_map(|t| serde_json::from_str(&t).ok()).collect();
+    out.sort_by(|a: &Record, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Bytes the base's files take (its VM folder: disk, snapshot disks, settings).
+pub fn size(name: &str) -> u64 {
+    fn walk(p: &Path) -> u64 {
+        let Ok(m) = std::fs::symlink_metadata(p) else { return 0 };
+        if m.is_dir() { std::fs::read_dir(p).map(|es| es.flatten().map(|e| walk(&e.path())).sum()).unwrap_or(0) } else { m.len() }
+    }
+    walk(&vm_folder(name))
+}
+
+/// Removes a base: its VM (refused by VirtualBox while a clone still uses its disk) and folder.
+pub fn remove(d: &Driver, name: &str) -> Result<()> {
+    if let Some(info) = d.vm(name)? {
+        if !info.description.starts_with("lab-base:") {
+            return Err(Error::Preflight {
+                problem: format!("VM {name} is not a lab base (no lab mark)"),
+                fix: "remove it in VirtualBox yourself if you mean to".into(),
+            });
+        }
+        VirtualBox::remove_vm(d, &info)?;
+    }
+    let _ = std::fs::remove_dir_all(vm_folder(name));
+    std::fs::remove_dir_all(folder(name))
+        .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+        .map_err(|e| Error::io(format!("removing {}", folder(name).display()), e))
+}
+
+impl VirtualBox {
+    /// Whether the base exists and has its snapshot (then no ISO is needed).
+    pub(super) fn base_ready(&self, spec: &Spec) -> Result<bool> {
+        let d = self.driver()?;
+        Ok(d.vm(&spec.name)?.is_some_and(|i| i.description == mark(&spec.fingerprint) && i.snapshots.iter().any(|s| s == SNAPSHOT)))
+    }
+
+    /// The base exists, installed, with its snapshot; made (or finished) here when not. Labs
+    /// that need the same base at once take turns: the second one waits and then uses it.
+    pub(super) fn ensure_base(&self, cx: &StepCx<'_>) -> Result<Outcome> {
+        let d = self.driver()?;
+        let spec = spec(cx.lab)?;
+        crate::fsx::private_dir(&folder(&spec.name))?;
+        let lock_path = folder(&spec.name).join("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        if lock.try_lock().is_err() {
+            cx.reporter.phase(HOST, &format!("waiting for another lab making base {}", spec.name));
+            lock.lock().map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
+        }
+        add_user(&spec.name, cx.lab, cx.sd)?;
+        cx.sd.record("base", &spec.name)?;
+        let record = |uuid: &str| -> Result<()> {
+            let r = Record {
+                name: spec.name.clone(),
+                image: spec.image.clone(),
+                title: spec.title.clone(),
+                arch: spec.arch.name().into(),
+                fingerprint: spec.fingerprint.clone(),
+                uuid: uuid.into(),
+            };
+            let text = serde_json::to_string_pretty(&r).map_err(|e| Error::Internal(e.to_string()))?;
+            crate::fsx::write_atomic(&folder(&spec.name).join("base.json"), text.as_bytes(), crate::fsx::Access::Private)
+        };
+        let seed = folder(&spec.name).join("oemdrv.iso");
+        let disk = disk(&spec);
+        let mut outcome = Outcome::Satisfied;
+        let info = match d.vm(&spec.name)? {
+            Some(i) if i.description != mark(&spec.fingerprint) => {
+                return Err(Error::Preflight {
+                    problem: format!("a VM named {} exists and is not the base lab made", spec.name),
+                    fix: "rename or remove that VM in VirtualBox".into(),
+                });
+            }
+            Some(i) if i.snapshots.iter().any(|s| s == SNAPSHOT) => {
+                record(&i.uuid)?;
+                return Ok(Outcome::Satisfied);
+            }
+            Some(i) if matches!(install_state(&i, &disk, None, &seed), Install::Incomplete(_)) => {
+                cx.reporter.note(&format!("base {} is incomplete; making it again", spec.name));
+                Self::remove_vm(d, &i)?;
+                None
+            }
+            other => other,
+        };
+        let info = match info {
+            Some(i) => i,
+            None => {
+                outcome = Outcome::Applied;
+                self.create_base(cx, &spec, &disk, &seed)?;
+                d.vm(&spec.name)?.ok_or_else(|| Error::Internal(format!("base {} disappeared", spec.name)))?
+            }
+        };
+        record(&info.uuid)?;
+        if self.install(cx, HOST, &spec.name, &disk, &seed)? == Outcome::Applied {
+            outcome = Outcome::Applied;
+        }
+        cx.reporter.phase(HOST, &format!("base {}: taking the snapshot `{SNAPSHOT}`", spec.name));
+        let until = Instant::now() + Duration::from_secs(30);
+        while d.vm(&spec.name)?.is_some_and(|i| i.state.is_on()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        d.remove_nic(&spec.name, 2)?;
+        d.take_snapshot(&spec.name, SNAPSHOT, "the OS as lab installed it; each node is a linked clone of this", false)?;
+        Ok(outcome)
+    }
+
+    fn create_base(&self, cx: &StepCx<'_>, spec: &Spec, disk: &Path, seed: &Path) -> Result<()> {
+        let d = self.driver()?;
+        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.clone()).ok_or_else(|| Error::Internal("the ISO step did not run".into()))?;
+        let folder = vm_folder(&spec.name);
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
+        }
+        let uuid = new_uuid();
+        d.create_vm(&spec.name, &uuid, GROUP, &spec.ostype, &root(), spec.arch)?;
+        let mac = |n: u8| {
+            let h: Vec<u8> = spec.fingerprint.as_bytes().iter().skip(usize::from(n) * 3).take(3).copied().collect();
+            format!("080027{}", hex(&h).chars().take(6).collect::<String>().to_uppercase())
+        };
+        let hw = Hardware {
+            cpus: 2,
+            memory_mib: 2048,
+            mac_nat: mac(0),
+            mac_hostonly: mac(1),
+            hostonly: self.hostonly_name()?,
+            description: mark(&spec.fingerprint),
+            arch: spec.arch,
+        };
+        d.configure(&spec.name, &hw)?;
+        let _ = d.delete_medium(disk);
+        let _ = std::fs::remove_file(disk);
+        d.create_disk(disk, u64::from(BASE_DISK_GIB) * 1024)?;
+        d.add_storage(&spec.name, spec.arch)?;
+        d.attach(&spec.name, spec.arch, 0, &Medium::Image(disk.to_path_buf()), true)?;
+        d.attach(&spec.name, spec.arch, 1, &Medium::Image(iso.path.clone()), false)?;
+        let disc = crate::kickstart::oemdrv::build(spec.kickstart.as_bytes(), crate::kickstart::oemdrv::Timestamp::now())?;
+        crate::fsx::write_atomic(seed, &disc, crate::fsx::Access::Private)?;
+        d.attach(&spec.name, spec.arch, 2, &Medium::Image(seed.to_path_buf()), false)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Install once: the first lab makes a base image (one install), every node is a linked clone of
+//! it that takes its identity from a seed disc; a second lab on the same computer installs
+//! nothing; bases outlive `lab destroy` while a lab uses them; snapshots of a whole lab.
+
+use std::time::{Duration, Instant};
+
+use crate::vbox::VboxLab;
+
+fn base_names(lab: &VboxLab) -> Vec<String> {
+    let out = lab.lab().args(["--json", "base", "list"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    v.as_array().into_iter().flatten().map(|b| format!("{} {}", b["name"].as_str().unwrap_or(""), b["labs"].as_array().map_or(0, Vec::len))).collect()
+}
+
+#[test]
+fn the_os_is_installed_once_and_each_node_is_a_linked_clone() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let a = VboxLab::new("71", 6).with_base();
+    let plan = a.lab().args(["up", "--dry-run"]).run().ok();
+    assert!(plan.stdout.contains("base lab-base-centos-stream-9-x86_64-") && plan.stdout.contains("linked clone of the base"), "{}", plan.stdout);
+    let first = a.lab().args(["up", "--no-provision"]).run().ok();
+    assert_eq!(a.calls("createvm"), 1, "one install, for the base:\n{}", first.stderr);
+    assert_eq!(a.calls("clonevm"), 3);
+    assert_eq!(a.calls("startvm lab-base"), 1);
+    for n in ["master", "node1", "node2"] {
+        assert_eq!(a.lab().args(["ssh", n, "--", "hostname"]).run().ok().stdout, format!("{n}\n"), "the seed disc named {n}");
+    }
+    let names = base_names(&a);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].ends_with(" 1"), "one lab uses the base: {names:?}");
+    let base = names[0].split(' ').next().expect("name").to_string();
+
+    // A second lab on this computer clones the same base: no install, seconds.
+    let b = VboxLab::new("72", 6).with_base().sharing(&a);
+    let start = Instant::now();
+    let second = b.lab().args(["up", "--no-provision"]).run().ok();
+    let took = start.elapsed();
+    assert_eq!(b.calls("createvm"), 1, "the second lab installed again:\n{}", second.stderr);
+    assert_eq!(b.calls("clonevm"), 6);
+    assert!(took < Duration::from_secs(60), "the second lab's VM phase took {took:?}");
+    assert_eq!(b.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
+    assert!(base_names(&a).contains(&format!("{base} 2")), "{:?}", base_names(&a));
+
+    // Three linked nodes take far less room than their base.
+    let du = |p: &std::path::Path| -> u64 {
+        let out = std::process::Command::new("du").args(["-sb"]).arg(p).output().expect("du");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    let nodes = du(&b.dir.join(".lab"));
+    let base_size = du(&b.cache_dir().join("bases"));
+    assert!(nodes * 10 < base_size, "3 linked clones take {nodes} bytes, the base {base_size}");
+
+    // A base another lab uses is never removed.
+    a.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(base_names(&b).contains(&format!("{base} 1")), "{:?}", base_names(&b));
+    let refused = b.lab().args(["base", "rm", &base]).run();
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("used by vb72"), "{}", refused.stderr);
+    b.lab().args(["base", "prune"]).run().ok();
+    assert_eq!(base_names(&b).len(), 1);
+    assert_eq!(b.lab().args(["ssh", "master", "--", "hostname"]).run().ok().stdout, "master\n");
+
+    // With no lab left, prune removes it, and VirtualBox holds nothing.
+    b.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(base_names(&b).contains(&format!("{base} 0")), "{:?}", base_names(&b));
+    b.lab().args(["base", "prune"]).run().ok();
+    assert!(base_names(&b).is_empty());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+#[test]
+fn a_snapshot_brings_back_the_cluster_as_it_was() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let lab = VboxLab::build("73", 4, 1, None, "").with_base();
+    lab.lab().args(["up"]).run().ok();
+    lab.lab().args(["ssh", "node1", "--", "echo kept > /home/spark/precious"]).run().ok();
+    let saved = lab.lab().args(["snapshot", "save", "working"]).run().ok();
+    assert!(saved.stderr.contains("saved"), "{}", saved.stderr);
+    // Saved with the nodes halted; they run again afterwards.
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious"]).run().ok().stdout, "kept\n");
+    let dup = lab.lab().args(["snapshot", "save", "working"]).run();
+    assert_eq!(dup.code, 2, "{}", dup.stderr);
+
+    // Break it: the file goes, Spark's worker stops.
+    lab.lab().args(["ssh", "node1", "--", "rm /home/spark/precious; touch /home/spark/junk; pkill -f 'deploy[.]worker[.]Worker'"]).run().ok();
+    lab.lab().args(["snapshot", "restore", "working"]).run().ok();
+    assert_eq!(
+        lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious; ls /home/spark/junk 2>&1 || true"]).run().ok().stdout.lines().next(),
+        Some("kept")
+    );
+    let junk = lab.lab().args(["ssh", "node1", "--", "test -e /home/spark/junk"]).run();
+    assert_eq!(junk.code, 1, "a file made after the snapshot survived the restore");
+    let v = lab.lab().args(["--json", "verify"]).run();
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+
+    let list = lab.lab().args(["snapshot", "list"]).run().ok();
+    assert_eq!(list.stdout, "working\n");
+    lab.lab().args(["snapshot", "delete", "working"]).run().ok();
+    let listed: serde_json::Value = serde_json::from_str(&lab.lab().args(["--json", "snapshot", "list"]).run().ok().stdout).expect("json");
+    assert_eq!(listed, serde_json::json!({"lab": "vb73", "snapshots": []}));
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious"]).run().ok().stdout, "kept\n");
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+    lab.lab().args(["base", "prune"]).run().ok();
+    assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
