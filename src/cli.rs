@@ -116,10 +116,20 @@ pub enum Command {
     #[command(after_help = "Examples:\n  lab fetch                 fill the cache before going offline\n  LAB_CACHE_DIR=/srv/cache lab fetch")]
     Fetch,
     /// Print the kickstart lab generates for a node (and optionally write its OEMDRV image)
-    #[command(after_help = "Examples:\n  lab kickstart master\n  lab kickstart node1 --iso node1-oemdrv.iso")]
+    #[command(
+        after_help = "Examples:\n  lab kickstart master\n  lab kickstart node1 --iso node1-oemdrv.iso\n  lab kickstart node1 --seed node1-cidata.iso\n  lab kickstart --base"
+    )]
     Kickstart {
-        /// The node's name
-        node: String,
+        /// The node's name (not with --base)
+        #[arg(required_unless_present = "base", conflicts_with = "base")]
+        node: Option<String>,
+        /// The base image's kickstart instead (the OS installed once; nodes are its clones)
+        #[arg(long)]
+        base: bool,
+        /// Also write the node's cloud-init seed disc (label cidata), what its linked clone of
+        /// the base boots with (private: it holds the node's SSH host key)
+        #[arg(long, value_name = "PATH", conflicts_with = "base")]
+        seed: Option<PathBuf>,
         /// Also write the OEMDRV ISO image (ks.cfg at its root) to this path (private: it holds
         /// the node's SSH host key)
         #[arg(long, value_name = "PATH")]

@@ -237,6 +237,10 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
     // While the lab stands, the master's name resolves to its lab address, not the loopback.
     let hosts = m.as_admin(&m.nodes[0].1, "getent ahostsv4 master | head -n 1");
     assert!(String::from_utf8_lossy(&hosts.stdout).starts_with(&m.nodes[0].1), "{}", String::from_utf8_lossy(&hosts.stdout));
+    // Machines that are not lab's have no lab snapshots: refused, saying why.
+    let snap = Lab::new(&dir).args(["snapshot", "save", "x"]).run();
+    assert_eq!(snap.code, 2, "{}", snap.stderr);
+    assert!(snap.stderr.contains("existing provider's machines are not lab's"), "{}", snap.stderr);
     Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
     // The machines still run, and hold exactly what their owners had: lab's files are gone,
     // what it replaced is back, the account it did not create is still there with only its

@@ -38,17 +38,30 @@ fn every_kickstart_validates_and_every_image_reads_back() {
                 let stem = format!("{}-{image}-{name}", lab_file.trim_end_matches(".yaml"));
                 let iso = work.path().join(format!("{stem}.iso"));
                 let ks = work.path().join(format!("{stem}.ks"));
-                let out = Lab::new(dir.path()).args(["kickstart", name, "--show-secrets", "--iso", iso.to_str().expect("utf-8")]).run().ok();
+                let seed = work.path().join(format!("{stem}-cidata.iso"));
+                let out = Lab::new(dir.path())
+                    .args(["kickstart", name, "--show-secrets", "--iso", iso.to_str().expect("utf-8"), "--seed", seed.to_str().expect("utf-8")])
+                    .run()
+                    .ok();
                 std::fs::write(&ks, &out.stdout).expect("write ks");
                 let key = std::fs::read_to_string(&key_file).expect("the lab's public key");
                 cases.push(json!({
-                    "ks": ks, "iso": iso, "syntax": syntax, "hostname": name, "ip": node["ip"],
+                    "ks": ks, "iso": iso, "seed": seed, "syntax": syntax, "hostname": name, "ip": node["ip"],
                     "netmask": "255.255.255.0", "user": user, "key": key.trim(),
                 }));
             }
+            // The base image's kickstart, where the image has one (not CentOS 7: no cloud-init).
+            if *syntax != "RHEL7" {
+                let stem = format!("{}-{image}-base", lab_file.trim_end_matches(".yaml"));
+                let (ks, iso) = (work.path().join(format!("{stem}.ks")), work.path().join(format!("{stem}.iso")));
+                let out = Lab::new(dir.path()).args(["kickstart", "--base", "--iso", iso.to_str().expect("utf-8")]).run().ok();
+                std::fs::write(&ks, &out.stdout).expect("write ks");
+                cases.push(json!({"base": true, "ks": ks, "iso": iso, "syntax": syntax}));
+            }
         }
     }
-    assert_eq!(cases.len(), 2 * IMAGES.len() * 3);
+    // 3 nodes per lab and image, and a base for each image but CentOS 7.
+    assert_eq!(cases.len(), 2 * IMAGES.len() * 3 + 2 * (IMAGES.len() - 1));
     let manifest = work.path().join("manifest.json");
     std::fs::write(&manifest, serde_json::to_string(&cases).expect("json")).expect("manifest");
     let out = python_tool("check_kickstart.py", &[manifest.to_str().expect("utf-8")]);

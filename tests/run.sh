@@ -14,11 +14,11 @@ say() { printf '== %s\n' "$*"; }
 
 source tests/tools/debian_packages.sh
 
-say "installing Python test tools (pykickstart, pycdlib)"
+say "installing Python test tools (pykickstart, pycdlib, PyYAML)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  'pykickstart==3.78' 'pycdlib==1.22.0' 2>/dev/null \
+  'pykickstart==3.78' 'pycdlib==1.22.0' 'PyYAML==6.0.3' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
-  'pykickstart==3.78' 'pycdlib==1.22.0'
+  'pykickstart==3.78' 'pycdlib==1.22.0' 'PyYAML==6.0.3'
 command -v ksvalidator >/dev/null || { echo "ksvalidator is not on PATH after installing pykickstart" >&2; exit 1; }
 
 say "building the test fixtures (Spark and JDK tarballs, served from 127.0.0.1)"

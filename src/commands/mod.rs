@@ -50,7 +50,9 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Init { template, force, list } => init::run(&cx, &template, force, list),
         Command::Validate => validate::run(&cx.lab()?),
         Command::Up { dry_run, no_provision, accept_host_keys } => up::run(&cx.lab()?, dry_run, !no_provision, accept_host_keys),
-        Command::Kickstart { node, iso, show_secrets } => kickstart::run(&cx.lab()?, &node, iso.as_deref(), show_secrets),
+        Command::Kickstart { node, base, iso, seed, show_secrets } => {
+            kickstart::run(&cx.lab()?, node.as_deref(), base, iso.as_deref(), seed.as_deref(), show_secrets)
+        }
         Command::SshConfig => ssh_config::run(&cx.lab()?),
         Command::Destroy { yes } => destroy::run(&cx.lab()?, yes),
         Command::Ssh { node, command } => ssh::run(&cx.lab()?, &node, &command),

@@ -477,3 +477,14 @@ fn a_jdk_per_architecture_and_images_by_architecture() {
     let sb = BASE.replace("provider: virtualbox", "provider: sandbox").replace("image: centos-stream-9\n", "");
     has(&errs_with(&sb, &HostFacts { linux: false, ..HostFacts::default() }), "provider", 2, "needs Linux");
 }
+
+#[test]
+fn install_mode_is_base_where_the_image_has_cloud_init() {
+    assert_eq!(ok(BASE).install, crate::labfile::InstallMode::Base);
+    let el7 = replace("image: centos-stream-9\n", "image: centos-7\n").replace("version: 17\n", "version: 8\n").replace("3.5.8", "2.4.8");
+    assert_eq!(ok(&el7).install, crate::labfile::InstallMode::PerNode);
+    assert_eq!(ok(&replace("user: spark\n", "user: spark\ninstall: per-node\n")).install, crate::labfile::InstallMode::PerNode);
+    has(&errs(&el7.replace("user: spark\n", "user: spark\ninstall: base\n")), "install", 8, "cannot be a base image");
+    has(&errs(&replace("user: spark\n", "user: spark\ninstall: linked\n")), "install", 8, "unknown install mode");
+    has(&errs(&replace("    ip: 192.168.56.11\n", "    ip: 192.168.56.11\n    disk: 100\n")), "install", 1, "100 GiB disk");
+}
