@@ -503,3 +503,92 @@ fn the_stand_ins_arm64_guests_and_hosts_follow_virtualbox_rules() {
         run("arm", &["unregistervm", vm, "--delete"]);
     }
 }
+
+/// The stand-in's media and snapshots behave as VirtualBox's: a snapshot freezes the disk and
+/// the VM goes on in a differencing image; a linked clone needs a snapshot and is a
+/// differencing image of it; a full clone copies the whole chain; a disk another VM's disk
+/// grows from cannot go; restoring needs the VM off; no snapshots is said as VirtualBox says it.
+#[test]
+fn the_stand_ins_clones_and_snapshots_follow_virtualbox() {
+    let world = tempfile::tempdir().expect("tmp");
+    let run = |args: &[&str]| {
+        let o = Command::new(standin()).args(args).env("VBOXSTANDIN_HOME", world.path()).env("VBOXSTANDIN_LINK_SECONDS", "0").output().expect("standin");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let base = world.path().to_str().expect("utf-8").to_string();
+    assert_eq!(run(&["createvm", "--name", "b", "--basefolder", &base, "--register"]).0, 0);
+    let disk = format!("{base}/b/b.vdi");
+    assert_eq!(run(&["createmedium", "disk", "--filename", &disk, "--size", "100"]).0, 0);
+    // What an installer would have written: the disk's record and 3 MB of system.
+    let mut bytes = b"{\"installed\":true,\"hostname\":\"base\"}\n".to_vec();
+    bytes.extend(std::iter::repeat_n(7u8, 3 << 20));
+    std::fs::write(&disk, &bytes).expect("disk");
+    assert_eq!(run(&["storagectl", "b", "--name", "SATA", "--add", "sata"]).0, 0);
+    assert_eq!(run(&["storageattach", "b", "--storagectl", "SATA", "--port", "0", "--device", "0", "--type", "hdd", "--medium", &disk]).0, 0);
+
+    let (c, out, _) = run(&["snapshot", "b", "list"]);
+    assert!(c == 1 && out.contains("This machine does not have any snapshots"), "{out}");
+    let (c, _, err) = run(&["clonevm", "b", "--options", "link", "--name", "l0", "--register"]);
+    assert!(c == 1 && err.contains("Linked clone can only be created from a snapshot"), "{err}");
+    let (c, out, _) = run(&["snapshot", "b", "take", "installed"]);
+    assert!(c == 0 && out.starts_with("Snapshot taken. UUID: "), "{out}");
+    let info = run(&["showvminfo", "b", "--machinereadable"]).1;
+    assert!(info.contains("SnapshotName=\"installed\"") && info.contains("CurrentSnapshotName=\"installed\""), "{info}");
+    assert!(!info.contains(&format!("\"SATA-0-0\"=\"{disk}\"")), "after a snapshot the VM must write a differencing disk:\n{info}");
+
+    let (c, out, _) = run(&["clonevm", "b", "--snapshot", "installed", "--options", "link", "--name", "l1", "--basefolder", &base, "--register"]);
+    assert!(c == 0 && out.contains("Machine has been successfully cloned as \"l1\""), "{out}");
+    let (c, _, _) = run(&["clonevm", "b", "--snapshot", "installed", "--name", "f1", "--basefolder", &base, "--register"]);
+    assert_eq!(c, 0);
+    let attached = |vm: &str| {
+        let i = run(&["showvminfo", vm, "--machinereadable"]).1;
+        i.lines().find_map(|l| l.strip_prefix("\"SATA-0-0\"=\"")).map(|v| v.trim_end_matches('"').to_string()).expect("a disk")
+    };
+    let (linked, full) = (attached("l1"), attached("f1"));
+    let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    assert!(linked.contains("/l1/Snapshots/") && size(&linked) < 4096, "a linked clone is a small differencing disk: {linked} ({} bytes)", size(&linked));
+    assert!(size(&full) > 3 << 20, "a full clone copies the disk: {full} ({} bytes)", size(&full));
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(world.path().join("state.json")).expect("state")).expect("json");
+    assert!(w["parents"][&linked].as_str().is_some_and(|p| p == disk), "the linked disk's parent is the snapshot's: {}", w["parents"]);
+    // Clones get new MAC addresses.
+    let mac = |vm: &str| run(&["showvminfo", vm, "--machinereadable"]).1.lines().find(|l| l.starts_with("macaddress1=")).map(str::to_string);
+    assert!(mac("l1").is_none() || mac("l1") != mac("b"));
+
+    // The base's disk has a child in another VM: it cannot be deleted, nor closed.
+    let (c, _, err) = run(&["unregistervm", "b", "--delete"]);
+    assert!(c == 1 && err.contains("because it has 1 child media"), "{err}");
+    let (c, _, err) = run(&["closemedium", "disk", &disk]);
+    assert!(c == 1 && err.contains("child media"), "{err}");
+    let (c, _, err) = run(&["snapshot", "b", "delete", "installed"]);
+    assert!(c == 1 && err.contains("more than one child medium"), "{err}");
+
+    // Restoring needs the VM off; a second snapshot nests under the first.
+    assert_eq!(run(&["snapshot", "l1", "take", "s1"]).0, 0);
+    assert_eq!(run(&["snapshot", "l1", "take", "s2", "--description", "later"]).0, 0);
+    let tree = run(&["snapshot", "l1", "list", "--machinereadable"]).1;
+    assert!(
+        tree.contains("SnapshotName=\"s1\"") && tree.contains("SnapshotName-1=\"s2\"") && tree.contains("CurrentSnapshotNode=\"SnapshotName-1\""),
+        "{tree}"
+    );
+    assert_eq!(run(&["startvm", "l1", "--type", "headless"]).0, 0);
+    let (c, _, err) = run(&["snapshot", "l1", "restore", "s1"]);
+    assert!(c == 1 && err.contains("Cannot delete the current state of the running machine"), "{err}");
+    assert_eq!(run(&["controlvm", "l1", "poweroff"]).0, 0);
+    std::thread::sleep(Duration::from_millis(600));
+    let (c, out, _) = run(&["snapshot", "l1", "restore", "s1"]);
+    assert!(c == 0 && out.contains("Restoring snapshot 's1'"), "{out}");
+    assert_eq!(run(&["snapshot", "l1", "delete", "s2"]).0, 0);
+    assert_eq!(
+        run(&["snapshot", "l1", "list"]).1.trim(),
+        format!("Name: s1 (UUID: {}) *", tree.lines().find_map(|l| l.strip_prefix("SnapshotUUID=\"")).expect("uuid").trim_end_matches('"'))
+    );
+
+    // With its clones gone, the base goes, and every disk with it.
+    for vm in ["l1", "f1", "b"] {
+        let (c, _, err) = run(&["unregistervm", vm, "--delete"]);
+        assert_eq!(c, 0, "{vm}: {err}");
+    }
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(world.path().join("state.json")).expect("state")).expect("json");
+    assert!(w["disks"].as_object().is_some_and(serde_json::Map::is_empty), "{}", w["disks"]);
+    assert!(!std::path::Path::new(&disk).exists());
+}

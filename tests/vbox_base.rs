@@ -93,8 +93,19 @@ fn a_snapshot_brings_back_the_cluster_as_it_was() {
     let v = lab.lab().args(["--json", "verify"]).run();
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
 
+    // A live snapshot: taken without halting; restoring it boots the nodes from it.
+    let before = lab.calls("controlvm lab-vb73-node1 acpipowerbutton");
+    lab.lab().args(["snapshot", "save", "hot", "--live"]).run().ok();
+    assert_eq!(lab.calls("controlvm lab-vb73-node1 acpipowerbutton"), before, "--live halted the nodes");
+    lab.lab().args(["ssh", "node1", "--", "rm /home/spark/precious"]).run().ok();
+    lab.lab().args(["snapshot", "restore", "hot"]).run().ok();
+    assert_eq!(lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious"]).run().ok().stdout, "kept\n");
+    let v = lab.lab().args(["--json", "verify"]).run();
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+
     let list = lab.lab().args(["snapshot", "list"]).run().ok();
-    assert_eq!(list.stdout, "working\n");
+    assert_eq!(list.stdout, "working\nhot\n");
+    lab.lab().args(["snapshot", "delete", "hot"]).run().ok();
     lab.lab().args(["snapshot", "delete", "working"]).run().ok();
     let listed: serde_json::Value = serde_json::from_str(&lab.lab().args(["--json", "snapshot", "list"]).run().ok().stdout).expect("json");
     assert_eq!(listed, serde_json::json!({"lab": "vb73", "snapshots": []}));

@@ -146,6 +146,34 @@ fn killed_after_any_vboxmanage_call_the_next_up_converges() {
     });
 }
 
+/// The same with base images: every run makes the base anew (the last one is pruned), so a kill
+/// lands in turn on every call that makes a base, snapshots it and clones it.
+#[test]
+fn killed_after_any_call_while_making_a_base_the_next_up_converges() {
+    const LABS: usize = 3;
+    let _alone = crate::vbox::alone();
+    let labs: Vec<VboxLab> = (0..LABS).map(|i| VboxLab::build_in(&format!("kb{i}"), 1, 1, None, "").with_base()).collect();
+    let first = &labs[0];
+    first.lab().args(["up", "--no-provision"]).run().ok();
+    let full = std::fs::read_to_string(first.world().join("calls.log")).expect("calls").lines().count();
+    assert!(first.calls("clonevm") == 2 && first.calls("snapshot") == 1, "not a base run");
+    first.lab().args(["destroy", "--yes"]).run().ok();
+    first.lab().args(["base", "prune"]).run().ok();
+    assert!(first.leftovers().is_empty(), "{:?}", first.leftovers());
+    std::thread::scope(|s| {
+        for (i, lab) in labs.iter().enumerate() {
+            s.spawn(move || {
+                for k in (1..).filter(|k| k % LABS == i) {
+                    if !killed_after(lab, k) {
+                        assert!(k > full / 2, "a whole run made fewer than {k} calls; the first made {full}");
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
 /// Whether lab was killed (false: the run ended before its k-th call).
 fn killed_after(lab: &VboxLab, k: usize) -> bool {
     let _ = std::fs::remove_file(lab.world().join("calls.log"));
@@ -181,10 +209,13 @@ fn killed_after(lab: &VboxLab, k: usize) -> bool {
         panic!("after a kill at call {k}, lab up failed:\n{}\n{logs}--- calls\n{calls}", out.stderr);
     }
     let vms = String::from_utf8_lossy(&lab.standin(&["list", "vms"]).stdout).into_owned();
-    assert_eq!(vms.lines().count(), 2, "after a kill at call {k}: {vms}");
+    let nodes = vms.lines().filter(|l| !l.starts_with("\"lab-base-")).count();
+    assert_eq!(nodes, 2, "after a kill at call {k}: {vms}");
     assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n", "after a kill at call {k}");
     let out = lab.lab().args(["destroy", "--yes"]).run();
     assert_eq!(out.code, 0, "after a kill at call {k}, destroy failed:\n{}", out.stderr);
+    let pruned = lab.lab().args(["base", "prune"]).run();
+    assert_eq!(pruned.code, 0, "after a kill at call {k}, base prune failed:\n{}", pruned.stderr);
     let calls = std::fs::read_to_string(lab.world().join("calls.log")).unwrap_or_default();
     assert!(lab.leftovers().is_empty(), "after a kill at call {k}: {:?}\ncalls:\n{calls}\ndestroy said:\n{}", lab.leftovers(), out.stderr);
     was_killed

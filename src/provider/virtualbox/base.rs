@@ -211,7 +211,15 @@ impl VirtualBox {
         let seed = folder(&spec.name).join("oemdrv.iso");
         let disk = disk(&spec);
         let mut outcome = Outcome::Satisfied;
+        // The UUID is written before the VM is registered: a VM lab was killed before marking
+        // is still known as the base's.
+        let recorded = std::fs::read_to_string(folder(&spec.name).join("base.json")).ok().and_then(|t| serde_json::from_str::<Record>(&t).ok()).map(|r| r.uuid);
         let info = match d.vm(&spec.name)? {
+            Some(i) if i.description != mark(&spec.fingerprint) && recorded.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&i.uuid)) => {
+                cx.reporter.note(&format!("base {} was never finished (its settings were not written); making it again", spec.name));
+                Self::remove_vm(d, &i)?;
+                None
+            }
             Some(i) if i.description != mark(&spec.fingerprint) => {
                 return Err(Error::Preflight {
                     problem: format!("a VM named {} exists and is not the base lab made", spec.name),
@@ -233,7 +241,9 @@ impl VirtualBox {
             Some(i) => i,
             None => {
                 outcome = Outcome::Applied;
-                self.create_base(cx, &spec, &disk, &seed)?;
+                let uuid = new_uuid();
+                record(&uuid)?;
+                self.create_base(cx, &spec, &uuid, &disk, &seed)?;
                 d.vm(&spec.name)?.ok_or_else(|| Error::Internal(format!("base {} disappeared", spec.name)))?
             }
         };
@@ -251,15 +261,14 @@ impl VirtualBox {
         Ok(outcome)
     }
 
-    fn create_base(&self, cx: &StepCx<'_>, spec: &Spec, disk: &Path, seed: &Path) -> Result<()> {
+    fn create_base(&self, cx: &StepCx<'_>, spec: &Spec, uuid: &str, disk: &Path, seed: &Path) -> Result<()> {
         let d = self.driver()?;
         let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.clone()).ok_or_else(|| Error::Internal("the ISO step did not run".into()))?;
         let folder = vm_folder(&spec.name);
         if folder.exists() {
             std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
         }
-        let uuid = new_uuid();
-        d.create_vm(&spec.name, &uuid, GROUP, &spec.ostype, &root(), spec.arch)?;
+        d.create_vm(&spec.name, uuid, GROUP, &spec.ostype, &root(), spec.arch)?;
         let mac = |n: u8| {
             let h: Vec<u8> = spec.fingerprint.as_bytes().iter().skip(usize::from(n) * 3).take(3).copied().collect();
             format!("080027{}", hex(&h).chars().take(6).collect::<String>().to_uppercase())

@@ -59,13 +59,19 @@ impl VirtualBox {
         let vm = vm.to_string();
         let info = d.vm(&vm)?.ok_or_else(|| Error::node(who, format!("VM {vm} disappeared")))?;
         if install_state(&info, disk, None, seed) == Install::Done {
-            // Finish an interrupted eject.
+            // Finish an interrupted eject, and the boot order after it.
+            let mut outcome = Outcome::Satisfied;
             for port in [1, 2] {
                 if info.port(port) != Medium::Empty {
                     d.attach(&vm, info.arch, port, &Medium::Empty, false)?;
+                    outcome = Outcome::Applied;
                 }
             }
-            return Ok(Outcome::Satisfied);
+            if info.boot_first.as_deref().is_some_and(|b| b != "disk") {
+                d.boot_from_disk(&vm)?;
+                outcome = Outcome::Applied;
+            }
+            return Ok(outcome);
         }
         let mut start = Instant::now();
         let mut typed = false;

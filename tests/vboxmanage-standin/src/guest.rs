@@ -93,7 +93,8 @@ fn spawn(vm: &Vm, what: &str) -> i32 {
 /// Powers the VM on: the firmware tries the boot devices in order.
 pub fn boot(vm: &mut Vm) {
     let disk = disk_path(vm).map(|p| read_disk(&p)).unwrap_or_default();
-    let installer = dvds(vm).iter().any(|p| fs::read(p).ok().is_some_and(|d| crate::iso::label(&d).as_deref() != Some("OEMDRV")));
+    // The OEMDRV and cidata discs hold files, not a boot loader: the firmware passes over them.
+    let installer = dvds(vm).iter().any(|p| fs::read(p).ok().is_some_and(|d| !matches!(crate::iso::label(&d).as_deref(), Some("OEMDRV" | "cidata"))));
     let mut what = "__guest-idle";
     for dev in vm.boot.clone() {
         if dev == "disk" && disk.installed {

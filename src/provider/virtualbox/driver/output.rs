@@ -109,6 +109,8 @@ pub struct VmInfo {
     pub current_snapshot: Option<String>,
     /// When the VM entered its state (`VMStateChangeTime`, UTC), when VirtualBox says.
     pub state_since: Option<std::time::SystemTime>,
+    /// The first boot device (`boot1`: `disk`, `dvd`, ...).
+    pub boot_first: Option<String>,
 }
 
 /// `2026-11-24T09:15:02.123000000` (UTC, as `VMStateChangeTime` gives it).
@@ -237,6 +239,7 @@ pub(super) fn vm_info(m: &BTreeMap<String, String>) -> VmInfo {
         snapshots: snapshots.into_iter().map(|(_, v)| v).collect(),
         current_snapshot: m.get("CurrentSnapshotName").cloned(),
         state_since: m.get("VMStateChangeTime").and_then(|t| parse_utc(t)),
+        boot_first: m.get("boot1").cloned(),
     }
 }
 
