@@ -48,6 +48,9 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
                     "lab {lab:?} already has a snapshot {name:?}; delete it first (`lab snapshot delete {name}`) or choose another name"
                 )));
             }
+            if cx.provider.status(&cx.lab, &cx.sd)?.iter().all(|m| m.state == "not created") {
+                return Err(Error::Usage(format!("lab {lab:?} has no machines to snapshot yet; `lab up` builds them")));
+            }
             let was_running = running(cx)?;
             if was_running && !live {
                 cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;

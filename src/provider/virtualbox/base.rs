@@ -295,3 +295,35 @@ impl VirtualBox {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(text: &str) -> Lab {
+        crate::labfile::parse(Path::new("lab.yaml"), text, &crate::labfile::HostFacts::default()).expect("valid")
+    }
+
+    #[test]
+    fn a_base_is_named_by_what_it_holds_and_holds_the_jdk_when_java_is_a_package() {
+        let tarball = include_str!("../../../labs/spark.yaml");
+        let a = spec(&lab(tarball)).expect("spec");
+        assert!(a.name.starts_with("lab-base-centos-stream-9-x86_64-"), "{}", a.name);
+        assert!(!a.kickstart.contains("openjdk"));
+        // Another lab with the same OS and locale shares the base, whatever its name or network.
+        let other = tarball.replace("name: spark\n", "name: other\n").replace("192.168.56.", "192.168.57.");
+        assert_eq!(spec(&lab(&other)).expect("spec").name, a.name);
+        // The JDK from the distribution's package is installed once, in the base: another base.
+        let start = tarball.find("java:\n").expect("java section");
+        let end = tarball[start..].find("\nspark:").map_or(tarball.len(), |e| start + e + 1);
+        let package = format!("{}java:\n  version: 17\n  install: package\n{}", &tarball[..start], &tarball[end..]);
+        let b = spec(&lab(&package)).expect("spec");
+        assert!(b.kickstart.contains("\njava-17-openjdk-devel\n"), "{}", b.kickstart);
+        assert_ne!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.name, b.name);
+        let de = tarball.replace("keyboard: us", "keyboard: de");
+        if de != tarball {
+            assert_ne!(spec(&lab(&de)).expect("spec").name, a.name, "the keyboard is part of the install");
+        }
+    }
+}
