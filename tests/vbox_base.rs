@@ -40,6 +40,14 @@ fn the_os_is_installed_once_and_each_node_is_a_linked_clone() {
     assert!(took < Duration::from_secs(60), "the second lab's VM phase took {took:?}");
     assert_eq!(b.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
     assert!(base_names(&a).contains(&format!("{base} 2")), "{:?}", base_names(&a));
+    // Nodes made as clones are not silently made again another way.
+    let file = b.dir.join("lab.yaml");
+    let text = std::fs::read_to_string(&file).expect("lab.yaml");
+    std::fs::write(&file, format!("{text}install: per-node\n")).expect("lab.yaml");
+    let switched = b.lab().args(["up", "--no-provision"]).run();
+    assert_eq!(switched.code, 1, "{}", switched.stderr);
+    assert!(switched.stderr.contains("was made with `install: base`"), "{}", switched.stderr);
+    std::fs::write(&file, text).expect("lab.yaml");
 
     // Three linked nodes take far less room than their base.
     let du = |p: &std::path::Path| -> u64 {

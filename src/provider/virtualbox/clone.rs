@@ -35,6 +35,7 @@ impl VirtualBox {
         let uuid = new_uuid();
         cx.sd.record(&format!("vm:{}", node.name), &vm)?;
         cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
+        cx.sd.record(&format!("install:{}", node.name), "base")?;
         d.clone_linked(&spec.name, base::SNAPSHOT, &vm, &uuid, &group(lab), &Self::basefolder(cx.sd))?;
         let hw = self.hardware(cx, node)?;
         cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", hw.mac_nat, hw.mac_hostonly))?;
@@ -66,6 +67,7 @@ impl VirtualBox {
                 fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
             });
         }
+        Self::same_install(state.as_ref(), node, "base")?;
         let seed = Self::cloud_seed_path(cx.sd, &node.name);
         let why = if info.sata.is_none() || !matches!(info.port(0), Medium::Image(_)) {
             Some("it has no disk".to_string())

@@ -361,7 +361,7 @@ impl Driver {
     /// A linked clone of `base` at its snapshot `snapshot`: a differencing disk on the
     /// snapshot's, registered with the UUID lab chose (and recorded first).
     pub fn clone_linked(&self, base: &str, snapshot: &str, name: &str, uuid: &str, group: &str, basefolder: &Path) -> Result<()> {
-        self.run(&self.argv_clone_linked(base, snapshot, name, uuid, group, basefolder)).map(drop)
+        self.run_retry(&self.argv_clone_linked(base, snapshot, name, uuid, group, basefolder)).map(drop)
     }
 
     pub fn argv_clone_linked(&self, base: &str, snapshot: &str, name: &str, uuid: &str, group: &str, basefolder: &Path) -> Vec<String> {

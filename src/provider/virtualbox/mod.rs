@@ -119,6 +119,18 @@ impl VirtualBox {
         sd.node_dir(node).join("oemdrv.iso")
     }
 
+    /// A VM made one way is never silently made again the other way (its disk holds the
+    /// user's work): the lab file's `install` must match how the VM was made.
+    fn same_install(state: Option<&State>, node: &Node, want: &str) -> Result<()> {
+        match state.and_then(|s| s.resources.get(&format!("install:{}", node.name))) {
+            Some(made) if made != want => Err(Error::Preflight {
+                problem: format!("node {} was made with `install: {made}`, and the lab file now says `install: {want}`", node.name),
+                fix: format!("put back `install: {made}`, or `lab destroy` and `lab up` to make the lab anew with `install: {want}`"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn recorded_uuid(state: Option<&State>, node: &str) -> Option<String> {
         state.and_then(|s| s.resources.get(&format!("vmuuid:{node}")).cloned())
     }
@@ -157,6 +169,7 @@ impl VirtualBox {
         let uuid = new_uuid();
         cx.sd.record(&format!("vm:{}", node.name), &vm)?;
         cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
+        cx.sd.record(&format!("install:{}", node.name), "per-node")?;
         d.create_vm(&vm, &uuid, &group(lab), &image.ostype, &Self::basefolder(cx.sd), image.arch)?;
         let (nat, host_only) = crate::identity::macs(lab, &node.name);
         cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", nat.vbox(), host_only.vbox()))?;
@@ -203,6 +216,7 @@ impl VirtualBox {
                 fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
             });
         }
+        Self::same_install(state.as_ref(), node, "per-node")?;
         let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.as_ref().map(|i| i.path.clone()));
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
         let reason = match install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name)) {
