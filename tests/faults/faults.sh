@@ -36,6 +36,7 @@ failures=()
 
 cleanup() {
   for d in sandbox vbox; do (cd "$work/$d" && "$lab" destroy --yes -q >/dev/null 2>&1) || true; done
+  (cd "$work/vbox" 2>/dev/null && "$lab" base prune -q >/dev/null 2>&1) || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -163,6 +164,8 @@ run_provider() { # KIND DIR NAME NODE1_ADDRESS
   if [ "$kind" = sandbox ]; then write_sandbox true; else write_vbox true; fi
   "$lab" verify -q >>"$log" 2>&1 || failures+=("$kind: the final lab verify with the Spark job failed")
   "$lab" destroy --yes -q >>"$log" 2>&1 || failures+=("$kind: lab destroy failed")
+  # lab destroy keeps the base image for the next lab; with no lab left, prune removes it.
+  if [ "$kind" = vbox ]; then "$lab" base prune -q >>"$log" 2>&1 || failures+=("$kind: lab base prune failed"); fi
   local left
   left=$(traces "$dir" "$name" "$kind")
   if [ -n "$left" ]; then
