@@ -22,6 +22,12 @@ work=$(mktemp -d)
 export VBOXMANAGE="$repo/target/release/VBoxManage" VBOXSTANDIN_HOME="$work/world" LAB_CACHE_DIR="$work/cache"
 export VBOXSTANDIN_INSTALL_SECONDS=$INSTALL VBOXSTANDIN_OS_MB=$OS_MB NO_PROXY=127.0.0.1 LAB_BOOT_KEYS_DELAY=2
 mkdir -p "$VBOXSTANDIN_HOME" "$LAB_CACHE_DIR" "$work/served"
+# The three subnets, held as the tests hold theirs (so a test run beside this one takes others).
+mkdir -p /tmp/lab-test-nets
+for n in 60 61 62; do
+  exec {fd}>"/tmp/lab-test-nets/192.168.$n"
+  flock -w 900 "$fd" || { echo "192.168.$n.0/24 stays taken by a test run" >&2; exit 1; }
+done
 # Any file with the right checksum will do for the ISO: the stand-in reads only lab's discs.
 head -c 2000000 /dev/urandom > "$work/served/CentOS-Stream-9-latest-x86_64-dvd1.iso"
 iso_sum=$(sha256sum "$work/served/CentOS-Stream-9-latest-x86_64-dvd1.iso" | cut -d' ' -f1)
