@@ -523,11 +523,15 @@ pub fn run(uuid: &str) {
     let _ = fs::write(&keys, disk.keys.join("\n") + "\n");
     // Paths are quoted: lab folders have spaces and accents (`Área de Trabalho`).
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    // A guest killed inside useradd leaves its lock files on the disk, naming a PID that the
+    // next boot (whose PIDs count up the same way) gives to its own useradd: they are stale
+    // at boot, whatever they say.
     let script = format!(
         "set -eu\nR={r}\nmount --make-rprivate /\n{copy}mount -t overlay vm -o lowerdir={lower},upperdir={u},workdir={w} \"$R\"\n\
          mount -t proc proc \"$R/proc\"; mount --rbind /dev \"$R/dev\"; mount -t sysfs sysfs \"$R/sys\"\n\
          mount -t tmpfs tmpfs \"$R/tmp\"; mount -t tmpfs tmpfs \"$R/run\"; mkdir -p \"$R/run/sshd\"\n\
          hostname {h}; echo {h} > \"$R/etc/hostname\"\n\
+         rm -f \"$R/etc/passwd.lock\" \"$R/etc/shadow.lock\" \"$R/etc/group.lock\" \"$R/etc/gshadow.lock\" \"$R/etc/.pwd.lock\"\n\
          chroot \"$R\" sh -c 'id -u {user} >/dev/null 2>&1 || useradd -m {user}; usermod -p \"*\" {user}'\n\
          chroot \"$R\" install -d -m 700 -o {user} -g {user} /home/{user}/.ssh\n\
          cp {k} \"$R/home/{user}/.ssh/authorized_keys\"; chroot \"$R\" chown {user}:{user} /home/{user}/.ssh/authorized_keys; chmod 600 \"$R/home/{user}/.ssh/authorized_keys\"\n\
