@@ -65,7 +65,7 @@ network: {cidr: 192.168.$3.0/24, host: 192.168.$3.1}
 workers: 2
 $4
 java: {version: 17, install: package}
-spark: {version: 3.5.7, url: "http://127.0.0.1:9/spark.tgz", checksum_url: "http://127.0.0.1:9/spark.tgz.sha512"}
+spark: {version: 3.5.7, url: "http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz", checksum_url: "http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz.sha512"}
 YAML
 }
 vm_phase() { # DIR: seconds of `lab up --no-provision`
