@@ -9,7 +9,7 @@ impl VirtualBox {
         sd.node_dir(node).join("seed-cidata.iso")
     }
 
-    fn hardware(&self, cx: &StepCx<'_>, node: &Node) -> Result<Hardware> {
+    pub(super) fn hardware(&self, cx: &StepCx<'_>, node: &Node) -> Result<Hardware> {
         let (nat, host_only) = crate::identity::macs(cx.lab, &node.name);
         Ok(Hardware {
             cpus: node.cpus,
@@ -61,13 +61,7 @@ impl VirtualBox {
             self.create_clone(cx, node)?;
             return Ok(Outcome::Applied);
         };
-        if !is_ours(&info, &cx.sd.mark(), Self::recorded_uuid(state.as_ref(), &node.name).as_deref()) {
-            return Err(Error::Preflight {
-                problem: format!("a VM named {vm} exists and lab did not create it for this lab"),
-                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
-            });
-        }
-        Self::same_install(state.as_ref(), node, "base")?;
+        Self::check_ours(cx, &info, state.as_ref(), node, "base")?;
         let seed = Self::cloud_seed_path(cx.sd, &node.name);
         let why = if info.sata.is_none() || !matches!(info.port(0), Medium::Image(_)) {
             Some("it has no disk".to_string())

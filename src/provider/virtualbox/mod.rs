@@ -119,6 +119,17 @@ impl VirtualBox {
         sd.node_dir(node).join("oemdrv.iso")
     }
 
+    /// The node's existing VM is lab's, made the way the lab file says (`install`).
+    fn check_ours(cx: &StepCx<'_>, info: &VmInfo, state: Option<&State>, node: &Node, install: &str) -> Result<()> {
+        if !is_ours(info, &cx.sd.mark(), Self::recorded_uuid(state, &node.name).as_deref()) {
+            return Err(Error::Preflight {
+                problem: format!("a VM named {} exists and lab did not create it for this lab", info.name),
+                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
+            });
+        }
+        Self::same_install(state, node, install)
+    }
+
     /// A VM made one way is never silently made again the other way (its disk holds the
     /// user's work): the lab file's `install` must match how the VM was made.
     fn same_install(state: Option<&State>, node: &Node, want: &str) -> Result<()> {
@@ -171,17 +182,8 @@ impl VirtualBox {
         cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
         cx.sd.record(&format!("install:{}", node.name), "per-node")?;
         d.create_vm(&vm, &uuid, &group(lab), &image.ostype, &Self::basefolder(cx.sd), image.arch)?;
-        let (nat, host_only) = crate::identity::macs(lab, &node.name);
-        cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", nat.vbox(), host_only.vbox()))?;
-        let hw = Hardware {
-            cpus: node.cpus,
-            memory_mib: node.memory_mib,
-            mac_nat: nat.vbox(),
-            mac_hostonly: host_only.vbox(),
-            hostonly: self.hostonly_name()?,
-            description: cx.sd.mark(),
-            arch: image.arch,
-        };
+        let hw = self.hardware(cx, node)?;
+        cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", hw.mac_nat, hw.mac_hostonly))?;
         d.configure(&vm, &hw)?;
         let disk = Self::disk_path(lab, cx.sd, &vm);
         // A disk left registered by an interrupted create would make createmedium fail.
@@ -210,13 +212,7 @@ impl VirtualBox {
             self.create_vm(cx, node)?;
             return Ok(Outcome::Applied);
         };
-        if !is_ours(&info, &cx.sd.mark(), Self::recorded_uuid(state.as_ref(), &node.name).as_deref()) {
-            return Err(Error::Preflight {
-                problem: format!("a VM named {vm} exists and lab did not create it for this lab"),
-                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
-            });
-        }
-        Self::same_install(state.as_ref(), node, "per-node")?;
+        Self::check_ours(cx, &info, state.as_ref(), node, "per-node")?;
         let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.as_ref().map(|i| i.path.clone()));
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
         let reason = match install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name)) {
@@ -234,17 +230,7 @@ impl VirtualBox {
         // The host-only interface may have been made anew since (another name).
         let want = self.hostonly_name()?;
         if info.nics.get(&2).is_some_and(|n| n.hostonly != want) && !info.state.is_on() {
-            let (nat, host_only) = crate::identity::macs(cx.lab, &node.name);
-            let hw = Hardware {
-                cpus: node.cpus,
-                memory_mib: node.memory_mib,
-                mac_nat: nat.vbox(),
-                mac_hostonly: host_only.vbox(),
-                hostonly: want,
-                description: cx.sd.mark(),
-                arch: Self::image_arch(cx.lab),
-            };
-            d.configure(&vm, &hw)?;
+            d.configure(&vm, &self.hardware(cx, node)?)?;
             return Ok(Outcome::Applied);
         }
         Ok(Outcome::Satisfied)
