@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '== %s\n' "$*"; }
+# Each step says when it began (seconds since the start), so a slow step shows in CI's log.
+start=$SECONDS
+say() { printf '== [%4ds] %s\n' "$((SECONDS - start))" "$*"; }
 
 source tests/tools/debian_packages.sh
 
@@ -65,3 +67,4 @@ cargo build --locked -p vboxmanage-standin
 say "cargo test (the stand-in's own tests, then lab's)"
 cargo test --locked -p vboxmanage-standin
 cargo test --locked -p lab "$@"
+say "all tests passed"

@@ -531,7 +531,7 @@ pub fn run(uuid: &str) {
          mount -t proc proc \"$R/proc\"; mount --rbind /dev \"$R/dev\"; mount -t sysfs sysfs \"$R/sys\"\n\
          mount -t tmpfs tmpfs \"$R/tmp\"; mount -t tmpfs tmpfs \"$R/run\"; mkdir -p \"$R/run/sshd\"\n\
          hostname {h}; echo {h} > \"$R/etc/hostname\"\n\
-         rm -f \"$R/etc/passwd.lock\" \"$R/etc/shadow.lock\" \"$R/etc/group.lock\" \"$R/etc/gshadow.lock\" \"$R/etc/.pwd.lock\"\n\
+         rm -f \"$R\"/etc/*.lock \"$R/etc/.pwd.lock\"\n\
          chroot \"$R\" sh -c 'id -u {user} >/dev/null 2>&1 || useradd -m {user}; usermod -p \"*\" {user}'\n\
          chroot \"$R\" install -d -m 700 -o {user} -g {user} /home/{user}/.ssh\n\
          cp {k} \"$R/home/{user}/.ssh/authorized_keys\"; chroot \"$R\" chown {user}:{user} /home/{user}/.ssh/authorized_keys; chmod 600 \"$R/home/{user}/.ssh/authorized_keys\"\n\
