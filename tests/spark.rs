@@ -78,6 +78,12 @@ fn assert_verified(lab: &SandboxLab, when: &str) -> serde_json::Value {
     v
 }
 
+/// What the Spark job's check found.
+fn job_evidence(v: &serde_json::Value) -> String {
+    let job = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "spark_job").expect("spark_job check");
+    job["evidence"].as_str().expect("evidence").to_string()
+}
+
 fn daemon_pid(lab: &SandboxLab, host: u8, class: &str) -> String {
     lab.ssh(host, &format!("cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.{class}-1.pid")).ok().stdout.trim().to_string()
 }
@@ -169,6 +175,13 @@ fn spark_4_up_verify_break_repair_rest() {
     let v = assert_verified(&lab, "after up");
     let java = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "java").expect("java");
     assert!(java["evidence"].as_str().is_some_and(|e| e.contains("\"17.")), "{java}");
+    assert!(job_evidence(&v).ends_with("(spark-submit)"), "a JDK with javac runs the compiled job: {}", job_evidence(&v));
+    // A master whose Java has no compiler (a runtime): the same job runs in the Scala 2.13 shell
+    // and proves as much.
+    lab.ssh(10, "sudo chmod a-x \"$(readlink -f /usr/local/bin/javac)\" && rm -f /opt/spark/lab/verify-*.jar").ok();
+    let v = assert_verified(&lab, "with no javac on the master");
+    assert!(job_evidence(&v).ends_with("(spark-shell)"), "{}", job_evidence(&v));
+    lab.ssh(10, "sudo chmod a+x \"$(readlink -f /usr/local/bin/javac)\"").ok();
     break_repair_and_rest(&lab, &s);
     use_the_cluster(&lab);
     lab.lab().args(["destroy", "--yes"]).run().ok();

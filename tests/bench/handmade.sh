@@ -40,7 +40,8 @@ until [ "$(curl -fsS "http://$master:8080/json/" | grep -c '"state" : "ALIVE"')"
 pids=(); for ip in "${all[@]}"; do on "$ip" "getent hosts master >/dev/null && /opt/jdk-hand/bin/java -version 2>&1 | head -1 >/dev/null && /opt/jdk-hand/bin/jps | grep -qE 'Master|Worker'" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p"; done
 for i in $(seq 1 ${#workers[@]}); do on "$master" "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new node$i true"; done
-# The same job lab verify runs.
+# The same job lab verify runs, in spark-shell as a person does by hand (lab compiles it where
+# the JDK has javac, and runs it with spark-submit).
 on "$master" "cat > /tmp/hand.scala" < "$(dirname "$0")/../../src/verify-job.scala"
 on "$master" "LAB_WORKERS=${#workers[@]} JAVA_HOME=/opt/jdk-hand /opt/spark-hand/bin/spark-shell --master spark://master:7077 \
   --conf spark.scheduler.minRegisteredResourcesRatio=1.0 --conf spark.executor.memory=512m --conf spark.ui.enabled=false < /tmp/hand.scala 2>/dev/null" | grep -q 'sum=5000050000'
