@@ -43,14 +43,17 @@ for t in x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin; do
   rustup target list --installed | grep -qx "$t" || rustup target add "$t"
 done
 cargo clippy --locked --target x86_64-pc-windows-gnu --bin lab -- -D warnings
-cargo build --locked --target x86_64-pc-windows-gnu --bin lab
+# The Windows build's tests move little data: its dependencies need neither optimising nor debug
+# information, which halves the time it takes to build.
+winbuild=(--config 'profile.dev.package."*".opt-level=0' --config 'profile.dev.debug=0')
+cargo build --locked "${winbuild[@]}" --target x86_64-pc-windows-gnu --bin lab
 win=target/x86_64-pc-windows-gnu/debug
 # Wine 8 lacks ProcessPrng, which Rust's standard library calls: a shim DLL beside the programs.
 x86_64-w64-mingw32-gcc -shared -O2 -o "$win/bcryptprimitives.dll" tests/windows/processprng.c tests/windows/processprng.def -ladvapi32
 mkdir -p "$win/deps" && cp "$win/bcryptprimitives.dll" "$win/deps/"
 export WINEPREFIX="$PWD/target/wine" WINEDEBUG=-all WINEDLLOVERRIDES=bcryptprimitives=n,b
 [ -d "$WINEPREFIX" ] || /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
-CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64 cargo test --locked --target x86_64-pc-windows-gnu --bin lab
+CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64 cargo test --locked "${winbuild[@]}" --target x86_64-pc-windows-gnu --bin lab
 # The integration tests drive this lab.exe too (tests/windows.rs).
 export LAB_WINDOWS_EXE="$PWD/$win/lab.exe"
 

@@ -391,12 +391,12 @@ pub fn undo(c: &Change) -> crate::script::Sh {
     }
 }
 
-#[cfg(test)]
+// The test runs the scripts in the POSIX sh a node has.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(unix)] // runs the text in the POSIX sh a node has
     fn undo_scripts_quote_and_are_valid_shell() {
         for c in [
             Change::Created { path: "/opt/spark-3.5.7".into() },
