@@ -86,6 +86,54 @@ def check_base(case, say, h):
         say("does not power off at the end")
 
 
+def cloud_init(say, user_text, net_text, nat_mac, lab_mac, ip, prefix):
+    """Real cloud-init (Debian's package) reads the seed: its schema on user-data, and its
+    network-config parsed and rendered for RHEL (sysconfig, and NetworkManager), with the VM's
+    two MACs as the interfaces cloud-init would find. cloud-init 22.4 has no schema for
+    network-config; net-convert's parser (network_state) refuses an invalid one instead."""
+    with tempfile.TemporaryDirectory() as d:
+        user, net = os.path.join(d, "user-data"), os.path.join(d, "network-config")
+        open(user, "w").write(user_text)
+        open(net, "w").write(net_text)
+        r = subprocess.run(["cloud-init", "schema", "--config-file", user], capture_output=True, text=True)
+        if r.returncode != 0 or "error" in (r.stdout + r.stderr).lower():
+            say(f"cloud-init schema refuses user-data: {(r.stdout + r.stderr).strip()}")
+        for kind in ("sysconfig", "network-manager"):
+            out = os.path.join(d, kind)
+            r = subprocess.run(
+                ["cloud-init", "devel", "net-convert", "-p", net, "-k", "yaml", "-D", "rhel", "-O", kind, "-d", out,
+                 "-m", f"eth0,{nat_mac.lower()}", "-m", f"eth1,{lab_mac.lower()}"],
+                capture_output=True, text=True)
+            if r.returncode != 0:
+                say(f"cloud-init devel net-convert -O {kind} failed: {r.stderr.strip()[-400:]}")
+                continue
+            if kind == "sysconfig":
+                # One ifcfg file per NIC, bound to it by HWADDR (cloud-init names the NIC after
+                # its network-config key and writes a udev rule for that name).
+                scripts = os.path.join(out, "etc/sysconfig/network-scripts")
+                ifcfgs = [open(os.path.join(scripts, f)).read() for f in sorted(os.listdir(scripts)) if f.startswith("ifcfg-")] if os.path.isdir(scripts) else []
+                by_mac = lambda mac: next((t for t in ifcfgs if f"hwaddr={mac.lower()}" in t.lower()), "")
+                eth0, eth1 = by_mac(nat_mac), by_mac(lab_mac)
+                if len(ifcfgs) != 2:
+                    say(f"sysconfig: {len(ifcfgs)} ifcfg files, not one per NIC: {ifcfgs}")
+                if "BOOTPROTO=dhcp" not in eth0:
+                    say(f"sysconfig: NIC1 ({nat_mac}) is not DHCP: {eth0!r}")
+                mask = ".".join(str((0xFFFFFFFF << (32 - prefix) >> (24 - 8 * i)) & 0xFF) for i in range(4))
+                if "BOOTPROTO=none" not in eth1 and "BOOTPROTO=static" not in eth1 or f"IPADDR={ip}" not in eth1 or (f"PREFIX={prefix}" not in eth1 and f"NETMASK={mask}" not in eth1):
+                    say(f"sysconfig: NIC2 ({lab_mac}) is not static {ip}/{prefix}: {eth1!r}")
+                if "GATEWAY" in eth1 or "DEFROUTE=yes" in eth1:
+                    say(f"sysconfig: NIC2 has a gateway: {eth1!r}")
+            else:
+                conns = os.path.join(out, "etc/NetworkManager/system-connections")
+                texts = [open(os.path.join(conns, f)).read() for f in sorted(os.listdir(conns))] if os.path.isdir(conns) else []
+                lab = [t for t in texts if f"address1={ip}/{prefix}" in t]
+                nat = [t for t in texts if "method=auto" in t and nat_mac.upper() in t.upper()]
+                if len(lab) != 1 or lab_mac.upper() not in lab[0].upper() or "gateway" in lab[0] or "method=manual" not in lab[0]:
+                    say(f"NetworkManager: no keyfile gives {ip}/{prefix} without a gateway to {lab_mac}: {texts}")
+                if len(nat) != 1:
+                    say(f"NetworkManager: no DHCP keyfile for {nat_mac}: {texts}")
+
+
 def check_seed(case, say):
     files = check_image(say, case["seed"], "cidata", {"META-DATA;1": None, "USER-DATA;1": None, "NETWORK-CONFIG;1": None})
     meta = yaml.safe_load(files["META-DATA;1"])
@@ -109,6 +157,12 @@ def check_seed(case, say):
     prefix = sum(bin(int(x)).count("1") for x in case["netmask"].split("."))
     if not any(e.get("addresses") == [f"{case['ip']}/{prefix}"] and e.get("match", {}).get("macaddress") for e in eths.values()):
         say(f"network-config does not give {case['ip']}/{prefix} to a NIC matched by MAC")
+    # The VM's MACs, as the node's kickstart binds them (`network --device=MAC`): NAT first.
+    macs = [n.device for n in case["_handler"].network.network if n.device and ":" in n.device]
+    if len(macs) != 2:
+        say(f"the kickstart does not name both NICs by MAC: {macs}")
+        return
+    cloud_init(say, user_text, files["NETWORK-CONFIG;1"].decode(), macs[0], macs[1], case["ip"], prefix)
 
 
 def check(case):
@@ -131,6 +185,7 @@ def check(case):
         check_image(say, case["iso"], "OEMDRV", {"KS.CFG;1": ks_bytes})
         return problems
     if case.get("seed"):
+        case["_handler"] = h
         check_seed(case, say)
     nets = h.network.network
     if not any(n.hostname == case["hostname"] for n in nets):
@@ -160,6 +215,8 @@ def check(case):
 
 
 def main():
+    if not shutil.which("cloud-init"):
+        sys.exit("cloud-init is not installed: `apt-get install cloud-init` (tests/run.sh installs it)")
     cases = json.load(open(sys.argv[1]))
     problems = [p for c in cases for p in check(c)]
     for p in problems:

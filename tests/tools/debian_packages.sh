@@ -1,6 +1,6 @@
 # Sourced by tests/run.sh and tests/bench/bench.sh: installs the Debian packages the sandbox
 # nodes and the tests need (util-linux, iproute2, openssh-server, openssh-client, sudo, tmux,
-# a JDK 17 with jps, python3), only those missing, without starting any service.
+# a JDK 17 with jps, python3, cloud-init), only those missing, without starting any service.
 missing=()
 command -v blkid >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
@@ -10,6 +10,8 @@ command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/jps ] || missing+=(openjdk-17-jdk-headless)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# Debian's cloud-init: the tests check the seed discs with its own schema and renderers.
+command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tests need these Debian packages: ${missing[*]}; run as root or install them first" >&2

@@ -43,8 +43,10 @@ pub fn files_with(lab: &Lab, node: &Node, client_public: &str, private: &str, ho
         }],
         "ssh_pwauth": false,
         "disable_root": true,
+        // With `ssh_keys` given, cloud-init writes those and generates none (cc_ssh.py, `handle`:
+        // generation is the `else` of `"ssh_keys" in cfg`); `ssh_genkeytypes: []` would only fail
+        // its schema ("[] is too short").
         "ssh_deletekeys": true,
-        "ssh_genkeytypes": [],
         "ssh_keys": {"ed25519_private": private.trim_end().to_string() + "\n", "ed25519_public": host_public},
         "preserve_hostname": false,
         "manage_etc_hosts": false,
