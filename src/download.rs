@@ -35,15 +35,21 @@ const LOCK_WAIT: Duration = Duration::from_secs(3600);
 
 const ATTEMPTS: u32 = 4;
 
-/// The cache folder: `$LAB_CACHE_DIR`, else `$XDG_CACHE_HOME/lab`, else `~/.cache/lab`.
+/// The cache folder: `$LAB_CACHE_DIR`, else `lab` in the folder each system keeps its users'
+/// caches in (the `dirs` crate asks the system): Windows `%LOCALAPPDATA%\lab` (the user's own,
+/// on the system drive, whatever folder lab was started from), macOS `~/Library/Caches/lab`,
+/// Linux `$XDG_CACHE_HOME/lab` or `~/.cache/lab`.
 pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("LAB_CACHE_DIR") {
-        return PathBuf::from(d);
+    cache_dir_from(std::env::var_os("LAB_CACHE_DIR"), dirs::cache_dir())
+}
+
+fn cache_dir_from(named: Option<std::ffi::OsString>, system: Option<PathBuf>) -> PathBuf {
+    match (named.filter(|d| !d.is_empty()), system) {
+        (Some(d), _) => PathBuf::from(d),
+        (None, Some(c)) => c.join("lab"),
+        // No home folder at all (a service account): a folder of this user's temporary files.
+        (None, None) => std::env::temp_dir().join("lab-cache"),
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("lab");
-    }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/var/cache/lab"), |h| PathBuf::from(h).join(".cache/lab"))
 }
 
 /// Reads the digest for `file_name` out of a checksum file. Understands GNU (`HEX  NAME`),
@@ -372,6 +378,36 @@ impl<'r> Downloader<'r> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lab_cache_dir_wins_and_the_system_s_cache_folder_is_used_otherwise() {
+        use std::path::PathBuf;
+        let sys = Some(PathBuf::from("/home/ana/.cache"));
+        assert_eq!(super::cache_dir_from(Some("/mnt/stick/lab".into()), sys.clone()), PathBuf::from("/mnt/stick/lab"));
+        assert_eq!(super::cache_dir_from(Some("".into()), sys.clone()), PathBuf::from("/home/ana/.cache/lab"));
+        assert_eq!(super::cache_dir_from(None, sys), PathBuf::from("/home/ana/.cache/lab"));
+        assert!(super::cache_dir_from(None, None).ends_with("lab-cache"));
+    }
+
+    /// Where each system keeps a user's caches, as this system answers.
+    #[test]
+    fn the_cache_is_where_this_system_keeps_caches() {
+        let c = dirs::cache_dir().expect("this system names a cache folder").join("lab");
+        #[cfg(target_os = "linux")]
+        {
+            let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty());
+            let want = xdg.map_or_else(|| dirs::home_dir().expect("a home folder").join(".cache"), Into::into);
+            assert_eq!(c, want.join("lab"));
+        }
+        #[cfg(target_os = "macos")]
+        assert!(c.ends_with("Library/Caches/lab"), "{}", c.display());
+        #[cfg(windows)]
+        {
+            // The user's own local application data (under Wine too), never a drive's root.
+            let local = std::env::var_os("LOCALAPPDATA").map(std::path::PathBuf::from);
+            assert!(c.ends_with(r"AppData\Local\lab") || local.is_some_and(|l| c == l.join("lab")), "{}", c.display());
+        }
+    }
+
     use super::*;
 
     const A: &str = "a3b1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
