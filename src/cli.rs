@@ -50,7 +50,7 @@ pub struct Global {
 pub enum Command {
     /// Build the lab, or converge it to the lab file
     #[command(
-        after_help = "Examples:\n  lab up                  create what is missing, provision, start Spark\n  lab up --dry-run        print the plan and change nothing\n  lab up --no-provision   stop once every node answers SSH"
+        after_help = "Examples:\n  lab up                  create what is missing, provision, start Spark\n  lab up --dry-run        print the plan and change nothing\n  lab up --no-provision   stop once every node answers SSH\n  lab up --recreate node1 make node1 anew (lab never does so unasked once it is installed)"
     )]
     Up {
         /// Print the plan and change nothing
@@ -62,6 +62,9 @@ pub enum Command {
         /// existing provider: record the host key each machine presents where none is known
         #[arg(long)]
         accept_host_keys: bool,
+        /// Make NODE's machine anew (its disk and what is on it are lost); repeat for more nodes
+        #[arg(long, value_name = "NODE")]
+        recreate: Vec<String>,
     },
     /// Stop the nodes and keep their disks (`lab up` starts them again)
     #[command(after_help = "Example:\n  lab halt && lab up")]

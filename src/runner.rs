@@ -22,6 +22,9 @@ pub struct Options {
     pub accept_host_keys: bool,
     /// How long nodes may take to answer SSH once their machine runs.
     pub ssh_wait: Duration,
+    /// Nodes whose machine is made anew (`lab up --recreate NODE`): the only way lab deletes a
+    /// machine that finished its install.
+    pub recreate: Vec<String>,
 }
 
 /// Artifacts in the host's cache, for steps that push them to nodes.

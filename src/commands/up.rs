@@ -11,7 +11,11 @@ use crate::runner::{self, Options, StepCx, Summary};
 use crate::spark;
 use crate::ui::{Color, Reporter};
 
-pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: bool) -> Result<i32> {
+pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: bool, recreate: &[String]) -> Result<i32> {
+    if let Some(unknown) = recreate.iter().find(|n| !cx.lab.nodes.iter().any(|node| &node.name == *n)) {
+        let names: Vec<&str> = cx.lab.nodes.iter().map(|n| n.name.as_str()).collect();
+        return Err(crate::error::Error::Usage(format!("--recreate {unknown}: the lab has no node {unknown} (its nodes: {})", names.join(", "))));
+    }
     let steps = plan::up(&cx.lab, cx.provider.as_ref(), provision);
     if dry_run {
         if cx.printer.is_json() {
@@ -29,15 +33,20 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
     }
     let _lock = cx.sd.lock("up")?;
     let start = Instant::now();
-    let summary = execute(cx, &steps, accept_host_keys, Duration::from_secs(60))?;
+    let opts = Options { accept_host_keys, ssh_wait: Duration::from_secs(60), recreate: recreate.to_vec() };
+    let summary = execute_with(cx, &steps, opts)?;
     print_summary(cx, &summary, start.elapsed(), provision);
     Ok(0)
 }
 
 /// Runs `steps` through the one runner, with this command's context.
 pub fn execute(cx: &LabCx<'_>, steps: &[Step], accept_host_keys: bool, ssh_wait: Duration) -> Result<Summary> {
+    execute_with(cx, steps, Options { accept_host_keys, ssh_wait, recreate: Vec::new() })
+}
+
+fn execute_with(cx: &LabCx<'_>, steps: &[Step], opts: Options) -> Result<Summary> {
     let rt = cx.rt()?;
-    let scx = StepCx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), Options { accept_host_keys, ssh_wait })?;
+    let scx = StepCx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), opts)?;
     if !steps.iter().any(|s| s.id == ids::STATE) {
         scx.set_keys(cx.keys()?)?;
     }

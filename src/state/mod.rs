@@ -96,6 +96,26 @@ impl StateDir {
         format!("lab:{}", self.root.display())
     }
 
+    /// The mark in ASCII: `lab:` and a hash of [`Self::mark`]. VirtualBox gives a description
+    /// back in the host's code page (the ANSI one on Windows), so only ASCII survives the trip
+    /// whatever the folder is called.
+    fn mark_token(&self) -> String {
+        let h = self.mark().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        format!("lab:{h:016x}")
+    }
+
+    /// What lab writes as a VM's description: the ASCII mark, then the folder for a reader.
+    pub fn vm_mark(&self) -> String {
+        format!("{} {}", self.mark_token(), self.root.display())
+    }
+
+    /// Whether a VM description was written by this lab: its first word is the ASCII mark, or
+    /// it is the whole folder mark that lab wrote before it had one (read back intact only where
+    /// the folder's name is ASCII or the output UTF-8).
+    pub fn marks(&self, description: &str) -> bool {
+        description.split(' ').next() == Some(self.mark_token().as_str()) || description == self.mark()
+    }
+
     pub fn exists(&self) -> bool {
         self.root.is_dir()
     }

@@ -17,7 +17,7 @@ impl VirtualBox {
             mac_nat: nat.vbox(),
             mac_hostonly: host_only.vbox(),
             hostonly: self.hostonly_name()?,
-            description: cx.sd.mark(),
+            description: cx.sd.vm_mark(),
             arch: Self::image_arch(cx.lab),
         })
     }
@@ -33,6 +33,7 @@ impl VirtualBox {
             std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
         }
         let uuid = new_uuid();
+        cx.sd.forget(&format!("booted:{}", node.name))?;
         cx.sd.record(&format!("vm:{}", node.name), &vm)?;
         cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
         cx.sd.record(&format!("install:{}", node.name), "base")?;
@@ -62,17 +63,26 @@ impl VirtualBox {
             return Ok(Outcome::Applied);
         };
         Self::check_ours(cx, &info, state.as_ref(), node, "base")?;
+        if Self::recreate_asked(cx, &node.name) {
+            cx.reporter.note(&format!("{}: making VM {vm} anew (--recreate)", node.name));
+            Self::remove_vm(d, &info)?;
+            self.create_clone(cx, node)?;
+            return Ok(Outcome::Applied);
+        }
         let seed = Self::cloud_seed_path(cx.sd, &node.name);
         let why = if info.sata.is_none() || !matches!(info.port(0), Medium::Image(_)) {
             Some("it has no disk".to_string())
-        } else if info.description != cx.sd.mark() {
-            Some("its settings were never written".into())
+        } else if !cx.sd.marks(&info.description) {
+            Some("its description is not lab's mark (its settings were never written, or were changed)".into())
         } else if info.port(1) != Medium::Image(seed.clone()) || !seed.is_file() {
             Some("its seed disc is not attached".into())
         } else {
             None
         };
         if let Some(why) = why {
+            if Self::finished(state.as_ref(), &node.name) {
+                return Err(Self::changed(&node.name, &vm, &why));
+            }
             cx.reporter.note(&format!("{}: VM {vm} is incomplete ({why}); making it again", node.name));
             Self::remove_vm(d, &info)?;
             self.create_clone(cx, node)?;

@@ -170,6 +170,11 @@ impl VirtualBox {
             other => other,
         })?;
         cx.put_session(&node.name, session);
+        // From now on the VM's disk may hold the user's work: lab never deletes it unasked.
+        let booted = format!("booted:{}", node.name);
+        if !cx.sd.load()?.is_some_and(|s| s.resources.contains_key(&booted)) {
+            cx.sd.record(&booted, "yes")?;
+        }
         Ok(outcome)
     }
 

@@ -70,8 +70,8 @@ fn boot_keys_delay() -> Duration {
 }
 
 /// A VM is lab's when it carries this lab's mark, or has the UUID lab recorded for it.
-fn is_ours(info: &VmInfo, mark: &str, recorded_uuid: Option<&str>) -> bool {
-    info.description == mark || recorded_uuid.is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
+fn is_ours(info: &VmInfo, sd: &StateDir, recorded_uuid: Option<&str>) -> bool {
+    sd.marks(&info.description) || recorded_uuid.is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
 }
 
 pub struct VirtualBox {
@@ -121,7 +121,7 @@ impl VirtualBox {
 
     /// The node's existing VM is lab's, made the way the lab file says (`install`).
     fn check_ours(cx: &StepCx<'_>, info: &VmInfo, state: Option<&State>, node: &Node, install: &str) -> Result<()> {
-        if !is_ours(info, &cx.sd.mark(), Self::recorded_uuid(state, &node.name).as_deref()) {
+        if !is_ours(info, cx.sd, Self::recorded_uuid(state, &node.name).as_deref()) {
             return Err(Error::Preflight {
                 problem: format!("a VM named {} exists and lab did not create it for this lab", info.name),
                 fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
@@ -140,6 +140,28 @@ impl VirtualBox {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Whether the node's VM ever answered SSH as lab's node (recorded at its first boot): from
+    /// then on its disk may hold the user's work.
+    fn finished(state: Option<&State>, node: &str) -> bool {
+        state.is_some_and(|s| s.resources.contains_key(&format!("booted:{node}")))
+    }
+
+    /// What lab says instead of deleting a VM that finished its install and now looks other
+    /// than lab made it: lab may be wrong about what it sees, and the disk holds the user's work.
+    fn changed(node: &str, vm: &str, why: &str) -> Error {
+        Error::Preflight {
+            problem: format!("node {node}: VM {vm} is installed, but {why}; lab deletes no installed VM on its own"),
+            fix: format!(
+                "put the VM back as lab made it (or undo what changed it), or run `lab up --recreate {node}` to make the node anew (what is on its disk is lost)"
+            ),
+        }
+    }
+
+    /// `lab up --recreate NODE`: the VM goes, whatever it holds, and is made anew.
+    fn recreate_asked(cx: &StepCx<'_>, node: &str) -> bool {
+        cx.opts.recreate.iter().any(|n| n == node)
     }
 
     fn recorded_uuid(state: Option<&State>, node: &str) -> Option<String> {
@@ -178,6 +200,7 @@ impl VirtualBox {
             std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
         }
         let uuid = new_uuid();
+        cx.sd.forget(&format!("booted:{}", node.name))?;
         cx.sd.record(&format!("vm:{}", node.name), &vm)?;
         cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
         cx.sd.record(&format!("install:{}", node.name), "per-node")?;
@@ -213,15 +236,27 @@ impl VirtualBox {
             return Ok(Outcome::Applied);
         };
         Self::check_ours(cx, &info, state.as_ref(), node, "per-node")?;
+        if Self::recreate_asked(cx, &node.name) {
+            cx.reporter.note(&format!("{}: making VM {vm} anew (--recreate)", node.name));
+            Self::remove_vm(d, &info)?;
+            self.create_vm(cx, node)?;
+            return Ok(Outcome::Applied);
+        }
         let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.as_ref().map(|i| i.path.clone()));
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
-        let reason = match install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name)) {
+        let install = install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name));
+        // Both DVD drives empty: lab saw the install end (it empties them only then).
+        let installed = Self::finished(state.as_ref(), &node.name) || matches!(info.port(1), Medium::Empty) && matches!(info.port(2), Medium::Empty);
+        let reason = match install {
             Install::Incomplete(why) => Some(why),
-            _ if info.description != cx.sd.mark() => Some("its settings were never written".into()),
+            _ if !cx.sd.marks(&info.description) => Some("its description is not lab's mark (its settings were never written, or were changed)".into()),
             Install::Pending if matches!(info.state, VmState::Aborted | VmState::Stuck) => Some(format!("its install failed ({})", info.state.word())),
             _ => None,
         };
         if let Some(why) = reason {
+            if installed {
+                return Err(Self::changed(&node.name, &vm, &why));
+            }
             cx.reporter.note(&format!("{}: VM {vm} is incomplete ({why}); making it again", node.name));
             Self::remove_vm(d, &info)?;
             self.create_vm(cx, node)?;
@@ -408,7 +443,7 @@ impl Provider for VirtualBox {
                             reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
                             return Ok(());
                         };
-                        if !is_ours(&info, &sd.mark(), Self::recorded_uuid(state, &n.name).as_deref()) {
+                        if !is_ours(&info, sd, Self::recorded_uuid(state, &n.name).as_deref()) {
                             reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", n.name));
                             return Ok(());
                         }
@@ -551,7 +586,7 @@ impl VirtualBox {
         let vm = vm_name(lab, node);
         let state = sd.load().ok().flatten();
         match d.vm(&vm)? {
-            Some(info) if is_ours(&info, &sd.mark(), Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
+            Some(info) if is_ours(&info, sd, Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
             Some(_) => Err(Error::node(node, format!("VM {vm} is not this lab's (no lab mark)"))),
             None => Err(Error::node_hint(node, format!("VM {vm} does not exist"), "run `lab up` first")),
         }
@@ -568,7 +603,7 @@ impl VirtualBox {
                 continue;
             }
             if let Some(info) = d.vm(&uuid)?
-                && is_ours(&info, &sd.mark(), uuids.iter().find(|u| **u == uuid.to_lowercase()).map(String::as_str))
+                && is_ours(&info, sd, uuids.iter().find(|u| **u == uuid.to_lowercase()).map(String::as_str))
             {
                 out.push(info);
             }

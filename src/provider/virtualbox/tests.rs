@@ -35,7 +35,10 @@ fn world() -> World {
 
 impl World {
     fn cx(&self) -> StepCx<'_> {
-        let cx = StepCx::new(&self.lab, &self.sd, &self.vb, &Silent, self.rt.handle().clone(), Options::default()).expect("cx");
+        self.cx_with(Options::default())
+    }
+    fn cx_with(&self, opts: Options) -> StepCx<'_> {
+        let cx = StepCx::new(&self.lab, &self.sd, &self.vb, &Silent, self.rt.handle().clone(), opts).expect("cx");
         let client = self.sd.ensure_client_key(&self.lab).expect("key");
         let hosts = self.sd.ensure_host_keys(&self.lab).expect("host keys");
         cx.set_keys(Keys { client, hosts }).expect("keys");
@@ -82,7 +85,8 @@ fn a_vm_registered_but_never_marked_is_still_lab_s_and_is_made_again() {
         .expect("create");
     assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("remade"), Outcome::Applied);
     let info = w.vb.driver().expect("d").vm("lab-spark-master").expect("q").expect("exists");
-    assert_eq!(info.description, w.sd.mark());
+    assert_eq!(info.description, w.sd.vm_mark());
+    assert!(info.description.split(' ').next().is_some_and(|m| m.is_ascii() && m.starts_with("lab:")), "the mark is ASCII");
     assert!(matches!(
         install_state(&info, &VirtualBox::disk_path(&w.lab, &w.sd, "lab-spark-master"), None, &VirtualBox::seed_path(&w.sd, "master")),
         Install::Pending
@@ -163,4 +167,60 @@ fn an_interface_whose_name_was_reused_is_not_removed() {
     w.fake.world.lock().expect("lock").hostonly[0].1 = "192.168.99.1".into();
     w.vb.destroy(&w.lab, &w.sd, state.as_ref(), &Silent, w.rt.handle()).expect("destroy");
     assert_eq!(w.fake.world.lock().expect("lock").hostonly.len(), 1);
+}
+
+/// Made, installed and booted once (as `ensure_running` records it).
+fn installed(w: &World) {
+    let cx = w.cx();
+    w.vb.ensure_hostonly(&cx).expect("hostonly");
+    w.vb.ensure_vm(&cx, w.master()).expect("create");
+    w.vb.ensure_installed(&cx, w.master()).expect("install");
+    w.sd.record("booted:master", "yes").expect("record");
+}
+
+fn refused_naming(w: &World, what: &str) {
+    let cx = w.cx();
+    let counts = || (w.fake.calls("unregistervm"), w.fake.calls("createvm"), w.fake.calls("closemedium"), w.fake.calls("createmedium"));
+    let before = counts();
+    match w.vb.ensure_vm(&cx, w.master()) {
+        Err(Error::Preflight { problem, fix }) => {
+            assert!(problem.contains("master") && problem.contains(what), "{problem}");
+            assert!(fix.contains("lab up --recreate master"), "{fix}");
+        }
+        other => panic!("an installed VM that looks changed was not refused: {other:?}"),
+    }
+    assert_eq!(counts(), before, "lab deleted or made something");
+    assert_eq!(w.fake.calls("unregistervm"), 0);
+}
+
+#[test]
+fn an_installed_vm_whose_description_was_changed_by_hand_is_refused_and_kept() {
+    let w = world();
+    installed(&w);
+    w.fake.world.lock().expect("lock").vms[0].description = "my Spark master (do not delete)".into();
+    refused_naming(&w, "description");
+    // Asked for by name, it is made anew.
+    let cx = w.cx_with(Options { recreate: vec!["master".into()], ..Options::default() });
+    assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("recreate"), Outcome::Applied);
+    assert_eq!((w.fake.calls("unregistervm"), w.fake.calls("createvm")), (1, 2));
+    assert!(!w.sd.load().expect("load").is_some_and(|s| s.resources.contains_key("booted:master")), "a new VM is not booted yet");
+}
+
+#[test]
+fn an_installed_vm_whose_disk_was_changed_by_hand_is_refused_and_kept() {
+    let w = world();
+    installed(&w);
+    let other = w.sd.path().join("other.vdi");
+    w.vb.driver().expect("d").attach("lab-spark-master", driver::Arch::X86_64, 0, &Medium::Image(other), true).expect("attach");
+    refused_naming(&w, "disk");
+}
+
+#[test]
+fn an_installed_vm_is_known_by_its_empty_drives_even_without_the_record() {
+    // A lab made by an older lab has no `booted:` record: emptied DVD drives say the install ended.
+    let w = world();
+    installed(&w);
+    w.sd.forget("booted:master").expect("forget");
+    w.fake.world.lock().expect("lock").vms[0].description = "changed".into();
+    refused_naming(&w, "description");
 }
