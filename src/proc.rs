@@ -78,10 +78,31 @@ impl Output {
     }
 }
 
+/// What a program did, as the bytes it wrote: for a caller that knows the program writes in
+/// another encoding than UTF-8 (VBoxManage on Windows writes to a pipe in the ANSI code page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawOutput {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl From<Output> for RawOutput {
+    fn from(o: Output) -> Self {
+        Self { code: o.code, stdout: o.stdout.into_bytes(), stderr: o.stderr.into_bytes() }
+    }
+}
+
 /// Runs programs. `Err` only when the program could not be started or did not end in time;
 /// a non-zero exit is an [`Output`] for the caller to judge.
 pub trait Runner: Send + Sync {
-    fn run(&self, cmd: &Cmd) -> Result<Output>;
+    fn run_raw(&self, cmd: &Cmd) -> Result<RawOutput>;
+
+    /// The output as UTF-8 text (what every program but VBoxManage on Windows writes).
+    fn run(&self, cmd: &Cmd) -> Result<Output> {
+        let raw = self.run_raw(cmd)?;
+        Ok(Output { code: raw.code, stdout: String::from_utf8_lossy(&raw.stdout).into_owned(), stderr: String::from_utf8_lossy(&raw.stderr).into_owned() })
+    }
 }
 
 /// Runs `cmd` and fails unless it exits 0; the error carries the argv and stderr.
@@ -102,7 +123,7 @@ pub fn check(runner: &dyn Runner, cmd: &Cmd) -> Result<String> {
 pub struct System;
 
 impl Runner for System {
-    fn run(&self, cmd: &Cmd) -> Result<Output> {
+    fn run_raw(&self, cmd: &Cmd) -> Result<RawOutput> {
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in &cmd.env {
@@ -145,7 +166,7 @@ impl Runner for System {
         };
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
-        Ok(Output { code: status.code(), stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() })
+        Ok(RawOutput { code: status.code(), stdout, stderr })
     }
 }
 

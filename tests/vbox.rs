@@ -196,6 +196,9 @@ impl VboxLab {
         .into_iter()
         .chain(self.version.iter().map(|v| ("VBOXSTANDIN_VERSION".to_string(), v.clone())))
         .chain(self.host.iter().map(|h| ("VBOXSTANDIN_HOST".to_string(), h.clone())))
+        // On Windows lab reads the ANSI code page VBoxManage writes in from the system (GetACP's
+        // registry value); here lab runs on Linux, so the test tells it the stand-in's (1252).
+        .chain(self.host.iter().filter(|h| *h == "windows").map(|_| ("LAB_VBOXMANAGE_CODEPAGE".to_string(), "1252".to_string())))
         .collect()
     }
 

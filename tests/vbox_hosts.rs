@@ -259,21 +259,41 @@ fn destroy_finds_the_vms_when_the_lab_folder_state_is_gone() {
     assert!(w["disks"].as_object().is_none_or(serde_json::Map::is_empty), "{w}");
 }
 
-/// VirtualBox on Windows names its host-only adapters "VirtualBox Host-Only Ethernet Adapter
-/// #N" (spaces, a `#`): lab finds, uses and removes one by that name.
+/// A Portuguese Windows: VBoxManage writes to lab's pipe in code page 1252 (`João` arrives as
+/// `4A 6F E3 6F`), names its host-only adapters "VirtualBox Host-Only Ethernet Adapter #N", and
+/// the lab sits under `Área de Trabalho`. `up`, `halt`, `up`, `up`: the later runs make, delete
+/// and register nothing (lab once read its own disk paths back as `Jo\u{FFFD}o` and made every
+/// VM anew after a halt).
 #[test]
-fn windows_host_only_adapter_names() {
-    let lab = VboxLab::build("win", 1, 1, Some("7.1.4r165100"), "").on_host("windows");
+fn windows_code_page_1252_up_halt_up_up_keeps_every_vm() {
+    let lab = VboxLab::build("win", 1, 1, Some("7.1.4r165100"), "Área de Trabalho/lab do João").on_host("windows");
     let out = lab.lab().args(["up", "--no-provision"]).run().ok();
     assert!(out.stderr.contains("node1: os_installed: done"), "{}", out.stderr);
+    let raw = lab.standin(&["showvminfo", &format!("lab-{}-node1", lab.name), "--machinereadable"]).stdout;
+    assert!(raw.windows(5).any(|w| w == b"Jo\xE3o/") && !raw.windows(3).any(|w| w == "ã".as_bytes()), "the stand-in did not write code page 1252");
+    let info = encoding_cp1252(&raw);
     let w = lab.world_json();
     let name = w["hostonlyifs"][0]["name"].as_str().expect("a host-only adapter").to_string();
     assert!(name.starts_with("VirtualBox Host-Only Ethernet Adapter"), "{name}");
-    let info = String::from_utf8_lossy(&lab.standin(&["showvminfo", &format!("lab-{}-node1", lab.name), "--machinereadable"]).stdout).into_owned();
     assert!(info.contains(&format!("hostonlyadapter2=\"{name}\"")), "{info}");
+    let changes =
+        || -> Vec<usize> { ["createvm", "unregistervm", "registervm", "createmedium", "closemedium", "clonevm"].iter().map(|c| lab.calls(c)).collect() };
+    let made = changes();
+    lab.lab().args(["halt"]).run().ok();
+    for round in 1..=2 {
+        let out = lab.lab().args(["up", "--no-provision"]).run().ok();
+        assert_eq!(changes(), made, "up #{} after halt made, deleted or registered something:\n{}", round + 1, out.stderr);
+        assert!(!out.stderr.contains("making it again"), "{}", out.stderr);
+    }
     assert_eq!(lab.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
     lab.lab().args(["destroy", "--yes"]).run().ok();
     assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
+}
+
+/// Code page 1252 read as such (the test's own reading: Latin-1 covers every byte the stand-in
+/// writes for these paths).
+fn encoding_cp1252(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// macOS builds of VirtualBox 7 have host-only *networks* and make no interfaces: lab asks

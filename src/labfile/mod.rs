@@ -324,12 +324,13 @@ mod tests {
     struct Sysctl(Option<&'static str>);
 
     impl Runner for Sysctl {
-        fn run(&self, cmd: &Cmd) -> crate::error::Result<Output> {
+        fn run_raw(&self, cmd: &Cmd) -> crate::error::Result<crate::proc::RawOutput> {
             assert_eq!(cmd.arg_strings(), ["-n", "hw.optional.arm64"]);
             Ok(match self.0 {
                 Some(v) => Output { code: Some(0), stdout: format!("{v}\n"), stderr: String::new() },
                 None => Output { code: Some(1), stdout: String::new(), stderr: "sysctl: unknown oid 'hw.optional.arm64'".into() },
-            })
+            }
+            .into())
         }
     }
 

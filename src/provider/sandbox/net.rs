@@ -235,7 +235,7 @@ mod tests {
     }
 
     impl Runner for FakeIp {
-        fn run(&self, cmd: &Cmd) -> Result<proc::Output> {
+        fn run_raw(&self, cmd: &Cmd) -> Result<proc::RawOutput> {
             let args = cmd.arg_strings().join(" ");
             self.calls.lock().expect("lock").push(args.clone());
             let stdout = if args.ends_with("link show") {
@@ -245,7 +245,7 @@ mod tests {
             } else {
                 String::new()
             };
-            Ok(proc::Output { code: Some(0), stdout, stderr: String::new() })
+            Ok(proc::Output { code: Some(0), stdout, stderr: String::new() }.into())
         }
     }
 

@@ -77,7 +77,7 @@ fn platform(a: Arch) -> &'static str {
 mod host;
 mod output;
 
-pub use host::{Failure, classify, find, hint_for, parse_version, utf8_locale, wsl_problem};
+pub use host::{Failure, ansi_codepage, classify, decode, find, hint_for, output_encoding, parse_version, utf8_locale, wsl_problem};
 pub use output::*;
 /// Runs VBoxManage for one installed version.
 #[derive(Clone)]
@@ -87,6 +87,8 @@ pub struct Driver {
     pub version: Version,
     pub host_arch: Arch,
     locale: &'static str,
+    /// What VBoxManage's output is written in (the ANSI code page on Windows).
+    encoding: &'static encoding_rs::Encoding,
     /// Host-only *networks* instead of interfaces (macOS builds of 7.x).
     hostonlynet: bool,
 }
@@ -118,8 +120,9 @@ impl Driver {
             fix: format!("install {SUPPORTED} from virtualbox.org (or set VBOXMANAGE to its VBoxManage); on Linux without VirtualBox, `provider: sandbox` builds the same lab with namespaces"),
         })?;
         let locale = utf8_locale(host, &|p: &Path| p.exists());
-        let out = runner.run(&Cmd::new(&program).args(["--version"]).env("LC_ALL", locale).env("LANG", locale).timeout(Duration::from_secs(60)))?;
-        let version = parse_version(&out.stdout)?;
+        let encoding = output_encoding(host, env("LAB_VBOXMANAGE_CODEPAGE").as_deref(), &ansi_codepage);
+        let out = runner.run_raw(&Cmd::new(&program).args(["--version"]).env("LC_ALL", locale).env("LANG", locale).timeout(Duration::from_secs(60)))?;
+        let version = parse_version(&decode(&out.stdout, encoding))?;
         if version < OLDEST {
             return Err(Error::Preflight { problem: format!("VirtualBox {version} is too old"), fix: format!("install {SUPPORTED}") });
         }
@@ -127,16 +130,16 @@ impl Driver {
         // of VirtualBox itself, by the exit status of the command that lists them.
         let hostonlynet = version.major >= 7
             && runner
-                .run(&Cmd::new(&program).args(["list", "hostonlynets"]).env("LC_ALL", locale).env("LANG", locale).timeout(CALL_TIMEOUT))
-                .is_ok_and(|o| o.success() && !o.stderr.contains("VBoxManage: error:"));
-        Ok(Self { runner, program, version, host_arch: Arch::host(), locale, hostonlynet })
+                .run_raw(&Cmd::new(&program).args(["list", "hostonlynets"]).env("LC_ALL", locale).env("LANG", locale).timeout(CALL_TIMEOUT))
+                .is_ok_and(|o| o.code == Some(0) && !decode(&o.stderr, encoding).contains("VBoxManage: error:"));
+        Ok(Self { runner, program, version, host_arch: Arch::host(), locale, encoding, hostonlynet })
     }
 
     /// A driver for a given version and host, running through `runner` (tests).
     #[cfg(test)]
     pub fn with(runner: Arc<dyn Runner>, version: Version, host: HostOs, host_arch: Arch) -> Self {
         let hostonlynet = host == HostOs::Macos && version.major >= 7;
-        Self { runner, program: PathBuf::from("VBoxManage"), version, host_arch, locale: "C.UTF-8", hostonlynet }
+        Self { runner, program: PathBuf::from("VBoxManage"), version, host_arch, locale: "C.UTF-8", encoding: encoding_rs::UTF_8, hostonlynet }
     }
 
     fn at_least(&self, major: u32, minor: u32) -> bool {
@@ -158,18 +161,26 @@ impl Driver {
         }
     }
 
-    /// Runs one call under a UTF-8 locale. A `VBoxManage: error:` line is a failure even with
-    /// exit 0.
+    /// The same driver reading VBoxManage's output in another encoding (tests).
+    #[cfg(test)]
+    pub fn reading(mut self, encoding: &'static encoding_rs::Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Runs one call under a UTF-8 locale and decodes what it wrote in the encoding VBoxManage
+    /// writes to a pipe on this host (the only place lab decodes VBoxManage's bytes). A
+    /// `VBoxManage: error:` line is a failure even with exit 0.
     pub fn run(&self, args: &[String]) -> Result<String> {
         let cmd = Cmd::new(&self.program).args(args).env("LC_ALL", self.locale).env("LANG", self.locale).timeout(CALL_TIMEOUT);
-        let out = self.runner.run(&cmd).map_err(|e| match e {
+        let out = self.runner.run_raw(&cmd).map_err(|e| match e {
             Error::Timeout { after, .. } => Error::Timeout { what: format!("`{}`", crate::proc::argv_text("VBoxManage", args)), after },
             other => other,
         })?;
-        let stdout = out.stdout.replace("\r\n", "\n");
-        let stderr = out.stderr.replace("\r\n", "\n");
+        let stdout = decode(&out.stdout, self.encoding);
+        let stderr = decode(&out.stderr, self.encoding);
         let has_error_line = stderr.lines().any(|l| l.starts_with("VBoxManage") && l.contains(": error:"));
-        if out.success() && !has_error_line {
+        if out.code == Some(0) && !has_error_line {
             return Ok(stdout);
         }
         let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(": error:")).collect();
@@ -304,7 +315,16 @@ impl Driver {
     /// Registers a VM with `uuid` (chosen by lab and recorded first, so a VM lab registered but
     /// had not marked yet is still recognised as lab's).
     pub fn create_vm(&self, name: &str, uuid: &str, group: &str, ostype: &str, basefolder: &Path, arch: Arch) -> Result<()> {
-        self.run(&self.argv_createvm(name, uuid, group, ostype, basefolder, arch)).map(drop)
+        let ostype = self.guest_type(ostype)?;
+        self.run(&self.argv_createvm(name, uuid, group, &ostype, basefolder, arch)).map(drop)
+    }
+
+    /// The guest OS type `createvm` gets: the image's where this VirtualBox has it, else the
+    /// nearest one it has (`createvm` refuses a type it does not know, and 7.1.4 has no
+    /// `RedHat9_arm64`). Asked of VirtualBox itself (`list ostypes`).
+    pub fn guest_type(&self, wanted: &str) -> Result<String> {
+        let out = self.run_retry(&s(&["list", "ostypes"]))?;
+        Ok(pick_ostype(wanted, &parse_ostypes(&out)))
     }
 
     pub fn configure(&self, vm: &str, hw: &Hardware) -> Result<()> {

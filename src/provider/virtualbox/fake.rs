@@ -70,7 +70,14 @@ const LOCKED: &str = "VBoxManage: error: The machine is already locked for a ses
 
 impl Runner for FakeVBox {
     #[allow(clippy::too_many_lines)]
-    fn run(&self, cmd: &Cmd) -> Result<Output> {
+    fn run_raw(&self, cmd: &Cmd) -> Result<crate::proc::RawOutput> {
+        self.answer(cmd).map(Into::into)
+    }
+}
+
+impl FakeVBox {
+    #[allow(clippy::too_many_lines)]
+    fn answer(&self, cmd: &Cmd) -> Result<Output> {
         let a = cmd.arg_strings();
         let mut w = self.world.lock().expect("lock");
         let line = a.join(" ");
@@ -82,6 +89,9 @@ impl Runner for FakeVBox {
         let find = |w: &World, key: &str| w.vms.iter().position(|v| v.name == key || v.uuid == key);
         match (a.first().map(String::as_str), a.get(1).map(String::as_str)) {
             (Some("--version"), _) => ok("7.1.4r165100\n"),
+            (Some("list"), Some("ostypes")) => {
+                ok("ID:          RedHat_64\nDescription: Red Hat (64-bit)\n\nID:          Oracle9_arm64\nDescription: Oracle Linux 9.x (ARM 64-bit)\n\n")
+            }
             (Some("list"), Some("vms")) => ok(w.vms.iter().map(|v| format!("\"{}\" {{{}}}\n", v.name, v.uuid)).collect::<String>()),
             (Some("list"), Some("hostonlyifs")) => {
                 let (n, ip, mask, dhcp) =

@@ -12,6 +12,18 @@
 //! on the host-only interface (a Linux bridge named vboxnetN); with nothing bootable it runs and
 //! does nothing. Needs root, like VirtualBox's own drivers.
 
+/// What VBoxManage writes, in the encoding it writes it in (see [`encode`]).
+macro_rules! out {
+    ($($t:tt)*) => { $crate::emit(false, &format!($($t)*)) };
+}
+macro_rules! outln {
+    () => { $crate::emit(false, "\n") };
+    ($($t:tt)*) => { $crate::emit(false, &(format!($($t)*) + "\n")) };
+}
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::emit(true, &(format!($($t)*) + "\n")) };
+}
+
 mod guest;
 mod iso;
 mod media;
@@ -129,6 +141,72 @@ pub struct HostOnlyNet {
     pub upper: String,
     pub enabled: bool,
     pub bridge: String,
+}
+
+/// Writes `text` to stdout or stderr as VBoxManage does on this host. On Windows, IPRT's
+/// stream code (`src/VBox/Runtime/r3/stream.cpp`, `rtStrmWriteLocked`) converts its UTF-8 to
+/// the current code page with `RTStrUtf8ToCurrentCP` unless the stream is a console (then it
+/// writes UTF-16 with `WriteConsoleW`); on Windows the current code page is the ANSI one
+/// (`src/VBox/Runtime/r3/win/...`, `WideCharToMultiByte(CP_ACP, ...)`), and characters it lacks
+/// become `?`, the system's default character. A test's pipe is never a console. Elsewhere it
+/// writes the locale's codeset, UTF-8 under the locales lab sets.
+pub fn emit(to_stderr: bool, text: &str) {
+    use std::io::Write as _;
+    let bytes = encode(text);
+    if to_stderr {
+        let _ = std::io::stderr().write_all(&bytes);
+    } else {
+        let _ = std::io::stdout().write_all(&bytes);
+    }
+}
+
+/// The ANSI code page of the Windows personality (`$VBOXSTANDIN_ACP`, 1252 by default: Western
+/// European Windows, Portuguese among them; 65001 plays the "Unicode UTF-8" system option).
+fn ansi_codepage() -> u32 {
+    std::env::var("VBOXSTANDIN_ACP").ok().and_then(|v| v.parse().ok()).unwrap_or(1252)
+}
+
+fn encode(text: &str) -> Vec<u8> {
+    if host_os() != "windows" || ansi_codepage() == 65001 {
+        return text.as_bytes().to_vec();
+    }
+    // Code page 1252: Latin-1 but for 0x80-0x9F, where Microsoft placed these (the table
+    // Microsoft publishes as bestfit1252.txt / cp1252.txt; unassigned: 81 8D 8F 90 9D).
+    const HIGH: [(u8, char); 27] = [
+        (0x80, '€'),
+        (0x82, '‚'),
+        (0x83, 'ƒ'),
+        (0x84, '„'),
+        (0x85, '…'),
+        (0x86, '†'),
+        (0x87, '‡'),
+        (0x88, 'ˆ'),
+        (0x89, '‰'),
+        (0x8A, 'Š'),
+        (0x8B, '‹'),
+        (0x8C, 'Œ'),
+        (0x8E, 'Ž'),
+        (0x91, '‘'),
+        (0x92, '’'),
+        (0x93, '“'),
+        (0x94, '”'),
+        (0x95, '•'),
+        (0x96, '–'),
+        (0x97, '—'),
+        (0x98, '˜'),
+        (0x99, '™'),
+        (0x9A, 'š'),
+        (0x9B, '›'),
+        (0x9C, 'œ'),
+        (0x9E, 'ž'),
+        (0x9F, 'Ÿ'),
+    ];
+    text.chars()
+        .map(|c| match u32::from(c) {
+            n @ (0..=0x7F | 0xA0..=0xFF) => n as u8,
+            _ => HIGH.iter().find(|(_, h)| *h == c).map_or(b'?', |(b, _)| *b),
+        })
+        .collect()
 }
 
 /// The host system this VirtualBox runs on (`$VBOXSTANDIN_HOST`: linux, windows or macos).
@@ -270,22 +348,22 @@ pub fn tr(english: &str) -> String {
 }
 
 fn logo() {
-    eprintln!("Oracle VirtualBox Command Line Management Interface Version {}", version_string().split('r').next().unwrap_or(""));
-    eprintln!("Copyright (C) 2005-2026 Oracle and/or its affiliates\n");
+    errln!("Oracle VirtualBox Command Line Management Interface Version {}", version_string().split('r').next().unwrap_or(""));
+    errln!("Copyright (C) 2005-2026 Oracle and/or its affiliates\n");
 }
 
 /// A syntax error: logo, the message, exit 2.
 fn syntax(msg: &str) -> ! {
     logo();
-    eprintln!("VBoxManage: error: {msg}");
+    errln!("VBoxManage: error: {msg}");
     exit(2)
 }
 
 /// A COM error: the three-line format, exit 1.
 pub fn com_error(msg: &str, code: &str, hex: &str, component: &str, interface: &str, context: &str) -> ! {
-    eprintln!("VBoxManage: error: {}", tr(msg));
-    eprintln!("VBoxManage: error: Details: code {code} ({hex}), component {component}, interface {interface}, callee nsISupports");
-    eprintln!("VBoxManage: error: Context: \"{context}\" at line 1 of file VBoxManageStandin.cpp");
+    errln!("VBoxManage: error: {}", tr(msg));
+    errln!("VBoxManage: error: Details: code {code} ({hex}), component {component}, interface {interface}, callee nsISupports");
+    errln!("VBoxManage: error: Context: \"{context}\" at line 1 of file VBoxManageStandin.cpp");
     exit(1)
 }
 
@@ -417,13 +495,13 @@ fn main() {
     // Linux's VBoxManage converts its arguments from the locale's codepage to UTF-8 (IPRT's
     // RTR3InitExe): under C or POSIX any byte above 127 has no translation.
     if !utf8_locale() && args.iter().any(|a| !a.is_ascii()) {
-        eprintln!("VBoxManage: error: RTR3InitExe failed: VERR_NO_TRANSLATION (-58): could not convert the command line to UTF-8");
+        errln!("VBoxManage: error: RTR3InitExe failed: VERR_NO_TRANSLATION (-58): could not convert the command line to UTF-8");
         exit(1);
     }
     let args: Vec<String> = args.into_iter().filter(|a| a != "-q" && a != "--nologo").collect();
     let Some(cmd) = args.first().cloned() else { syntax("No command given") };
     if cmd == "--version" || cmd == "-v" || cmd == "-V" {
-        println!("{}", version_string());
+        outln!("{}", version_string());
         exit(0);
     }
     check_fault(&args);
@@ -450,6 +528,43 @@ fn main() {
     exit(0)
 }
 
+/// The guest OS types this version knows, as `list ostypes` prints them (ID, description): a
+/// slice of `Global::sOSTypes` (`src/VBox/Main/src-all/Global.cpp`). In the 7.1.4-era table
+/// (`$Id: Global.cpp 106320 2024-10-15`) Red Hat has x86 entries only, while Oracle Linux,
+/// Fedora, Debian and Ubuntu have ARM 64-bit ones (`VBOX_LINUX_SUBTYPE_*_A64`) and "Other" has
+/// `Other_arm64`; `RedHat9_arm64` and `RedHat10_arm64` came later in 7.1 (present by 7.1.18).
+/// 6.1 and 7.0 know no ARM guests.
+pub fn ostypes() -> Vec<(&'static str, &'static str)> {
+    let mut t = vec![
+        ("Other", "Other/Unknown"),
+        ("Other_64", "Other/Unknown (64-bit)"),
+        ("Linux26_64", "Linux 2.6 / 3.x / 4.x / 5.x (64-bit)"),
+        ("Oracle_64", "Oracle Linux (64-bit)"),
+        ("Oracle9_64", "Oracle Linux 9.x (64-bit)"),
+        ("RedHat_64", "Red Hat (64-bit)"),
+        ("RedHat7_64", "Red Hat 7.x (64-bit)"),
+        ("RedHat9_64", "Red Hat 9.x (64-bit)"),
+    ];
+    let (major, minor) = major_minor();
+    if (major, minor) >= (7, 1) {
+        t.extend([
+            ("Other_arm64", "Other/Unknown (ARM 64-bit)"),
+            ("Oracle_arm64", "Oracle Linux (ARM 64-bit)"),
+            ("Oracle9_arm64", "Oracle Linux 9.x (ARM 64-bit)"),
+            ("Fedora_arm64", "Fedora (ARM 64-bit)"),
+        ]);
+        let patch: u32 = version_string().split(['.', 'r', '_']).nth(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if (major, minor, patch) >= (7, 1, 18) || (major, minor) >= (7, 2) {
+            t.extend([
+                ("RedHat9_arm64", "Red Hat 9.x (ARM 64-bit)"),
+                ("RedHat10_64", "Red Hat 10.x (64-bit)"),
+                ("RedHat10_arm64", "Red Hat 10.x (ARM 64-bit)"),
+            ]);
+        }
+    }
+    t
+}
+
 fn list(rest: &[String]) {
     let mut l = lock_world();
     guest::refresh(&mut l.world);
@@ -457,18 +572,25 @@ fn list(rest: &[String]) {
     match rest.iter().find(|a| !a.starts_with('-')).map(String::as_str) {
         Some("vms") => {
             for v in &l.world.vms {
-                println!("\"{}\" {{{}}}", v.name, v.uuid);
+                outln!("\"{}\" {{{}}}", v.name, v.uuid);
+            }
+        }
+        Some("ostypes") => {
+            for (id, desc) in ostypes() {
+                let family = if id.starts_with("Other") { "Other" } else { "Linux" };
+                let arch = if id.ends_with("_arm64") { "ARM64" } else { "x86" };
+                outln!("{}:          {id}\n{}: {desc}\n{}:   {family}\nArchitecture: {arch}\n", tr("ID"), tr("Description"), tr("Family ID"));
             }
         }
         Some("runningvms") => {
             for v in l.world.vms.iter().filter(|v| matches!(v.state.as_str(), "running" | "paused")) {
-                println!("\"{}\" {{{}}}", v.name, v.uuid);
+                outln!("\"{}\" {{{}}}", v.name, v.uuid);
             }
         }
         Some("hostonlyifs") => {
             for i in &l.world.hostonlyifs {
                 let dhcp = l.world.dhcp.iter().any(|d| d.network == format!("HostInterfaceNetworking-{}", i.name) && d.enabled);
-                print!(
+                out!(
                     "Name:            {n}\nGUID:            786f6276-656e-4074-8000-0a0027000000\nDHCP:            {d}\nIPAddress:       {ip}\nNetworkMask:     {m}\nIPV6Address:     \nIPV6NetworkMaskPrefixLength: 0\nHardwareAddress: 0a:00:27:00:00:00\nMediumType:      Ethernet\nWireless:        No\nStatus:          Up\nVBoxNetworkName: HostInterfaceNetworking-{n}\n\n",
                     n = i.name,
                     d = if dhcp { "Enabled" } else { "Disabled" },
@@ -480,21 +602,21 @@ fn list(rest: &[String]) {
         Some("dhcpservers") => {
             for (k, d) in l.world.dhcp.iter().enumerate() {
                 if k > 0 {
-                    println!();
+                    outln!();
                 }
-                print!(
+                out!(
                     "NetworkName:    {}\nDhcpd IP:       192.168.56.100\nLowerIPAddress: 192.168.56.101\nUpperIPAddress: 192.168.56.254\nNetworkMask:    255.255.255.0\nEnabled:        {}\n",
                     d.network,
                     if d.enabled { "Yes" } else { "No" }
                 );
             }
         }
-        Some("systemproperties") => println!("Default machine folder:          {}", home().join("VirtualBox VMs").display()),
+        Some("systemproperties") => outln!("Default machine folder:          {}", home().join("VirtualBox VMs").display()),
         // Only macOS builds of 7.x know host-only networks.
         Some("hostonlynets") if !has_hostonlynets() => syntax("Invalid parameter 'hostonlynets'"),
         Some("hostonlynets") => {
             for n in &l.world.hostonlynets {
-                print!(
+                out!(
                     "Name:            {}\nGUID:            5e5f0f9b-4c28-4a4b-9a84-5f8a5c1e2d3f\n\nState:           {}\nNetworkMask:     {}\nLowerIP:         {}\nUpperIP:         {}\nVBoxNetworkName: hostonly-{}\n\n",
                     n.name,
                     if n.enabled { "Enabled" } else { "Disabled" },
@@ -529,6 +651,18 @@ fn createvm(rest: &[String]) {
             "0x80bb0004",
             "MachineWrap",
             "IMachine",
+            "CreateMachine(bstrSettingsFile.raw(), bstrName.raw(), ComSafeArrayAsInParam(groups), bstrOsTypeId.raw(), createFlags.raw(), machine.asOutParam())",
+        );
+    }
+    // `CreateMachine` looks the type up (`VirtualBox::getGuestOSType`, VirtualBoxImpl.cpp): an
+    // unknown one is "'%s' is not a valid Guest OS type" (E_INVALIDARG).
+    if let Some(os) = a.get("--ostype").filter(|os| !ostypes().iter().any(|(id, _)| id.eq_ignore_ascii_case(os))) {
+        com_error(
+            &format!("'{os}' is not a valid Guest OS type"),
+            "E_INVALIDARG",
+            "0x80070057",
+            "VirtualBoxWrap",
+            "IVirtualBox",
             "CreateMachine(bstrSettingsFile.raw(), bstrName.raw(), ComSafeArrayAsInParam(groups), bstrOsTypeId.raw(), createFlags.raw(), machine.asOutParam())",
         );
     }
@@ -572,12 +706,12 @@ fn createvm(rest: &[String]) {
     if a.has("--register") {
         l.world.vms.push(vm);
         save(&l.world);
-        println!("{}", tr(&format!("Virtual machine '{name}' is created and registered.")));
+        outln!("{}", tr(&format!("Virtual machine '{name}' is created and registered.")));
     } else {
-        println!("{}", tr(&format!("Virtual machine '{name}' is created.")));
+        outln!("{}", tr(&format!("Virtual machine '{name}' is created.")));
     }
-    println!("UUID: {uuid}");
-    println!("{}", tr(&format!("Settings file: '{}'", cfg.display())));
+    outln!("UUID: {uuid}");
+    outln!("{}", tr(&format!("Settings file: '{}'", cfg.display())));
 }
 
 /// An ARM VM (7.1+) has no x86 devices or firmware, and an x86 VM no ARM chipset: VirtualBox
@@ -649,7 +783,7 @@ fn modifyvm(rest: &[String]) {
                 let n = idx("--nic").unwrap_or(1);
                 let known = ["none", "null", "nat", "bridged", "intnet", "hostonly", "generic", "natnetwork"];
                 if !(known.contains(&v.as_str()) || v == "hostonlynet" && has_hostonlynets()) {
-                    eprintln!("VBoxManage: error: Invalid type '{v}' specfied for NIC {n}");
+                    errln!("VBoxManage: error: Invalid type '{v}' specfied for NIC {n}");
                     exit(1);
                 }
                 vm.nics.entry(n).or_default().kind = v.clone();
@@ -717,10 +851,10 @@ fn createmedium(rest: &[String]) {
         );
     }
     if Path::new(file).exists() {
-        eprintln!("0%...");
-        eprintln!("VBoxManage: error: Failed to create medium");
-        eprintln!("VBoxManage: error: Could not create the medium storage unit '{file}'.");
-        eprintln!("VBoxManage: error: VDI: cannot create image '{file}' (VERR_ALREADY_EXISTS)");
+        errln!("0%...");
+        errln!("VBoxManage: error: Failed to create medium");
+        errln!("VBoxManage: error: Could not create the medium storage unit '{file}'.");
+        errln!("VBoxManage: error: VDI: cannot create image '{file}' (VERR_ALREADY_EXISTS)");
         exit(1);
     }
     if let Some(dir) = Path::new(file).parent() {
@@ -730,8 +864,8 @@ fn createmedium(rest: &[String]) {
     let uuid = new_uuid(&mut l.world);
     l.world.disks.insert(file.to_string(), uuid.clone());
     save(&l.world);
-    eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
-    println!("{}", tr(&format!("Medium created. UUID: {uuid}")));
+    errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+    outln!("{}", tr(&format!("Medium created. UUID: {uuid}")));
 }
 
 /// `closemedium [disk|dvd|floppy] <uuid|filename> [--delete]`: unregisters a medium (and
@@ -769,7 +903,7 @@ fn closemedium(rest: &[String]) {
     l.world.disks.remove(&path);
     l.world.parents.remove(&path);
     if a.has("--delete") {
-        eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+        errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
         let _ = fs::remove_file(&path);
         let _ = fs::remove_dir_all(media::layer(&path));
     }
@@ -844,7 +978,7 @@ fn storageattach(rest: &[String]) {
     let running = vm.state == "running";
     let vmname = vm.name.clone();
     let Some(c) = vm.controllers.iter_mut().find(|c| c.name == ctl) else {
-        eprintln!("VBoxManage: error: Could not find a controller named '{ctl}'");
+        errln!("VBoxManage: error: Could not find a controller named '{ctl}'");
         exit(1);
     };
     let key = format!("{port}-{device}");
@@ -926,9 +1060,9 @@ fn startvm(rest: &[String]) {
             );
         }
         let vm = find_vm(&mut l.world, name).expect("just found");
-        println!("{}", tr(&format!("Waiting for VM \"{}\" to power on...", vm.name)));
+        outln!("{}", tr(&format!("Waiting for VM \"{}\" to power on...", vm.name)));
         guest::boot(vm);
-        println!("{}", tr(&format!("VM \"{}\" has been successfully started.", vm.name)));
+        outln!("{}", tr(&format!("VM \"{}\" has been successfully started.", vm.name)));
     }
     save(&l.world);
 }
@@ -939,12 +1073,12 @@ fn controlvm(rest: &[String]) {
     guest::refresh(&mut l.world);
     let Some(vm) = find_vm(&mut l.world, vmname) else { not_found(vmname) };
     if !matches!(vm.state.as_str(), "running" | "paused" | "gurumeditation") {
-        eprintln!("VBoxManage: error: {}", tr(&format!("Machine '{}' is not currently running.", vm.name)));
+        errln!("VBoxManage: error: {}", tr(&format!("Machine '{}' is not currently running.", vm.name)));
         exit(1);
     }
     match action.as_str() {
         "poweroff" => {
-            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+            errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
             guest::stop(vm, true);
             vm.unlock_at = now_ms() + unlock_ms();
         }
@@ -991,7 +1125,7 @@ fn showvminfo(rest: &[String]) {
         )
     };
     if !rest.iter().any(|a| a == "--machinereadable" || a == "-m") {
-        println!("Name:                        {}\nState:                       {}", vm.name, vm.state);
+        outln!("Name:                        {}\nState:                       {}", vm.name, vm.state);
         return;
     }
     let (major, minor) = major_minor();
@@ -1067,7 +1201,7 @@ fn showvminfo(rest: &[String]) {
         o += &format!("description=\"{}\"\n", esc(&vm.description));
     }
     o += &media::tree(vm, true);
-    print!("{o}");
+    out!("{o}");
 }
 
 fn unregistervm(rest: &[String]) {
@@ -1095,7 +1229,7 @@ fn unregistervm(rest: &[String]) {
     }
     l.world.vms.retain(|v| v.uuid != vm.uuid);
     if delete {
-        eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+        errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
         guest::forget(&vm);
         let _ = fs::remove_dir_all(&vm.folder);
     }
@@ -1139,10 +1273,10 @@ fn hostonlyif(rest: &[String]) {
     match sub.as_str() {
         "create" if has_hostonlynets() => {
             // macOS 7.x: interfaces are gone (no vboxnetadp driver); networks replace them.
-            eprintln!("0%...");
-            eprintln!("VBoxManage: error: Failed to create the host-only adapter");
-            eprintln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
-            eprintln!("VBoxManage: error: Details: code NS_ERROR_FAILURE (0x80004005), component HostNetworkInterfaceWrap, interface IHostNetworkInterface");
+            errln!("0%...");
+            errln!("VBoxManage: error: Failed to create the host-only adapter");
+            errln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
+            errln!("VBoxManage: error: Details: code NS_ERROR_FAILURE (0x80004005), component HostNetworkInterfaceWrap, interface IHostNetworkInterface");
             exit(1);
         }
         "create" => {
@@ -1168,9 +1302,9 @@ fn hostonlyif(rest: &[String]) {
             };
             let name = display(n);
             if bridge.is_empty() || !guest::sh(&format!("ip link set {bridge} up")) {
-                eprintln!("0%...");
-                eprintln!("VBoxManage: error: Failed to create the host-only adapter");
-                eprintln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
+                errln!("0%...");
+                errln!("VBoxManage: error: Failed to create the host-only adapter");
+                errln!("VBoxManage: error: VBoxNetAdpCtl: Error while adding new interface: failed to open /dev/vboxnetctl: No such file or directory");
                 exit(1);
             }
             let ip = format!("192.168.{}.1", 56 + n);
@@ -1178,8 +1312,8 @@ fn hostonlyif(rest: &[String]) {
             l.world.hostonlyifs.push(HostOnlyIf { name: name.clone(), ip, mask: "255.255.255.0".into(), bridge });
             l.world.dhcp.push(Dhcp { network: format!("HostInterfaceNetworking-{name}"), enabled: n == 0 });
             save(&l.world);
-            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
-            println!("{}", tr(&format!("Interface '{name}' was successfully created")));
+            errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+            outln!("{}", tr(&format!("Interface '{name}' was successfully created")));
         }
         "ipconfig" => {
             let Some(name) = rest.get(1) else { syntax("Not enough parameters") };
@@ -1197,8 +1331,8 @@ fn hostonlyif(rest: &[String]) {
                 );
             };
             if !networks_conf_allows(ip) {
-                eprintln!("VBoxManage: error: Code E_ACCESSDENIED (0x80070005) - Access denied (extended info not available)");
-                eprintln!(
+                errln!("VBoxManage: error: Code E_ACCESSDENIED (0x80070005) - Access denied (extended info not available)");
+                errln!(
                     "VBoxManage: error: Context: \"EnableStaticIPConfig(Bstr(pszIp).raw(), Bstr(pszNetmask).raw())\" at line 242 of file VBoxManageHostonly.cpp"
                 );
                 exit(1);
@@ -1227,7 +1361,7 @@ fn hostonlyif(rest: &[String]) {
             l.world.hostonlyifs.retain(|i| &i.name != name);
             l.world.dhcp.retain(|d| d.network != format!("HostInterfaceNetworking-{name}"));
             save(&l.world);
-            eprintln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
+            errln!("0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%");
         }
         other => syntax(&format!("Invalid parameter '{other}'")),
     }
@@ -1258,7 +1392,7 @@ fn hostonlynet(rest: &[String]) {
                 .map(|n| format!("vbxnet{n}"))
                 .find(|b| !Path::new(&format!("/sys/class/net/{b}")).exists() && guest::sh(&format!("ip link add {b} type bridge")));
             let Some(bridge) = bridge else {
-                eprintln!("VBoxManage: error: Failed to create the host-only network");
+                errln!("VBoxManage: error: Failed to create the host-only network");
                 exit(1);
             };
             let prefix = mask.split('.').filter_map(|x| x.parse::<u8>().ok()).map(u8::count_ones).sum::<u32>();

@@ -101,7 +101,7 @@ fn children(world: &World, disk: &str) -> Vec<String> {
 }
 
 fn progress() {
-    eprintln!("{PROGRESS}");
+    errln!("{PROGRESS}");
 }
 
 fn secs(var: &str, default: f64) -> Duration {
@@ -250,7 +250,7 @@ pub fn clonevm(rest: &[String]) {
         None => None,
     };
     if link && snap.is_none() {
-        eprintln!("VBoxManage: error: Linked clone can only be created from a snapshot");
+        errln!("VBoxManage: error: Linked clone can only be created from a snapshot");
         exit(1);
     }
     let name = a.get("--name").map_or_else(|| format!("{} Clone", source.name), str::to_string);
@@ -352,11 +352,11 @@ pub fn clonevm(rest: &[String]) {
         l.world.vms.push(vm);
     }
     save(&l.world);
-    println!("{}", tr(&format!("Machine has been successfully cloned as \"{name}\"")));
+    outln!("{}", tr(&format!("Machine has been successfully cloned as \"{name}\"")));
 }
 
 fn no_snapshots() -> ! {
-    println!("{}", tr("This machine does not have any snapshots"));
+    outln!("{}", tr("This machine does not have any snapshots"));
     exit(1);
 }
 
@@ -452,7 +452,7 @@ fn take(world: &mut World, mut vm: Vm, args: &[String]) {
     vm.current_snapshot = Some(uuid.clone());
     put_back(world, vm);
     progress();
-    println!("Snapshot taken. UUID: {uuid}");
+    outln!("Snapshot taken. UUID: {uuid}");
 }
 
 fn restore(world: &mut World, mut vm: Vm, key: &str) {
@@ -480,7 +480,7 @@ fn restore(world: &mut World, mut vm: Vm, key: &str) {
         let child = new_child(world, from, &folder);
         attach(&mut vm, &key, &child);
     }
-    println!("{}", tr(&format!("Restoring snapshot '{}' ({})", snap.name, snap.uuid)));
+    outln!("{}", tr(&format!("Restoring snapshot '{}' ({})", snap.name, snap.uuid)));
     vm.current_snapshot = Some(snap.uuid.clone());
     vm.enter(if snap.online { "saved" } else { "poweroff" });
     put_back(world, vm);
@@ -563,7 +563,7 @@ fn list(vm: &Vm, machine: bool) {
     if vm.snapshots.is_empty() {
         no_snapshots();
     }
-    print!("{}", tree(vm, machine));
+    out!("{}", tree(vm, machine));
 }
 
 /// The snapshot tree as `snapshot list` prints it (and, machine-readable, `showvminfo`).

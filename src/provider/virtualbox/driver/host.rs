@@ -138,3 +138,38 @@ pub fn utf8_locale(host: HostOs, exists: &dyn Fn(&Path) -> bool) -> &'static str
         }
     }
 }
+
+/// The encoding of what VBoxManage writes to lab's pipes. On Windows, IPRT converts its UTF-8
+/// output to the *ANSI code page* when the stream is not a console (`RTStrmWrite` ->
+/// `RTStrUtf8ToCurrentCP`, `WideCharToMultiByte(CP_ACP)`): code page 1252 on a Portuguese
+/// Windows, where `João` arrives as `4A 6F E3 6F`, and UTF-8 only where the system's "Unicode
+/// UTF-8" option made the ANSI code page 65001. Elsewhere VBoxManage writes in the locale's
+/// codeset, and lab runs it under a UTF-8 locale. `LAB_VBOXMANAGE_CODEPAGE` names a code page
+/// instead (the tests play a Windows host with it).
+pub fn output_encoding(host: HostOs, named: Option<&str>, ansi_codepage: &dyn Fn() -> Option<u16>) -> &'static encoding_rs::Encoding {
+    let page = match named.and_then(|n| n.trim().parse::<u16>().ok()) {
+        Some(p) => Some(p),
+        None if host == HostOs::Windows => ansi_codepage(),
+        None => None,
+    };
+    page.and_then(codepage::to_encoding).unwrap_or(encoding_rs::UTF_8)
+}
+
+/// Windows' ANSI code page, as `GetACP` answers it: the `ACP` value the system keeps under
+/// `HKLM\SYSTEM\CurrentControlSet\Control\Nls\CodePage` (read safely through the registry).
+#[cfg(windows)]
+pub fn ansi_codepage() -> Option<u16> {
+    let key = winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE).open_subkey(r"SYSTEM\CurrentControlSet\Control\Nls\CodePage").ok()?;
+    let acp: String = key.get_value("ACP").ok()?;
+    acp.trim().parse().ok()
+}
+
+#[cfg(not(windows))]
+pub fn ansi_codepage() -> Option<u16> {
+    None
+}
+
+/// Text VBoxManage wrote, decoded from `encoding`, with Windows' line ends made plain.
+pub fn decode(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> String {
+    encoding.decode_without_bom_handling(bytes).0.replace("\r\n", "\n")
+}

@@ -313,3 +313,30 @@ pub fn parse_dhcp(text: &str) -> BTreeMap<String, Option<bool>> {
         })
         .collect()
 }
+
+/// The type IDs `list ostypes` prints: the first line of each record (the labels are
+/// translated since 7.0, so the ID is read by its place, after the label's colon).
+pub fn parse_ostypes(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter_map(|record| record.lines().find(|l| !l.trim().is_empty()))
+        .filter_map(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// `wanted` where VirtualBox knows it; else the nearest it knows: for Red Hat N on ARM, Oracle
+/// Linux N (the same system, rebuilt), then any Oracle Linux, then "Other"; for x86, Red Hat
+/// (64-bit). A list VirtualBox did not give (empty) changes nothing.
+pub fn pick_ostype(wanted: &str, known: &[String]) -> String {
+    let has = |id: &str| known.iter().any(|k| k.eq_ignore_ascii_case(id));
+    if known.is_empty() || has(wanted) {
+        return wanted.to_string();
+    }
+    let version: String = wanted.trim_end_matches("_arm64").trim_end_matches("_64").chars().filter(char::is_ascii_digit).collect();
+    let candidates: Vec<String> = if wanted.ends_with("_arm64") {
+        vec![format!("Oracle{version}_arm64"), "Oracle_arm64".into(), "Other_arm64".into()]
+    } else {
+        vec![format!("Oracle{version}_64"), "RedHat_64".into(), "Linux26_64".into(), "Other_64".into()]
+    };
+    candidates.into_iter().find(|c| has(c)).unwrap_or_else(|| wanted.to_string())
+}

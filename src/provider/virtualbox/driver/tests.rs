@@ -256,3 +256,62 @@ fn wsl_is_told_to_use_the_windows_build() {
     assert!(wsl_problem("6.1.0-26-amd64", &|k: &str| (k == "WSL_DISTRO_NAME").then(|| "Ubuntu".to_string())).is_some());
     assert!(wsl_problem("6.1.0-26-amd64", &none).is_none(), "plain Linux is not WSL");
 }
+
+/// Answers every call with fixed bytes, as VBoxManage on a Portuguese Windows writes them to a
+/// pipe: `showvminfo` in code page 1252.
+struct Cp1252(Vec<u8>);
+
+impl Runner for Cp1252 {
+    fn run_raw(&self, _: &crate::proc::Cmd) -> Result<crate::proc::RawOutput> {
+        Ok(crate::proc::RawOutput { code: Some(0), stdout: self.0.clone(), stderr: Vec::new() })
+    }
+}
+
+#[test]
+fn output_is_read_in_the_code_page_vboxmanage_wrote_it_in() {
+    // `C:\Users\João\Área de Trabalho\x.vdi` in code page 1252: ã is E3, Á is C1.
+    let mut bytes = b"\"SATA-0-0\"=\"C:\\Users\\Jo".to_vec();
+    bytes.extend([0xE3]);
+    bytes.extend(b"o\\");
+    bytes.extend([0xC1]);
+    bytes.extend(b"rea de Trabalho\\x.vdi\"\r\n");
+    let d = Driver::with(Arc::new(Cp1252(bytes.clone())), V71, HostOs::Windows, Arch::X86_64);
+    // Read as UTF-8 (what lab did), the path is not the one lab wrote.
+    assert!(d.run(&["showvminfo".into()]).expect("runs").contains('\u{FFFD}'));
+    let d = Driver::with(Arc::new(Cp1252(bytes)), V71, HostOs::Windows, Arch::X86_64).reading(encoding_rs::WINDOWS_1252);
+    assert_eq!(d.run(&["showvminfo".into()]).expect("runs"), "\"SATA-0-0\"=\"C:\\Users\\João\\Área de Trabalho\\x.vdi\"\n");
+}
+
+#[test]
+fn the_encoding_is_the_ansi_code_page_on_windows_and_utf8_elsewhere() {
+    assert_eq!(output_encoding(HostOs::Windows, None, &|| Some(1252)), encoding_rs::WINDOWS_1252);
+    // The system-wide "Unicode UTF-8" option: ACP 65001.
+    assert_eq!(output_encoding(HostOs::Windows, None, &|| Some(65001)), encoding_rs::UTF_8);
+    assert_eq!(output_encoding(HostOs::Windows, None, &|| None), encoding_rs::UTF_8);
+    assert_eq!(output_encoding(HostOs::Linux, None, &|| Some(1252)), encoding_rs::UTF_8);
+    assert_eq!(output_encoding(HostOs::Macos, None, &|| Some(1252)), encoding_rs::UTF_8);
+    assert_eq!(output_encoding(HostOs::Linux, Some("1252"), &|| None), encoding_rs::WINDOWS_1252);
+    assert_eq!(output_encoding(HostOs::Windows, Some("932"), &|| Some(1252)), encoding_rs::SHIFT_JIS);
+}
+
+/// Under Wine the registry answers like Windows': an ANSI code page is found.
+#[cfg(windows)]
+#[test]
+fn windows_has_an_ansi_code_page() {
+    assert!(ansi_codepage().is_some_and(|p| p > 0), "no ACP in the registry");
+}
+
+#[test]
+fn the_guest_type_is_one_this_virtualbox_has() {
+    // `list ostypes` of 7.1.4 (Global.cpp of October 2024): no Red Hat on ARM.
+    let v714 = "ID:          Other_arm64\nDescription: Other/Unknown (ARM 64-bit)\n\nID:          Oracle9_arm64\nDescription: Oracle Linux 9.x (ARM 64-bit)\n\nID:          Oracle_arm64\nDescription: Oracle Linux (ARM 64-bit)\n\nID:          RedHat_64\nDescription: Red Hat (64-bit)\n\n";
+    let known = parse_ostypes(v714);
+    assert_eq!(known, ["Other_arm64", "Oracle9_arm64", "Oracle_arm64", "RedHat_64"]);
+    assert_eq!(pick_ostype("RedHat9_arm64", &known), "Oracle9_arm64");
+    assert_eq!(pick_ostype("RedHat10_arm64", &known), "Oracle_arm64");
+    assert_eq!(pick_ostype("RedHat_64", &known), "RedHat_64");
+    // 7.1.18 and later know them; a translated list is read by place.
+    let later = "Identificação:  RedHat9_arm64\nDescrição: Red Hat 9.x (ARM 64-bit)\n\n";
+    assert_eq!(pick_ostype("RedHat9_arm64", &parse_ostypes(later)), "RedHat9_arm64");
+    assert_eq!(pick_ostype("RedHat9_arm64", &[]), "RedHat9_arm64");
+}
