@@ -17,6 +17,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("centos-stream-9.yaml", include_str!("../images/centos-stream-9.yaml")),
     ("rocky-9.yaml", include_str!("../images/rocky-9.yaml")),
     ("almalinux-9.yaml", include_str!("../images/almalinux-9.yaml")),
+    ("rocky-9-dvd.yaml", include_str!("../images/rocky-9-dvd.yaml")),
+    ("almalinux-9-dvd.yaml", include_str!("../images/almalinux-9-dvd.yaml")),
     ("centos-stream-10.yaml", include_str!("../images/centos-stream-10.yaml")),
     ("centos-7.yaml", include_str!("../images/centos-7.yaml")),
 ];
@@ -57,6 +59,35 @@ pub struct Image {
     pub kickstart: Family,
     /// True when the ISO holds every package the install needs.
     pub offline: bool,
+    /// The package repositories on the ISO (as its `.treeinfo` names them).
+    pub repositories: Vec<String>,
+    /// Which of the packages lab relies on the ISO carries.
+    pub carries: Vec<Carried>,
+}
+
+/// A package lab relies on that an ISO may or may not carry.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Carried {
+    /// cloud-init (AppStream on EL9/EL10): what gives each clone of a base its identity.
+    CloudInit,
+    /// The distribution's OpenJDK packages (AppStream).
+    Jdk,
+    /// python3 (BaseOS on EL9/EL10), for PySpark.
+    Python3,
+}
+
+impl Image {
+    /// The ISO carries `what`: a kickstart may ask for it without the network.
+    pub fn carries(&self, what: Carried) -> bool {
+        self.carries.contains(&what)
+    }
+
+    /// Only an ISO that carries cloud-init can make a base: its clones take their identity from
+    /// a seed disc at first boot.
+    pub fn can_make_base(&self) -> bool {
+        self.kickstart != Family::El7 && self.carries(Carried::CloudInit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -67,6 +98,8 @@ struct RawImage {
     iso: BTreeMap<String, RawIso>,
     kickstart: Family,
     offline: bool,
+    repositories: Vec<String>,
+    carries: Vec<Carried>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +142,8 @@ fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
             ostype: iso.ostype,
             kickstart: raw.kickstart,
             offline: raw.offline,
+            repositories: raw.repositories.clone(),
+            carries: raw.carries.clone(),
         });
     }
     Ok(out)
@@ -184,5 +219,21 @@ mod tests {
         }
         assert_eq!(find("centos-7", Arch::Aarch64), Err(vec![Arch::X86_64]), "CentOS 7 has no aarch64 ISO for VirtualBox");
         assert!(!names_for(Arch::Aarch64).contains(&"centos-7"));
+    }
+
+    /// What each ISO carries, as the distributions build them: a DVD has BaseOS and AppStream
+    /// (cloud-init, the JDKs); Rocky's minimal ISO has only `minimal` and BaseOS; CentOS 7's
+    /// Minimal ISO has neither cloud-init nor a JDK.
+    #[test]
+    fn only_isos_that_carry_cloud_init_make_bases() {
+        let base = |n: &str| find(n, Arch::X86_64).map(|i| i.can_make_base()).unwrap_or_else(|_| panic!("{n}"));
+        for n in ["centos-stream-9", "centos-stream-10", "rocky-9-dvd", "almalinux-9-dvd"] {
+            assert!(base(n), "{n}");
+            assert!(find(n, Arch::X86_64).is_ok_and(|i| i.carries(Carried::Jdk) && i.repositories.iter().any(|r| r == "AppStream")), "{n}");
+        }
+        for n in ["rocky-9", "almalinux-9", "centos-7"] {
+            assert!(!base(n), "{n}");
+            assert!(find(n, Arch::X86_64).is_ok_and(|i| !i.carries(Carried::Jdk)), "{n}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use minijinja::{Environment, UndefinedBehavior, context};
 
 use crate::error::{Error, Result};
 use crate::identity;
-use crate::images::Family;
+use crate::images::{Carried, Family};
 use crate::labfile::{JavaInstall, Lab, Node, checks};
 use crate::state::Keys;
 
@@ -17,6 +17,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("el7.ks.j2", include_str!("../../kickstart/el7.ks.j2")),
     ("post-common.sh.j2", include_str!("../../kickstart/post-common.sh.j2")),
     ("base.ks.j2", include_str!("../../kickstart/base.ks.j2")),
+    ("report.ks.j2", include_str!("../../kickstart/report.ks.j2")),
+    ("packages-check.sh.j2", include_str!("../../kickstart/packages-check.sh.j2")),
 ];
 
 fn template_name(f: Family) -> &'static str {
@@ -72,14 +74,31 @@ fn environment() -> std::result::Result<Environment<'static>, String> {
     Ok(env)
 }
 
+/// The JDK package the install puts in, when Java comes from the distribution and the ISO
+/// carries it (otherwise provisioning installs it from the network).
 fn java_package(lab: &Lab) -> std::result::Result<Option<String>, String> {
     let image = lab.image.as_ref().ok_or("kickstarts are for VirtualBox images")?;
     match lab.java.install {
+        JavaInstall::Package if !image.carries(Carried::Jdk) => Ok(None),
         JavaInstall::Package => {
             Ok(Some(image.kickstart.java_package(lab.java.version).ok_or_else(|| format!("{} has no Java {} package", image.title, lab.java.version))?))
         }
         JavaInstall::Tarball(_) => Ok(None),
     }
+}
+
+/// The packages (not groups) a kickstart installs: each must be on the ISO, and `%post` checks
+/// that each is installed.
+fn packages(family: Family, base: bool, java_package: Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = ["openssh-server", "tar", "which"].iter().map(|s| (*s).to_string()).collect();
+    if family != Family::El7 {
+        v.push("procps-ng".into());
+    }
+    if base {
+        v.push("cloud-init".into());
+    }
+    v.extend(java_package);
+    v
 }
 
 /// The kickstart of the lab's base image: the OS, cloud-init, the JDK when Java comes from the
@@ -92,6 +111,9 @@ pub fn render_base(lab: &Lab) -> std::result::Result<String, String> {
         Family::El10 => "RHEL10",
         Family::El7 => return Err(format!("{} has no base image: its ISO has no cloud-init; use `install: per-node`", image.title)),
     };
+    if !image.can_make_base() {
+        return Err(format!("{} has no base image: its ISO carries no cloud-init; use `install: per-node`", image.title));
+    }
     checks::lang(&lab.locale.lang)?;
     checks::keyboard(&lab.locale.keyboard)?;
     checks::timezone(&lab.locale.timezone)?;
@@ -102,7 +124,7 @@ pub fn render_base(lab: &Lab) -> std::result::Result<String, String> {
         image => context! { title => image.title },
         arch => image.arch.name(),
         locale => context! { lang => lab.locale.lang, keyboard => lab.locale.keyboard, timezone => lab.locale.timezone },
-        java_package => java_package(lab)?,
+        packages => packages(image.kickstart, true, java_package(lab)?),
     })
     .map_err(|e| format!("rendering the base kickstart: {e}"))
 }
@@ -142,7 +164,7 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
         host_private => host_private,
         host_public => host_public,
         hosts_file => crate::files::hosts_file(lab),
-        java_package => java_package,
+        packages => packages(image.kickstart, false, java_package),
     })
     .map_err(|e| format!("rendering the kickstart: {e}"))
 }

@@ -36,14 +36,33 @@ fn el9_kickstart_carries_the_node_identity() {
 }
 
 #[test]
-fn el7_writes_authorized_keys_and_package_java() {
+fn el7_writes_authorized_keys_and_leaves_package_java_to_provisioning() {
     let text = include_str!("../../labs/course-2018.yaml").replace("  install: tarball", "  install: package");
     let text: String = text.lines().filter(|l| !l.starts_with("  url: https://github.com") && !l.starts_with("  sha256:")).collect::<Vec<_>>().join("\n");
     let ks = render_node(&lab(&text), "master").expect("renders");
     assert!(ks.starts_with("#version=RHEL7\n"));
     assert!(!ks.contains("\nsshkey "));
     assert!(ks.contains("/home/spark/.ssh/authorized_keys"));
-    assert!(ks.contains("\njava-1.8.0-openjdk-devel\n"), "{ks}");
+    // CentOS 7's Minimal ISO carries no JDK: asking for one would stop the install.
+    assert!(!ks.contains("openjdk"), "{ks}");
+    assert!(ks.contains("%packages\n") && !ks.contains("--ignoremissing"), "{ks}");
+}
+
+/// A package the ISO lacks stops the install with its name: no `--ignoremissing`, a `%post`
+/// check of every package, and the installer's words on the serial port.
+#[test]
+fn kickstarts_fail_fast_and_report_on_the_serial_port() {
+    let lab = spark_lab();
+    let ks = render_node(&lab, "master").expect("renders");
+    assert!(!ks.contains("--ignoremissing"));
+    assert!(ks.contains("for p in openssh-server tar which procps-ng; do"), "{ks}");
+    assert!(ks.contains("%onerror\n") && ks.contains("> \"$t\"") && ks.contains("/tmp/packaging.log"), "{ks}");
+    let base = render_base(&lab).expect("base");
+    assert!(base.contains("\ncloud-init\n") && base.contains("services --enabled=sshd\n") && !base.contains("cloud-init-local"), "{base}");
+    let mut rocky = lab.clone();
+    rocky.image = crate::images::find("rocky-9", crate::labfile::Arch::X86_64).ok();
+    assert!(render_base(&rocky).is_err_and(|e| e.contains("cloud-init")));
+    assert!(!render_node(&rocky, "master").expect("rocky").contains("openjdk"), "the minimal ISO has no JDK");
 }
 
 #[test]

@@ -249,7 +249,8 @@ pub const BASE_DISK_GIB: u32 = 64;
 fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Image>, nodes: Option<&[crate::labfile::Node]>) -> InstallMode {
     let path = FieldPath::root().key("install");
     let written: Option<String> = c.get(&path);
-    let has_base = image.is_some_and(|i| i.kickstart != images::Family::El7);
+    // A base needs cloud-init from the ISO (each clone's identity comes from its seed disc).
+    let has_base = image.is_some_and(images::Image::can_make_base);
     let mode = match written.as_deref() {
         None if has_base && provider == ProviderKind::Virtualbox => InstallMode::Base,
         None => InstallMode::PerNode,
@@ -268,10 +269,20 @@ fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Ima
         && let Some(img) = image
         && !has_base
     {
+        let dvd = format!("{}-dvd", img.name);
+        let fix = if images::names().contains(&dvd.as_str()) {
+            format!("use the image's DVD (`image: {dvd}`, its ISO carries cloud-init), or `install: per-node`")
+        } else {
+            "use `install: per-node`".to_string()
+        };
         c.error(
             &path,
-            format!("{} cannot be a base image: its ISO has no cloud-init to give each clone its identity", img.title),
-            Some("use `install: per-node`"),
+            format!(
+                "{} cannot be a base image: its ISO ({}) carries no cloud-init to give each clone its identity",
+                img.title,
+                if img.repositories.is_empty() { "no repositories".to_string() } else { format!("repositories {}", img.repositories.join(", ")) }
+            ),
+            Some(&fix),
         );
     }
     if mode == InstallMode::Base

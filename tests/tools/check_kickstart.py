@@ -27,7 +27,7 @@ tempfile.tempdir = _scratch
 try:
     import pycdlib
     import yaml
-    from pykickstart.constants import KS_SHUTDOWN
+    from pykickstart.constants import KS_SHUTDOWN, KS_MISSING_IGNORE, KS_SCRIPT_ONERROR, KS_SCRIPT_POST
     from pykickstart.parser import KickstartParser
     from pykickstart.version import makeVersion
 except ImportError as e:
@@ -165,6 +165,21 @@ def check_seed(case, say):
     cloud_init(say, user_text, files["NETWORK-CONFIG;1"].decode(), macs[0], macs[1], case["ip"], prefix)
 
 
+def fail_fast(say, h):
+    """A package the ISO lacks stops the install (no --ignoremissing), every package %packages
+    names is checked by an erroronfail %post, an %onerror script reports on the serial port,
+    and no service is enabled by name but sshd (a missing unit fails the install)."""
+    if h.packages.handleMissing == KS_MISSING_IGNORE:
+        say("%packages --ignoremissing: a package the ISO lacks would be dropped silently")
+    posts = [s for s in h.scripts if s.type == KS_SCRIPT_POST]
+    if not any(s.errorOnFail and all(f" {p}" in s.script for p in h.packages.packageList) and "rpm -q" in s.script for s in posts):
+        say(f"no %post --erroronfail checks every package of %packages ({h.packages.packageList})")
+    if not any(s.type == KS_SCRIPT_ONERROR and "/dev/ttyS0" in s.script for s in h.scripts):
+        say("no %onerror script reports to the serial port")
+    if h.services.enabled != ["sshd"]:
+        say(f"services --enabled={','.join(h.services.enabled)}: only sshd (the packages enable their own units)")
+
+
 def check(case):
     problems = []
     say = lambda msg: problems.append(f"{case['ks']}: {msg}")
@@ -180,6 +195,7 @@ def check(case):
         r = subprocess.run(["bash", "-n"], input=s.script, capture_output=True, text=True)
         if r.returncode != 0:
             say(f"bash -n on a script: {r.stderr.strip()}")
+    fail_fast(say, h)
     if case.get("base"):
         check_base(case, say, h)
         check_image(say, case["iso"], "OEMDRV", {"KS.CFG;1": ks_bytes})

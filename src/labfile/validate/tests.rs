@@ -488,3 +488,19 @@ fn install_mode_is_base_where_the_image_has_cloud_init() {
     has(&errs(&replace("user: spark\n", "user: spark\ninstall: linked\n")), "install", 8, "unknown install mode");
     has(&errs(&replace("    ip: 192.168.56.11\n", "    ip: 192.168.56.11\n    disk: 100\n")), "install", 1, "100 GiB disk");
 }
+
+/// Rocky's and AlmaLinux's minimal ISOs carry no cloud-init: their labs install per node by
+/// default, and asking for a base is refused with the two ways out; their DVDs make bases.
+#[test]
+fn minimal_isos_install_per_node_and_their_dvds_make_bases() {
+    for image in ["rocky-9", "almalinux-9"] {
+        let minimal = replace("image: centos-stream-9\n", &format!("image: {image}\n"));
+        assert_eq!(ok(&minimal).install, crate::labfile::InstallMode::PerNode, "{image}");
+        let d = errs(&minimal.replace("user: spark\n", "user: spark\ninstall: base\n"));
+        has(&d, "install", 8, "carries no cloud-init");
+        let hint = d[0].hint.clone().unwrap_or_default();
+        assert!(hint.contains(&format!("image: {image}-dvd")) && hint.contains("install: per-node"), "{hint}");
+        let dvd = replace("image: centos-stream-9\n", &format!("image: {image}-dvd\n"));
+        assert_eq!(ok(&dvd).install, crate::labfile::InstallMode::Base, "{image}-dvd");
+    }
+}
