@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod dvd;
 pub mod http;
 pub mod term;
 

@@ -107,6 +107,11 @@ pub fn boot(vm: &mut Vm) {
             break;
         }
     }
+    // A serial port in file mode: VirtualBox's DrvRawFile opens its file anew at power-on
+    // (RTFILE_O_CREATE_REPLACE), so it holds this boot's output only.
+    if let Some(f) = crate::anaconda::serial_file(vm) {
+        let _ = fs::write(f, "");
+    }
     vm.pid = Some(spawn(vm, what));
     vm.state = String::new();
     vm.enter("running");
@@ -246,6 +251,8 @@ fn set_state(uuid: &str, state: &str, pid_too: bool) {
 /// A fault asked for by the test (`$VBOXSTANDIN_HOME/guest-fault`, lines `<vm> <state>`), taken
 /// once.
 fn take_fault(name: &str) -> Option<String> {
+    // Guests installing at once each take their own line: one at a time.
+    let _world = lock_world();
     let path = home().join("guest-fault");
     let text = fs::read_to_string(&path).ok()?;
     let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -296,6 +303,51 @@ pub fn install(uuid: &str) {
         run_for(uuid, env_secs("VBOXSTANDIN_MEDIA_CHECK_SECONDS", 20.0));
     }
     log("anaconda: kickstart from the OEMDRV disc");
+    let serial = crate::anaconda::serial_file(&vm);
+    let work = Path::new(&vm.folder).join("installer");
+    // The repositories on the install DVD, as its .treeinfo names them.
+    let variants = dvds(&vm)
+        .into_iter()
+        .filter_map(|p| fs::read(p).ok())
+        .find(|d| !matches!(crate::iso::label(d).as_deref(), Some("OEMDRV" | "cidata")))
+        .and_then(|d| crate::anaconda::variants(&d))
+        .unwrap_or_default();
+    let mut logs = vec![
+        ("anaconda.log", format!("INFO:anaconda.modules.payloads.source.cdrom: repositories on the install media: {}\n", variants.join(", "))),
+        ("packaging.log", String::new()),
+    ];
+    for body in crate::anaconda::scripts(&ks, "%pre") {
+        log("anaconda: running a %pre script");
+        crate::anaconda::run_script(&work, &body, &logs, serial.as_deref());
+    }
+    // %packages: each name must be in a repository of the media unless --ignoremissing (dnf's
+    // MarkingErrors, which Anaconda's dnf_manager raises as MissingSpecsError; non-interactive,
+    // pyanaconda/errors.py ErrorHandler.cb raises NonInteractiveError and the install stops).
+    let mut ignore_missing = false;
+    let mut wanted = Vec::new();
+    let mut in_packages = false;
+    for line in ks.lines().map(str::trim) {
+        if line.starts_with("%packages") {
+            in_packages = true;
+            ignore_missing = line.split_whitespace().any(|w| w == "--ignoremissing");
+        } else if line == "%end" {
+            in_packages = false;
+        } else if in_packages && !line.is_empty() && !line.starts_with(['@', '-', '#']) {
+            wanted.push(line.to_string());
+        }
+    }
+    let (packages, missing): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|p| variants.iter().any(|v| crate::anaconda::carries(v, p)));
+    for m in &missing {
+        logs[1].1 += &format!("DEBUG:dnf:No match for argument: {m}\n");
+    }
+    if !missing.is_empty() && !ignore_missing {
+        logs[0].1 += &format!(
+            "ERROR:anaconda.modules.payloads.payload.dnf.dnf_manager:Failed to apply specs!\nProblems in request:\nmissing packages: {}\n\
+             ERROR:anaconda:Non interactive installation failed: Some packages, groups or modules are missing.\n",
+            missing.join(", ")
+        );
+        install_failed(&ks, &work, &logs, serial.as_deref(), &format!("missing packages: {}", missing.join(", ")));
+    }
     // A disk that holds a system is wiped only when the kickstart says so; otherwise Anaconda
     // asks a person what to do with it.
     let installed = disk_path(&vm).is_some_and(|p| read_disk(&p).installed);
@@ -323,6 +375,19 @@ pub fn install(uuid: &str) {
         _ => {}
     }
     run_for(uuid, secs - secs / 2);
+    // `services --enabled`: each unit must exist on the installed system
+    // (pyanaconda/core/util.py enable_service: "Error enabling service %s").
+    let units: Vec<&str> = packages.iter().flat_map(|p| crate::anaconda::units(p).iter().copied()).chain(crate::anaconda::CORE_UNITS.iter().copied()).collect();
+    for line in ks.lines().map(str::trim).filter(|l| l.starts_with("services ")) {
+        for unit in opt(line, "enabled").unwrap_or("").split(',').filter(|u| !u.is_empty()) {
+            if !units.contains(&unit) {
+                logs[0].1 += &format!(
+                    "ERROR:anaconda:Error enabling service {unit}\nERROR:anaconda:Non interactive installation failed: Error enabling service {unit}\n"
+                );
+                install_failed(&ks, &work, &logs, serial.as_deref(), &format!("Error enabling service {unit}"));
+            }
+        }
+    }
     let mut disk = Disk { installed: true, ..Disk::default() };
     for line in ks.lines().map(str::trim) {
         if line.starts_with("network ") {
@@ -344,19 +409,8 @@ pub fn install(uuid: &str) {
             disk.keys.push(k.to_string());
         }
     }
-    let mut in_packages = false;
-    for line in ks.lines().map(str::trim) {
-        in_packages = if line.starts_with("%packages") {
-            true
-        } else if line == "%end" {
-            false
-        } else {
-            in_packages
-        };
-        if in_packages && line == "cloud-init" {
-            disk.cloud_init = true;
-        }
-    }
+    // cloud-init is there only if the media had it (`--ignoremissing` drops it silently).
+    disk.cloud_init = packages.iter().any(|p| p == "cloud-init");
     let files = post_files(&ks);
     for (path, body) in &files {
         if path.ends_with("/authorized_keys") {
@@ -395,6 +449,20 @@ pub fn install(uuid: &str) {
             idle();
         }
     }
+}
+
+/// A non-interactive install that stops: Anaconda runs the kickstart's `%onerror` scripts
+/// (pyanaconda's exception handling, `run_errorhandler` / ipmi_abort) and then waits; the VM
+/// keeps running with the error on its screen.
+fn install_failed(ks: &str, work: &Path, logs: &[(&str, String)], serial: Option<&Path>, why: &str) -> ! {
+    log(&format!("anaconda: Non interactive installation failed: {why}"));
+    for body in crate::anaconda::scripts(ks, "%onerror") {
+        log("anaconda: running an %onerror script");
+        crate::anaconda::run_script(work, body.as_str(), logs, serial);
+    }
+    log("anaconda: the installation was stopped due to an error; waiting for a person");
+    idle();
+    unreachable!()
 }
 
 /// cloud-init's NoCloud source: a disc labelled `cidata` whose instance this system has not

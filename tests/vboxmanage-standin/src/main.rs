@@ -24,6 +24,7 @@ macro_rules! errln {
     ($($t:tt)*) => { $crate::emit(true, &(format!($($t)*) + "\n")) };
 }
 
+mod anaconda;
 mod guest;
 mod iso;
 mod media;
@@ -747,9 +748,31 @@ fn platform_allows(vm: &Vm, option: &str, value: &str) {
 const DASHED: &[&str] =
     &["--audio-enabled", "--audio-driver", "--host-only-adapter", "--nic-type", "--cable-connected", "--mac-address", "--rtc-use-utc", "--nat-pf"];
 
+/// `--uart<N> <I/O base> <IRQ>` and `--uartmode<N> file <path>` take two values
+/// (VBoxManageModifyVM.cpp, MODIFYVM_UART / MODIFYVM_UARTMODE: the second is fetched with
+/// RTGetOptFetchValue unless the first is `off`, or `disconnected`): joined here into one.
+fn join_uart_values(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let two = (a.starts_with("--uart") && !a.starts_with("--uartmode") && !a.starts_with("--uarttype") && args.get(i + 1).is_some_and(|v| v != "off"))
+            || (a.starts_with("--uartmode") && args.get(i + 1).is_some_and(|v| v != "disconnected"));
+        if two {
+            let Some(second) = args.get(i + 2) else { syntax(&format!("Missing argument to '{a}'")) };
+            out.extend([a.clone(), format!("{} {second}", args[i + 1])]);
+            i += 3;
+        } else {
+            out.push(a.clone());
+            i += 1;
+        }
+    }
+    out
+}
+
 fn modifyvm(rest: &[String]) {
     let Some(vmname) = rest.first() else { syntax("VM name or UUID required") };
-    let a = parse(&rest[1..], &[]);
+    let a = parse(&join_uart_values(&rest[1..]), &[]);
     if major_minor().0 < 7
         && let Some((o, _)) = a.opts.iter().find(|(o, _)| DASHED.iter().any(|d| o.starts_with(d)))
     {
@@ -827,6 +850,24 @@ fn modifyvm(rest: &[String]) {
             | "--acpi"
             | "--pae" => {
                 vm.other.insert(o.trim_start_matches('-').replace('-', ""), v.clone());
+            }
+            _ if idx("--uartmode").is_some() => {
+                let n = idx("--uartmode").unwrap_or(1);
+                match v.split_once(' ') {
+                    Some(("file", path)) => vm.other.insert(format!("uartmode{n}"), format!("file,{path}")),
+                    _ if v == "disconnected" => vm.other.insert(format!("uartmode{n}"), "disconnected".into()),
+                    _ => syntax(&format!("Invalid UART mode '{v}'")),
+                };
+            }
+            _ if idx("--uart").is_some() => {
+                let n = idx("--uart").unwrap_or(1);
+                if v == "off" {
+                    vm.other.remove(&format!("uart{n}"));
+                } else {
+                    let (base, irq) = v.split_once(' ').unwrap_or_else(|| syntax("Missing argument to '--uart'"));
+                    let base = u32::from_str_radix(base.trim_start_matches("0x").trim_start_matches("0X"), 16).unwrap_or_else(|_| syntax("Invalid I/O base"));
+                    vm.other.insert(format!("uart{n}"), format!("{base:#06x},{irq}"));
+                }
             }
             other => syntax(&format!("Unknown option: {other}")),
         }
@@ -1195,6 +1236,17 @@ fn showvminfo(rest: &[String]) {
                 );
             }
             None => o += &format!("nic{n}=\"none\"\n"),
+        }
+    }
+    // Serial ports as VBoxManageInfo.cpp prints them machine-readably: `uart1="0x03f8,4"`,
+    // `uartmode1="file,<path>"`, or `uart1="off"`.
+    for n in 1..=2 {
+        match vm.other.get(&format!("uart{n}")) {
+            Some(u) => {
+                o += &format!("uart{n}=\"{u}\"\n");
+                o += &format!("uartmode{n}=\"{}\"\n", esc(vm.other.get(&format!("uartmode{n}")).map_or("disconnected", String::as_str)));
+            }
+            None => o += &format!("uart{n}=\"off\"\n"),
         }
     }
     if !vm.description.is_empty() {
