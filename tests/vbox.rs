@@ -91,9 +91,8 @@ impl VboxLab {
         for name in ["jdk-17-lab.tar.gz", "spark-3.5.7-bin-hadoop3.tgz", "spark-3.5.7-bin-hadoop3.tgz.sha512"] {
             std::fs::hard_link(f.join(name), served.path().join(name)).expect("link");
         }
-        // Any file with the right checksum will do for the OS ISO: the stand-in reads only the
-        // OEMDRV disc.
-        let iso: Vec<u8> = (0..2_000_000u32).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect();
+        // The OS DVD: the stand-in's Anaconda reads its repositories from its `.treeinfo`.
+        let iso = crate::support::dvd::install_iso("CentOS-Stream-9-BaseOS-x86_64", crate::support::dvd::DVD, 2_000_000);
         std::fs::write(served.path().join("CentOS-Stream-9-latest-x86_64-dvd1.iso"), &iso).expect("iso");
         let iso_sum = {
             use sha2::Digest;
@@ -138,6 +137,19 @@ impl VboxLab {
     pub fn with_base(self) -> Self {
         let file = self.dir.join("lab.yaml");
         let text = std::fs::read_to_string(&file).expect("lab.yaml").replace("install: per-node\n", "");
+        std::fs::write(&file, text).expect("lab.yaml");
+        self
+    }
+
+    /// The OS ISO carries only these repositories (its `.treeinfo`), e.g. a minimal ISO's.
+    pub fn with_install_iso(self, variants: &[&str]) -> Self {
+        use sha2::Digest;
+        let iso = crate::support::dvd::install_iso("Minimal-9-x86_64", variants, 2_000_000);
+        std::fs::write(self._served.path().join("CentOS-Stream-9-latest-x86_64-dvd1.iso"), &iso).expect("iso");
+        let file = self.dir.join("lab.yaml");
+        let text = std::fs::read_to_string(&file).expect("lab.yaml");
+        let old = text.lines().find(|l| l.starts_with("  sha256: ")).expect("the ISO's sha256").to_string();
+        let text = text.replacen(&old, &format!("  sha256: {:x}", sha2::Sha256::digest(&iso)), 1);
         std::fs::write(&file, text).expect("lab.yaml");
         self
     }
@@ -349,7 +361,9 @@ fn an_interrupted_up_continues_without_recreating_vms() {
     child.kill().expect("kill lab up");
     let _ = child.wait();
     assert_eq!(lab.calls("createvm"), 3);
-    assert_eq!(lab.calls("modifyvm lab-vb62-master"), 2, "the locked modifyvm was not tried again");
+    // The settings (locked once, so tried again) and the installer's serial port.
+    assert_eq!(lab.calls("modifyvm lab-vb62-master --uart1"), 1);
+    assert_eq!(lab.calls("modifyvm lab-vb62-master"), 3, "the locked modifyvm was not tried again");
     let out = lab.lab().args(["up", "--no-provision"]).run().ok();
     assert_eq!(lab.calls("createvm"), 3, "VMs were created again:\n{}", out.stderr);
     assert_eq!(lab.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");

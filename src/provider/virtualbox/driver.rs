@@ -366,6 +366,15 @@ impl Driver {
         self.run_retry(&s(&["modifyvm", vm, "--boot1", "disk", "--boot2", "none", "--boot3", "none", "--boot4", "none"])).map(drop)
     }
 
+    /// The VM's first serial port (COM1; the UART at 0x3F8, IRQ 4) written to `path` on the host:
+    /// the installer's kickstart scripts report there. VirtualBox opens the file anew at each
+    /// power-on.
+    pub fn serial_to_file(&self, vm: &str, path: &Path) -> Result<()> {
+        let mut v = s(&["modifyvm", vm, "--uart1", "0x3F8", "4", "--uartmode1", "file"]);
+        v.push(path.display().to_string());
+        self.run_retry(&v).map(drop)
+    }
+
     /// Types PC scancodes (hex bytes) on the VM's keyboard.
     pub fn type_scancodes(&self, vm: &str, codes: &[&str]) -> Result<()> {
         let mut v = s(&["controlvm", vm, "keyboardputscancode"]);

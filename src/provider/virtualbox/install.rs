@@ -11,6 +11,43 @@ const INSTALL_KEYS: &[&str] = &["e0", "48", "e0", "c8", "1c", "9c"];
 /// How long the install DVD's boot menu waits before it takes its default entry.
 const BOOT_MENU_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The file in the VM's folder that its first serial port writes to during the install.
+const SERIAL_LOG: &str = "installer-serial.log";
+
+/// Keys typed later than this before the menu's timeout could land after it (in the media
+/// check or the installer): lab stops a little before.
+fn typed_too_late(elapsed: Duration) -> bool {
+    elapsed + Duration::from_secs(3) >= BOOT_MENU_TIMEOUT
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// What the installer wrote on the serial port (the kickstart's `%pre` and `%onerror`
+/// scripts): that it started, and the installer's last words when it failed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct InstallerReport {
+    pub started: bool,
+    pub failed: Option<String>,
+}
+
+impl InstallerReport {
+    pub fn read(path: &Path) -> Self {
+        std::fs::read(path).map(|b| Self::parse(&String::from_utf8_lossy(&b))).unwrap_or_default()
+    }
+
+    /// A failure counts once its report is complete (`lab-install: end`), so lab shows all of it.
+    pub fn parse(text: &str) -> Self {
+        let started = text.lines().any(|l| l.trim_end() == "lab-install: started");
+        let failed = text.split_once("lab-install: failed").and_then(|(_, rest)| rest.split_once("lab-install: end")).map(|(words, _)| {
+            let words: Vec<&str> = words.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+            words.join("\n")
+        });
+        Self { started, failed }
+    }
+}
+
 /// How long a whole install usually takes, for the display.
 const TYPICAL_INSTALL: Duration = Duration::from_secs(8 * 60);
 
@@ -75,6 +112,16 @@ impl VirtualBox {
         }
         let mut start = Instant::now();
         let mut typed = false;
+        let mut menu_passed = false;
+        // The installer reports on the first serial port (kickstart %pre / %onerror), which
+        // VirtualBox writes to this file; a VM made before lab did this gets it now.
+        let serial = info.serial_file.clone().unwrap_or_else(|| info.folder().join(SERIAL_LOG));
+        if info.serial_file.is_none() && matches!(info.state, VmState::PowerOff | VmState::Aborted) {
+            // Best effort: without it a failed install is noticed only at the timeout.
+            if let Err(e) = d.serial_to_file(&vm, &serial) {
+                cx.reporter.note(&format!("{who}: no serial port for the installer's reports ({e}); a failed install shows only at the timeout"));
+            }
+        }
         match info.state {
             VmState::Paused => d.resume(&vm)?,
             VmState::PowerOff | VmState::Saved | VmState::Aborted => d.start(&vm)?,
@@ -87,11 +134,16 @@ impl VirtualBox {
                     Some(ran) if ran < BOOT_MENU_TIMEOUT.saturating_sub(Duration::from_secs(5)) => {
                         start = Instant::now().checked_sub(ran).unwrap_or(start);
                     }
-                    _ => typed = true,
+                    _ => {
+                        typed = true;
+                        menu_passed = true;
+                    }
                 }
             }
         }
         let deadline = start + install_timeout();
+        let mut keys_at = self.boot_keys_delay;
+        let mut started = false;
         loop {
             let info = d.vm(&vm)?.ok_or_else(|| Error::node(who, format!("VM {vm} disappeared")))?;
             let elapsed = start.elapsed();
@@ -109,12 +161,40 @@ impl VirtualBox {
                 }
                 _ => {}
             }
-            if !typed && elapsed >= self.boot_keys_delay {
-                // Best effort: a menu that ignores the keys only costs the media check.
+            let report = InstallerReport::read(&serial);
+            if let Some(words) = report.failed {
+                // Lab saw this install fail: the VM is powered off, and the next `lab up`
+                // installs again (its discs are still attached).
+                let kept = info.log().with_file_name("install-failed.log");
+                let _ = std::fs::write(&kept, &words);
+                let _ = d.power_off(&vm);
+                return Err(Error::node_hint(
+                    who,
+                    format!("the installer stopped with an error after {}:\n{}", clock(elapsed), indent(&words)),
+                    format!(
+                        "the installer's words above say why (kept in {}): for missing packages use an image whose ISO carries them (the distribution's DVD) or `install: per-node`; then run `lab up` again, which installs anew",
+                        kept.display()
+                    ),
+                ));
+            }
+            started |= report.started;
+            // The boot menu may not show yet when the keys come (a slow host, a late USB
+            // keyboard): they are typed again until the installer says it runs, while the
+            // menu can still take them (its timeout picks the media check).
+            if !started && !menu_passed && elapsed >= keys_at && !typed_too_late(elapsed) {
                 let _ = d.type_scancodes(&vm, INSTALL_KEYS);
                 typed = true;
+                keys_at = elapsed + self.boot_keys_delay.max(self.poll);
             }
-            let phase = if elapsed < self.boot_keys_delay { "booting the installer".to_string() } else { "installing".to_string() };
+            let phase = if started {
+                "installing".to_string()
+            } else if elapsed < self.boot_keys_delay {
+                "booting the installer".to_string()
+            } else if elapsed < BOOT_MENU_TIMEOUT + Duration::from_secs(30) || !typed {
+                "starting the installer".to_string()
+            } else {
+                "no word from the installer yet: the DVD's media check may be running (Esc in the VM's window skips it)".to_string()
+            };
             cx.reporter.phase(who, &format!("{phase} ({} of about {} min)", clock(elapsed), TYPICAL_INSTALL.as_secs() / 60));
             if Instant::now() > deadline {
                 return Err(Error::node_hint(
@@ -208,5 +288,23 @@ impl VirtualBox {
             problem: format!("another machine already answers SSH at {}: the lab's address is taken", taken.join(", ")),
             fix: "stop that machine (another lab, a Vagrant VM?), or give the lab another network in the lab file (network.cidr); nothing was created".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::InstallerReport;
+
+    #[test]
+    fn the_installer_s_report_is_read_once_complete() {
+        assert_eq!(InstallerReport::parse(""), InstallerReport::default());
+        let started = InstallerReport::parse("lab-install: started\r\n");
+        assert!(started.started && started.failed.is_none());
+        // Half a report: wait for its end.
+        assert!(InstallerReport::parse("lab-install: started\nlab-install: failed\n==> /tmp/packaging.log <==\n").failed.is_none());
+        let r = InstallerReport::parse(
+            "lab-install: started\nlab-install: failed\n==> /tmp/packaging.log <==\nDEBUG:dnf:No match for argument: cloud-init\n\nlab-install: end\n",
+        );
+        assert_eq!(r.failed.as_deref(), Some("==> /tmp/packaging.log <==\nDEBUG:dnf:No match for argument: cloud-init"));
     }
 }

@@ -111,6 +111,8 @@ pub struct VmInfo {
     pub state_since: Option<std::time::SystemTime>,
     /// The first boot device (`boot1`: `disk`, `dvd`, ...).
     pub boot_first: Option<String>,
+    /// The file the first serial port writes to (`uart1` on, `uartmode1="file,PATH"`).
+    pub serial_file: Option<PathBuf>,
 }
 
 /// `2026-11-24T09:15:02.123000000` (UTC, as `VMStateChangeTime` gives it).
@@ -240,6 +242,7 @@ pub(super) fn vm_info(m: &BTreeMap<String, String>) -> VmInfo {
         current_snapshot: m.get("CurrentSnapshotName").cloned(),
         state_since: m.get("VMStateChangeTime").and_then(|t| parse_utc(t)),
         boot_first: m.get("boot1").cloned(),
+        serial_file: m.get("uart1").filter(|u| *u != "off").and_then(|_| m.get("uartmode1")).and_then(|mode| mode.strip_prefix("file,")).map(PathBuf::from),
     }
 }
 
