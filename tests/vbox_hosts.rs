@@ -117,11 +117,9 @@ fn an_address_that_already_answers_ssh_is_refused_and_nothing_is_made() {
     assert_eq!(lab.calls("hostonlyif create"), 1, "lab created a host-only interface before refusing");
 }
 
-/// lab killed right after its k-th VBoxManage call, for every k of a whole run: the next
-/// `lab up` converges with no VM twice, and `destroy` leaves nothing. Three labs share the
-/// k's between them, so the whole run takes a third of the time. How many calls a run makes
-/// depends on how often lab looked at a VM while it waited: each lab goes on until a run ends
-/// before its k.
+/// lab killed right after its k-th VBoxManage call: the next `lab up` converges with no VM
+/// twice, and `destroy` leaves nothing. CI tries a sample of the calls (printed with its seed;
+/// `LAB_TEST_SEED=N` repeats it); `bash tests/faults/kill_points.sh` tries every call.
 #[test]
 fn killed_after_any_vboxmanage_call_the_next_up_converges() {
     const LABS: usize = 3;
@@ -132,18 +130,7 @@ fn killed_after_any_vboxmanage_call_the_next_up_converges() {
     let full = std::fs::read_to_string(first.world().join("calls.log")).expect("calls").lines().count();
     first.lab().args(["destroy", "--yes"]).run().ok();
     assert!(first.leftovers().is_empty(), "{:?}", first.leftovers());
-    std::thread::scope(|s| {
-        for (i, lab) in labs.iter().enumerate() {
-            s.spawn(move || {
-                for k in (1..).filter(|k| k % LABS == i) {
-                    if !killed_after(lab, k) {
-                        assert!(k > full / 2, "a whole run made fewer than {k} calls; the first made {full}");
-                        break;
-                    }
-                }
-            });
-        }
-    });
+    kill_at(&labs, full);
 }
 
 /// The same with base images: every run makes the base anew (the last one is pruned), so a kill
@@ -160,14 +147,53 @@ fn killed_after_any_call_while_making_a_base_the_next_up_converges() {
     first.lab().args(["destroy", "--yes"]).run().ok();
     first.lab().args(["base", "prune"]).run().ok();
     assert!(first.leftovers().is_empty(), "{:?}", first.leftovers());
+    kill_at(&labs, full);
+}
+
+/// Kill points for `labs` (which share them, three at a time): a sample of `SAMPLED` calls of
+/// a run of `full` calls, or with `LAB_KILL_ALL=1` every call until a run ends before its k.
+/// How many calls a run makes depends on how often lab looked at a VM while it waited.
+fn kill_at(labs: &[VboxLab], full: usize) {
+    const SAMPLED: usize = 9;
+    if std::env::var_os("LAB_KILL_ALL").is_some() {
+        let n = labs.len();
+        std::thread::scope(|s| {
+            for (i, lab) in labs.iter().enumerate() {
+                s.spawn(move || {
+                    for k in (1..).filter(|k| k % n == i) {
+                        if !killed_after(lab, k) {
+                            assert!(k > full / 2, "a whole run made fewer than {k} calls; the first made {full}");
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        return;
+    }
+    let seed: u64 = std::env::var("LAB_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1);
+    // xorshift64: enough to spread kill points over the run, and repeatable from the seed.
+    let mut x = seed.max(1);
+    let mut points: Vec<usize> = (0..SAMPLED)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + usize::try_from(x % full as u64).unwrap_or(0)
+        })
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    eprintln!("kill points (LAB_TEST_SEED={seed}, {full} calls in a whole run): {points:?}");
     std::thread::scope(|s| {
         for (i, lab) in labs.iter().enumerate() {
+            let mine: Vec<usize> = points.iter().copied().skip(i).step_by(labs.len()).collect();
             s.spawn(move || {
-                for k in (1..).filter(|k| k % LABS == i) {
-                    if !killed_after(lab, k) {
-                        assert!(k > full / 2, "a whole run made fewer than {k} calls; the first made {full}");
-                        break;
-                    }
+                for k in mine {
+                    killed_after(lab, k);
                 }
             });
         }
