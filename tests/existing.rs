@@ -24,8 +24,12 @@ chroot $R sh -c 'id -u admin >/dev/null 2>&1 || useradd -m -s /bin/bash admin; u
 chroot $R install -d -m 700 -o admin -g admin /home/admin/.ssh
 cp $D/../admin.pub $R/home/admin/.ssh/authorized_keys; chroot $R chown admin:admin /home/admin/.ssh/authorized_keys
 echo 'admin ALL=(ALL) NOPASSWD: ALL' > $R/etc/sudoers.d/admin
-cp $D/hostkey $R/etc/ssh/outside_host_key; chmod 600 $R/etc/ssh/outside_host_key
-exec chroot $R /usr/sbin/sshd -D -e -o ListenAddress=$IP -h /etc/ssh/outside_host_key -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no
+H=""
+for k in $D/hostkey*; do
+  case $k in *.pub) continue ;; esac
+  cp $k $R/etc/ssh/outside_$(basename $k); chmod 600 $R/etc/ssh/outside_$(basename $k); H="$H -h /etc/ssh/outside_$(basename $k)"
+done
+exec chroot $R /usr/sbin/sshd -D -e -o ListenAddress=$IP $H -o UsePAM=no -o PasswordAuthentication=no -o PermitRootLogin=no
 "#;
 
 /// Machines that lab did not create.
@@ -43,6 +47,13 @@ fn sh(cmd: &str) {
 
 impl Outside {
     pub fn new(workers: usize) -> Self {
+        Self::with_host_keys(workers, &["ed25519"], false)
+    }
+
+    /// Machines whose sshd has host keys of these types (the first is `hostkey`, the others
+    /// `hostkey_<type>`), the same on every machine when `shared` (clones made without new
+    /// keys). With more than the one ed25519 key, `known_hosts` is what `ssh-keyscan` writes.
+    pub fn with_host_keys(workers: usize, types: &[&str], shared: bool) -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("ex{}{n}", std::process::id() % 10_000);
         let net = format!("10.{}.{}", 150 + n, std::process::id() % 250);
@@ -61,7 +72,16 @@ impl Outside {
             for sub in ["up", "work", "root"] {
                 std::fs::create_dir_all(nd.join(sub)).expect("mkdir");
             }
-            sh(&format!("ssh-keygen -q -t ed25519 -N '' -f {}/hostkey", nd.display()));
+            for (j, t) in types.iter().enumerate() {
+                let file = if j == 0 { "hostkey".to_string() } else { format!("hostkey_{t}") };
+                if shared && i > 0 {
+                    for suffix in ["", ".pub"] {
+                        std::fs::copy(d.join(&me.nodes[0].0).join(format!("{file}{suffix}")), nd.join(format!("{file}{suffix}"))).expect("copy key");
+                    }
+                } else {
+                    sh(&format!("ssh-keygen -q -t {t} -N '' -f {}/{file}", nd.display()));
+                }
+            }
             let ns = format!("{}-{name}", me.tag);
             sh(&format!(
                 "ip netns add {ns} && ip link add {t}v{i} type veth peer name eth0 netns {ns} && ip link set {t}v{i} master {t} && ip link set {t}v{i} up \
@@ -83,7 +103,6 @@ impl Outside {
             let public = std::fs::read_to_string(nd.join("hostkey.pub")).expect("pub");
             known.push_str(&format!("{ip} {}\n", public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")));
         }
-        std::fs::write(d.join("known_hosts"), known).expect("known_hosts");
         for (_, ip) in &me.nodes {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while std::net::TcpStream::connect((ip.as_str(), 22)).is_err() {
@@ -91,6 +110,17 @@ impl Outside {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
+        if types != ["ed25519"] {
+            // As people make it: every key of every machine, as ssh-keyscan writes them.
+            let ips: Vec<&str> = me.nodes.iter().map(|(_, ip)| ip.as_str()).collect();
+            let scan = Command::new("ssh-keyscan").args(["-T", "5"]).args(&ips).output().expect("ssh-keyscan");
+            known = String::from_utf8_lossy(&scan.stdout).into_owned();
+            for t in types {
+                let name = if *t == "ecdsa" { "ecdsa-sha2-nistp256".to_string() } else { format!("ssh-{t}") };
+                assert!(known.contains(&name), "ssh-keyscan found no {name} key:\n{known}");
+            }
+        }
+        std::fs::write(d.join("known_hosts"), known).expect("known_hosts");
         me
     }
 
@@ -141,6 +171,27 @@ impl Drop for Outside {
 fn fingerprint_of(m: &Outside, node: &str) -> String {
     let fp = Command::new("ssh-keygen").args(["-lf", &format!("{}/{node}/hostkey.pub", m.path().display())]).output().expect("ssh-keygen");
     String::from_utf8_lossy(&fp.stdout).split_whitespace().nth(1).expect("fingerprint").to_string()
+}
+
+/// Host keys as most servers have them: RSA (alone, or with ECDSA and Ed25519), the same on
+/// every machine or each its own, `known_hosts` from `ssh-keyscan`; every node logged into at
+/// once (`lab up` as the lab's login, then `lab run` and `lab ssh` as the lab user), 20 rounds:
+/// every login works.
+#[test]
+fn rsa_host_keys_log_in_every_time() {
+    for (types, shared) in [(&["rsa"][..], true), (&["rsa", "ecdsa", "ed25519"][..], true), (&["rsa", "ecdsa", "ed25519"][..], false), (&["rsa"][..], false)] {
+        let m = Outside::with_host_keys(2, types, shared);
+        let dir = m.lab_file(true, "java:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/x.sha512\n");
+        for round in 1..=20 {
+            let out = Lab::new(&dir).args(["up", "--no-provision"]).run();
+            assert_eq!(out.code, 0, "{types:?} shared={shared}, round {round}: {}", out.stderr);
+            let out = Lab::new(&dir).args(["run", "--", "hostname"]).run();
+            assert_eq!(out.code, 0, "{types:?} shared={shared}, round {round}: lab run: {}", out.stderr);
+            let out = Lab::new(&dir).args(["ssh", "node2", "--", "hostname"]).run();
+            assert_eq!(out.stdout, "node2\n", "{types:?} shared={shared}, round {round}: lab ssh: {}", out.stderr);
+        }
+        Lab::new(&dir).args(["destroy", "--yes"]).run().ok();
+    }
 }
 
 #[test]

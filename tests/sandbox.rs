@@ -264,6 +264,25 @@ fn halt_keeps_disks_and_a_second_up_changes_nothing() {
     assert_eq!(std::fs::metadata(&state_file).expect("state").modified().expect("mtime"), mtime);
 }
 
+/// A lab brought up with `--no-provision` has no Spark: a snapshot of it saves and restores
+/// the machines and starts nothing that never ran.
+#[test]
+fn snapshots_of_an_unprovisioned_lab_start_only_what_ran() {
+    let lab = SandboxLab::new(1);
+    lab.lab().args(["up", "--no-provision"]).run().ok();
+    lab.ssh(11, "echo kept | sudo -n tee /opt/kept >/dev/null").ok();
+    let saved = lab.lab().args(["snapshot", "save", "bare"]).run().ok();
+    assert!(!saved.stderr.contains("spark_master"), "{}", saved.stderr);
+    lab.ssh(11, "sudo -n rm /opt/kept").ok();
+    let restored = lab.lab().args(["snapshot", "restore", "bare"]).run().ok();
+    assert!(!restored.stderr.contains("spark_master") && restored.stderr.contains("no Spark daemons ran"), "{}", restored.stderr);
+    assert_eq!(lab.ssh(11, "cat /opt/kept").ok().stdout.trim(), "kept");
+    let status = lab.lab().args(["--json", "status"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    assert!(v["nodes"].as_array().expect("nodes").iter().all(|n| n["ssh"] == true && n["spark"] != true), "{v}");
+    lab.lab().args(["destroy", "--yes"]).run().ok();
+}
+
 #[test]
 fn two_labs_side_by_side_are_destroyed_independently() {
     let a = SandboxLab::new(1);

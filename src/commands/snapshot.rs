@@ -1,6 +1,8 @@
 //! `lab snapshot save|restore|list|delete`: every node's disks at once. Save halts the nodes
 //! (unless `--live`, VirtualBox only), saves, and starts them again; restore halts them, puts
-//! the disks back and starts the cluster as it was (daemons too), installing nothing.
+//! the disks back and starts the cluster as it was (daemons too), installing nothing. What runs
+//! again is what ran: the Spark daemons only when the master's ran when the snapshot was taken
+//! (a lab brought up with `--no-provision` has none to start).
 
 use serde_json::json;
 
@@ -18,10 +20,34 @@ fn running(cx: &LabCx<'_>) -> Result<bool> {
     Ok(cx.provider.status(&cx.lab, &cx.sd)?.iter().any(|m| m.reachable || m.state == "running"))
 }
 
-/// Starts the machines and the Spark daemons again.
-fn resume(cx: &LabCx<'_>) -> Result<()> {
-    let steps = plan::resume(&cx.lab, cx.provider.as_ref());
+/// Starts the machines again, and the Spark daemons when `spark` (they ran before).
+fn resume(cx: &LabCx<'_>, spark: bool) -> Result<()> {
+    let mut steps = plan::resume(&cx.lab, cx.provider.as_ref());
+    if !spark {
+        let machines = plan::up(&cx.lab, cx.provider.as_ref(), false).len();
+        steps.truncate(machines);
+    }
     super::up::execute(cx, &steps, false, std::time::Duration::from_secs(60)).map(drop)
+}
+
+/// Whether the master's Spark daemon runs now (observed on the master; unreachable or not
+/// installed counts as not running).
+fn spark_running(cx: &LabCx<'_>) -> bool {
+    let lab = &cx.lab;
+    let master = lab.master();
+    let (Ok(keys), Ok(rt)) = (cx.keys(), cx.rt()) else { return false };
+    let Ok(target) = cx.provider.target(lab, &cx.sd, &keys, master) else { return false };
+    rt.block_on(async {
+        let Ok(s) = crate::remote::Session::connect(&target, std::time::Duration::from_secs(5)).await else { return false };
+        let code = s.exec(&crate::spark::status(crate::spark::Daemon::Master, &lab.user)).await.ok().map(|o| o.status);
+        s.close().await;
+        code == Some(0)
+    })
+}
+
+/// The state key that says whether the cluster ran when snapshot `name` was taken.
+fn spark_key(name: &str) -> String {
+    format!("snapshot-spark:{name}")
 }
 
 pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
@@ -52,12 +78,16 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
                 return Err(Error::Usage(format!("lab {lab:?} has no machines to snapshot yet; `lab up` builds them")));
             }
             let was_running = running(cx)?;
+            let spark = was_running && spark_running(cx);
             if was_running && !live {
                 cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
             }
             let saved = cx.provider.snapshot_save(&cx.lab, &cx.sd, name, *live);
+            if saved.is_ok() {
+                cx.sd.record(&spark_key(name), if spark { "running" } else { "stopped" })?;
+            }
             if was_running && !live {
-                resume(cx)?;
+                resume(cx, spark)?;
             }
             saved?;
             cx.printer.finish();
@@ -67,16 +97,20 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             if !existing.contains(name) {
                 return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
             }
+            // Snapshots taken before lab noted this ran their cluster, as lab then assumed.
+            let spark = cx.sd.load()?.and_then(|s| s.resources.get(&spark_key(name)).cloned()).is_none_or(|v| v == "running");
             cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
             cx.provider.snapshot_restore(&cx.lab, &cx.sd, name)?;
-            resume(cx)?;
-            cx.printer.info(&format!("lab {lab:?} is back at snapshot {name:?}, its cluster running"));
+            resume(cx, spark)?;
+            let what = if spark { "its cluster running" } else { "its machines running (no Spark daemons ran when it was taken)" };
+            cx.printer.info(&format!("lab {lab:?} is back at snapshot {name:?}, {what}"));
         }
         SnapshotCmd::Delete { name } => {
             if !existing.contains(name) {
                 return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
             }
             cx.provider.snapshot_delete(&cx.lab, &cx.sd, name)?;
+            cx.sd.forget(&spark_key(name))?;
             cx.printer.info(&format!("snapshot {name:?} of lab {lab:?} deleted"));
         }
         SnapshotCmd::List => {}
