@@ -33,16 +33,8 @@ fn resume(cx: &LabCx<'_>, spark: bool) -> Result<()> {
 /// Whether the master's Spark daemon runs now (observed on the master; unreachable or not
 /// installed counts as not running).
 fn spark_running(cx: &LabCx<'_>) -> bool {
-    let lab = &cx.lab;
-    let master = lab.master();
     let (Ok(keys), Ok(rt)) = (cx.keys(), cx.rt()) else { return false };
-    let Ok(target) = cx.provider.target(lab, &cx.sd, &keys, master) else { return false };
-    rt.block_on(async {
-        let Ok(s) = crate::remote::Session::connect(&target, std::time::Duration::from_secs(5)).await else { return false };
-        let code = s.exec(&crate::spark::status(crate::spark::Daemon::Master, &lab.user)).await.ok().map(|o| o.status);
-        s.close().await;
-        code == Some(0)
-    })
+    rt.block_on(super::status::probe(cx, &keys, cx.lab.master())).1 == Some(0)
 }
 
 /// The state key that says whether the cluster ran when snapshot `name` was taken.

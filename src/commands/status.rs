@@ -10,6 +10,16 @@ use crate::error::Result;
 use crate::remote::Session;
 use crate::spark::{self, Daemon};
 
+/// Logs in to node `n` and asks about its Spark daemon: whether it answered SSH, and the exit
+/// code of [`spark::status`] (0 running, 3 not installed, else stopped).
+pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::labfile::Node) -> (bool, Option<u32>) {
+    let Ok(t) = cx.provider.target(&cx.lab, &cx.sd, keys, n) else { return (false, None) };
+    let Ok(s) = Session::connect(&t, Duration::from_secs(3)).await else { return (false, None) };
+    let daemon = s.exec(&spark::status(Daemon::of(n), &cx.lab.user)).await.ok().map(|o| o.status);
+    s.close().await;
+    (true, daemon)
+}
+
 pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let lab = &cx.lab;
     cx.provider.available(lab)?;
@@ -20,12 +30,10 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         let keys = keys.as_ref();
         let reachable = machines.iter().any(|m| m.node == n.name && m.reachable);
         async move {
-            let Some(keys) = keys.filter(|_| reachable) else { return (false, None) };
-            let Ok(t) = cx.provider.target(lab, &cx.sd, keys, n) else { return (false, None) };
-            let Ok(s) = Session::connect(&t, Duration::from_secs(3)).await else { return (false, None) };
-            let daemon = s.exec(&spark::status(Daemon::of(n), &lab.user)).await.ok().map(|o| o.status);
-            s.close().await;
-            (true, daemon)
+            match keys.filter(|_| reachable) {
+                Some(keys) => probe(cx, keys, n).await,
+                None => (false, None),
+            }
         }
     })));
     let ui = spark::master_ui(lab);
