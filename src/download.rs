@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::{Error, Result};
-use crate::labfile::{Artifact, Checksum, ChecksumAlgo, checks};
+use crate::spec::{Artifact, Checksum, ChecksumAlgo, checks};
 use crate::ui::Reporter;
 
 /// A verified file in the cache, named after its checksum.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::labfile::Diagnostic;
+use crate::spec::diag::Diagnostic;
 
 /// Exit codes: 0 ok or nothing to do, 1 a failure while doing the work, 2 a usage or lab-file
 /// problem (nothing was touched).

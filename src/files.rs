@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::labfile::Lab;
 use crate::spark;
+use crate::spec::Lab;
 
 /// The lines lab manages in `/etc/hosts`, between markers that name the lab.
 pub fn hosts_block(lab: &Lab) -> String {
@@ -75,7 +75,7 @@ pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     fn lab() -> Lab {
@@ -110,7 +110,7 @@ pub fn short_hash(text: &str) -> String {
 /// `conf/spark-env.sh` for `node`: the same SPARK_HOME everywhere, the master's name, this
 /// node's own lab address (never the NAT address every VM shares), worker resources, and pid
 /// files outside /tmp.
-pub fn spark_env(lab: &Lab, node: &crate::labfile::Node, java_home: &str) -> String {
+pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str) -> String {
     use crate::script::quote;
     let mut s = String::from("#!/usr/bin/env bash\n# Written by lab; `lab up` replaces changes made here.\n");
     let _ = writeln!(s, "export JAVA_HOME={}", quote(java_home));

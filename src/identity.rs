@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::labfile::Lab;
+use crate::spec::Lab;
 
 /// A MAC address in VirtualBox's range (OUI 08:00:27).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,7 +60,7 @@ pub fn macs(lab: &Lab, node: &str) -> (Mac, Mac) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

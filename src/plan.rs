@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::labfile::{JavaInstall, Lab};
 use crate::provider::Provider;
 use crate::spark;
+use crate::spec::{JavaInstall, Lab};
 
 /// The stages of `lab up`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -189,7 +189,7 @@ pub fn render(steps: &[Step]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     fn lab(text: &str) -> Lab {

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::download::{Cached, Downloader};
 use crate::error::{Error, Result};
-use crate::labfile::{JavaInstall, Lab};
 use crate::plan::{Stage, Step, ids};
 use crate::provider::Provider;
 use crate::remote::Session;
+use crate::spec::{JavaInstall, Lab};
 use crate::state::{Keys, StateDir};
 use crate::ui::{Outcome, Reporter};
 
@@ -32,7 +32,7 @@ pub struct Options {
 pub struct Artifacts {
     pub spark: Option<Cached>,
     /// JDK tarballs by architecture (`None`: the one for any architecture).
-    pub jdk: BTreeMap<Option<crate::labfile::Arch>, Cached>,
+    pub jdk: BTreeMap<Option<crate::spec::Arch>, Cached>,
     pub iso: Option<Cached>,
 }
 

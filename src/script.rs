@@ -112,7 +112,7 @@ macro_rules! display_arg {
         }
     )*};
 }
-display_arg!(u16, u32, u64, usize, std::net::Ipv4Addr, crate::labfile::Ipv4Net);
+display_arg!(u16, u32, u64, usize, std::net::Ipv4Addr, crate::spec::Ipv4Net);
 
 /// Fills `template`'s `{{name}}` placeholders with quoted values. A placeholder without a value,
 /// or a value without a placeholder, is a bug caught by the tests of the script that uses it.

@@ -2,8 +2,8 @@
 //! `/opt/spark` link, its configuration files, the daemons' classes, pid files and logs, and the
 //! ports. Install, status, verify, logs and destroy all read it from here, so they cannot drift.
 
-use crate::labfile::{Lab, Node, Role, Version};
 use crate::script::{Sh, sh};
+use crate::spec::{Lab, Node, Role, Version};
 
 /// `SPARK_HOME` on every node: a link to the installed release.
 pub const HOME: &str = "/opt/spark";
@@ -77,7 +77,7 @@ pub fn master_url(lab: &Lab) -> String {
 
 /// The memory each worker offers, when the lab file sets it.
 pub fn worker_memory_mib(lab: &Lab) -> Option<u64> {
-    lab.spark.worker_memory.as_deref().and_then(crate::labfile::checks::memory_mib)
+    lab.spark.worker_memory.as_deref().and_then(crate::spec::checks::memory_mib)
 }
 
 /// `spark.executor.memory` for jobs users run (`lab submit`, the shells): Spark's default of
@@ -155,7 +155,7 @@ pub fn log_tail(d: Daemon, lines: u32) -> Sh {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::labfile::{Lab, Node};
 use crate::provision::master_json;
 use crate::remote::Session;
 use crate::script::{Sh, Words, sh};
 use crate::spark::{self, Daemon};
+use crate::spec::{Lab, Node};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -309,7 +309,7 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::labfile::{Node, Role};
 use crate::remote::{Session, transfer};
+use crate::spec::{Node, Role};
 use crate::ui::Reporter;
 
 /// One end of a copy.

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::LabCx;
 use crate::download::Downloader;
 use crate::error::{Error, Result};
-use crate::labfile::JavaInstall;
+use crate::spec::JavaInstall;
 
 pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let lab = &cx.lab;

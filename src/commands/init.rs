@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Cx, LAB_FILE};
 use crate::error::{Error, Result};
-use crate::templates;
+use crate::spec::templates;
 
 pub fn run(cx: &Cx<'_>, template: &str, force: bool, list: bool) -> Result<i32> {
     let printer = cx.printer;

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
-use crate::labfile::{self, HostFacts, Lab, Node};
 use crate::provider::{self, Provider};
 use crate::remote::Session;
+use crate::spec::{self, Lab, Node};
 use crate::state::{Keys, StateDir};
 use crate::ui::Printer;
 
@@ -86,7 +86,7 @@ impl<'a> Cx<'a> {
         // Report the path as the user would write it, relative to the current folder when possible.
         let shown = std::env::current_dir().ok().and_then(|cwd| file.strip_prefix(&cwd).ok().map(Path::to_path_buf)).unwrap_or_else(|| file.clone());
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-        let mut lab = labfile::parse(&shown, &text, &HostFacts::read()).map_err(|diagnostics| Error::Spec { file: shown.clone(), diagnostics })?;
+        let mut lab = spec::parse(&shown, &text, &crate::host::facts()).map_err(|diagnostics| Error::Spec { file: shown.clone(), diagnostics })?;
         lab.file = file;
         let sd = StateDir::for_lab(&lab);
         let provider = provider::for_lab(&lab);

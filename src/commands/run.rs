@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::labfile::{Node, Role};
 use crate::remote::{Session, interactive};
 use crate::script::Sh;
+use crate::spec::{Node, Role};
 
 /// The nodes a selection names, in the lab file's order.
 pub fn select<'l>(cx: &'l LabCx<'_>, names: &[String], master: bool, workers: bool) -> Result<Vec<&'l Node>> {

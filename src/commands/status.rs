@@ -12,7 +12,7 @@ use crate::spark::{self, Daemon};
 
 /// Logs in to node `n` and asks about its Spark daemon: whether it answered SSH, and the exit
 /// code of [`spark::status`] (0 running, 3 not installed, else stopped).
-pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::labfile::Node) -> (bool, Option<u32>) {
+pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::spec::Node) -> (bool, Option<u32>) {
     let Ok(t) = cx.provider.target(&cx.lab, &cx.sd, keys, n) else { return (false, None) };
     let Ok(s) = Session::connect(&t, Duration::from_secs(3)).await else { return (false, None) };
     let daemon = s.exec(&spark::status(Daemon::of(n), &cx.lab.user)).await.ok().map(|o| o.status);
@@ -37,7 +37,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         }
     })));
     let ui = spark::master_ui(lab);
-    let word = |d: Option<u32>, n: &crate::labfile::Node| match d {
+    let word = |d: Option<u32>, n: &crate::spec::Node| match d {
         Some(0) => format!("{} running", Daemon::of(n).short()),
         Some(3) => "not installed".to_string(),
         Some(_) => "stopped".to_string(),

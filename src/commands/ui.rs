@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::labfile::Role;
 use crate::remote::Session;
 use crate::spark::{MASTER_UI_PORT, WORKER_UI_PORT};
+use crate::spec::Role;
 
 /// Opens `url` in the browser, the way the desktop does.
 fn open_url(url: &str) -> Result<()> {

@@ -68,7 +68,7 @@ fn print_summary(cx: &LabCx<'_>, summary: &Summary, took: Duration, provision: b
     let mut out = format!("{} lab {:?} is up ({changed}, {:.1}s)\n", p.paint(Color::Green, "✓"), lab.name, took.as_secs_f64());
     let width = lab.nodes.iter().map(|n| n.name.len()).max().unwrap_or(6);
     for n in &lab.nodes {
-        let role = if n.role == crate::labfile::Role::Master {
+        let role = if n.role == crate::spec::Role::Master {
             format!("master  {}  web UI {}", spark::master_url(lab), spark::master_ui(lab))
         } else {
             "worker".to_string()

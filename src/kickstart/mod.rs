@@ -7,8 +7,8 @@ use minijinja::{Environment, UndefinedBehavior, context};
 
 use crate::error::{Error, Result};
 use crate::identity;
-use crate::images::{Carried, Family};
-use crate::labfile::{JavaInstall, Lab, Node, checks};
+use crate::spec::images::{Carried, Family};
+use crate::spec::{JavaInstall, Lab, Node, checks};
 use crate::state::Keys;
 
 const TEMPLATES: &[(&str, &str)] = &[

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::labfile::{HostFacts, parse};
+use crate::spec::{HostFacts, parse};
 
 const CLIENT: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF1olcpEunI8nEDHJEIHO/HTJABkd8bHFecSIjIDX2RJ lab-spark";
 const HOST_PUB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCch6LldDJRBN335LAX0NYYW1gySJU1QV8goN7W9hRL node1@lab-spark";
@@ -60,7 +60,7 @@ fn kickstarts_fail_fast_and_report_on_the_serial_port() {
     let base = render_base(&lab).expect("base");
     assert!(base.contains("\ncloud-init\n") && base.contains("services --enabled=sshd\n") && !base.contains("cloud-init-local"), "{base}");
     let mut rocky = lab.clone();
-    rocky.image = crate::images::find("rocky-9", crate::labfile::Arch::X86_64).ok();
+    rocky.image = crate::spec::images::find("rocky-9", crate::spec::Arch::X86_64).ok();
     assert!(render_base(&rocky).is_err_and(|e| e.contains("cloud-init")));
     assert!(!render_node(&rocky, "master").expect("rocky").contains("openjdk"), "the minimal ISO has no JDK");
 }
@@ -69,7 +69,7 @@ fn kickstarts_fail_fast_and_report_on_the_serial_port() {
 fn el10_differs_from_el9_only_in_its_header() {
     let el9 = spark_lab();
     let mut el10 = el9.clone();
-    el10.image = crate::images::find("centos-stream-10", crate::labfile::Arch::X86_64).ok();
+    el10.image = crate::spec::images::find("centos-stream-10", crate::spec::Arch::X86_64).ok();
     let (a, b) = (render_node(&el9, "master").expect("el9"), render_node(&el10, "master").expect("el10"));
     assert!(b.starts_with("#version=RHEL10\n"));
     assert_eq!(a.replace("RHEL9", "").replace("CentOS Stream 9", ""), b.replace("RHEL10", "").replace("CentOS Stream 10", ""));
@@ -126,6 +126,6 @@ fn the_base_kickstart_holds_nothing_of_a_lab_or_node() {
         assert!(!ks.to_lowercase().contains(other), "the base kickstart names {other:?}:\n{ks}");
     }
     let mut el7 = l.clone();
-    el7.image = crate::images::find("centos-7", crate::labfile::Arch::X86_64).ok();
+    el7.image = crate::spec::images::find("centos-7", crate::spec::Arch::X86_64).ok();
     assert!(render_base(&el7).is_err_and(|e| e.contains("per-node")));
 }

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use super::{Machine, Provider};
 use crate::error::{Error, Result};
 use crate::fsx::{self, Access};
-use crate::labfile::{Lab, Node};
 use crate::plan::{Stage, Step};
 use crate::remote::{Session, Target, fingerprint, known_hosts};
 use crate::runner::StepCx;
 use crate::script::sh;
+use crate::spec::{Lab, Node};
 use crate::state::{Change, HostKey, Keys, State, StateDir};
 use crate::ui::{Outcome, Reporter};
 

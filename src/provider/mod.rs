@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::error::{Error, Result};
-use crate::labfile::{Lab, Node, ProviderKind};
 use crate::plan::Step;
 use crate::remote::Target;
 use crate::runner::StepCx;
+use crate::spec::{Lab, Node, ProviderKind};
 use crate::state::{HostKey, Keys, State, StateDir};
 use crate::ui::{Outcome, Reporter};
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::NodeCx;
 use crate::error::{Error, Result};
-use crate::labfile::{Lab, Node};
 use crate::spark::{self, Daemon};
+use crate::spec::{Lab, Node};
 use crate::ui::Outcome;
 
 /// The master's `/json/` document, the parts lab reads (the same in Spark 2.x to 4.x).

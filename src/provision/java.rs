@@ -5,9 +5,9 @@
 
 use super::{NodeCx, Owner, backup_of};
 use crate::error::{Error, Result};
-use crate::labfile::JavaInstall;
 use crate::script::{Sh, sh};
 use crate::spark;
+use crate::spec::JavaInstall;
 use crate::state::Change;
 use crate::ui::Outcome;
 
@@ -45,7 +45,7 @@ fn find_package_home(v: u32) -> Sh {
 }
 
 /// The tarballs downloaded for this lab, by architecture.
-fn tarballs(n: &NodeCx<'_>) -> Vec<(Option<crate::labfile::Arch>, crate::download::Cached)> {
+fn tarballs(n: &NodeCx<'_>) -> Vec<(Option<crate::spec::Arch>, crate::download::Cached)> {
     match &n.cx.lab.java.install {
         JavaInstall::Tarball(_) => n.cx.artifacts.lock().map(|a| a.jdk.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default(),
         JavaInstall::Package => Vec::new(),
@@ -80,7 +80,7 @@ pub fn ensure(n: &NodeCx<'_>) -> Result<Outcome> {
     let tarballs = tarballs(n);
     let out = n.fact(crate::plan::ids::JAVA)?;
     let (head, current_profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
-    let node_arch = head.lines().find_map(|l| l.strip_prefix("arch=")).and_then(crate::labfile::Arch::parse);
+    let node_arch = head.lines().find_map(|l| l.strip_prefix("arch=")).and_then(crate::spec::Arch::parse);
     let tarball = if tarballs.is_empty() {
         None
     } else {

@@ -17,11 +17,11 @@ use std::sync::Arc;
 pub use daemons::master_json;
 
 use crate::error::{Error, Result};
-use crate::labfile::Node;
 use crate::plan::{Step, ids};
 use crate::remote::Session;
 use crate::runner::StepCx;
 use crate::script::sh;
+use crate::spec::Node;
 use crate::state::Change;
 use crate::ui::Outcome;
 

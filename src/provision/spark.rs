@@ -5,9 +5,9 @@
 use super::{NodeCx, Owner, backup_of};
 use crate::error::{Error, Result};
 use crate::files;
-use crate::labfile::Lab;
 use crate::script::{Sh, sh};
 use crate::spark;
+use crate::spec::Lab;
 use crate::state::Change;
 use crate::ui::Outcome;
 

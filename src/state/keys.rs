@@ -11,7 +11,7 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey};
 use super::StateDir;
 use crate::error::{Error, Result};
 use crate::fsx::{self, Access};
-use crate::labfile::Lab;
+use crate::spec::Lab;
 
 /// A key pair on disk.
 #[derive(Debug, Clone)]

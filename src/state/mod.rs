@@ -21,7 +21,7 @@ pub use lock::LockGuard;
 
 use crate::error::{Error, Result};
 use crate::fsx::{self, Access};
-use crate::labfile::Lab;
+use crate::spec::Lab;
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -244,7 +244,7 @@ impl StateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
 
     pub fn lab_in(dir: &Path) -> Lab {
         let text = include_str!("../../labs/sandbox.yaml");

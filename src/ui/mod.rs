@@ -189,7 +189,7 @@ impl Drop for Printer {
     }
 }
 
-pub fn diagnostic_json(d: &crate::labfile::Diagnostic) -> serde_json::Value {
+pub fn diagnostic_json(d: &crate::spec::Diagnostic) -> serde_json::Value {
     json!({
         "file": d.file.display().to_string(),
         "line": d.pos.line,

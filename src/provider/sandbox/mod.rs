@@ -15,10 +15,10 @@ use net::Ip;
 use super::{Machine, Provider};
 use crate::error::{Error, Result};
 use crate::fsx::{self, Access};
-use crate::labfile::{Lab, Node};
 use crate::plan::{HOST, Stage, Step};
 use crate::proc::System;
 use crate::runner::StepCx;
+use crate::spec::{Lab, Node};
 use crate::state::{HostKey, State, StateDir};
 use crate::ui::{Outcome, Reporter};
 
@@ -475,7 +475,7 @@ fn ensure_node(ip: &Ip<'_>, cx: &StepCx<'_>, names: &Names, node: &Node) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
 
     #[test]
     fn names_fit_interface_limits_and_never_collide() {

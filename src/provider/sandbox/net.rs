@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::labfile::Ipv4Net;
 use crate::proc::{self, Cmd, Runner};
+use crate::spec::Ipv4Net;
 
 /// `ip` never needs long; a hung call is an error, not a hang.
 const IP_TIMEOUT: Duration = Duration::from_secs(30);

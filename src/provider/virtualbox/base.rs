@@ -13,8 +13,8 @@ use sha2::Digest;
 
 use super::driver::{Driver, Hardware, Medium};
 use super::*;
-use crate::labfile::BASE_DISK_GIB;
-use crate::labfile::Checksum;
+use crate::spec::BASE_DISK_GIB;
+use crate::spec::Checksum;
 
 /// The snapshot clones are made from.
 pub const SNAPSHOT: &str = "installed";
@@ -301,7 +301,7 @@ mod tests {
     use super::*;
 
     fn lab(text: &str) -> Lab {
-        crate::labfile::parse(Path::new("lab.yaml"), text, &crate::labfile::HostFacts::default()).expect("valid")
+        crate::spec::parse(Path::new("lab.yaml"), text, &crate::spec::HostFacts::default()).expect("valid")
     }
 
     #[test]

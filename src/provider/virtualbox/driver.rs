@@ -55,7 +55,7 @@ impl HostOs {
     }
 }
 
-pub use crate::labfile::Arch;
+pub use crate::spec::Arch;
 
 /// The storage controller of a VM of `arch`: its name, bus and type. AHCI (SATA) on x86;
 /// VirtIO SCSI on arm64, whose EFI firmware boots from it.
@@ -132,7 +132,7 @@ impl Driver {
             && runner
                 .run_raw(&Cmd::new(&program).args(["list", "hostonlynets"]).env("LC_ALL", locale).env("LANG", locale).timeout(CALL_TIMEOUT))
                 .is_ok_and(|o| o.code == Some(0) && !decode(&o.stderr, encoding).contains("VBoxManage: error:"));
-        Ok(Self { runner, program, version, host_arch: Arch::host(), locale, encoding, hostonlynet })
+        Ok(Self { runner, program, version, host_arch: crate::host::arch(), locale, encoding, hostonlynet })
     }
 
     /// A driver for a given version and host, running through `runner` (tests).

@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::VirtualBox;
 use super::driver::Driver;
 use crate::error::Result;
-use crate::labfile::Lab;
 use crate::plan::HOST;
 use crate::runner::StepCx;
+use crate::spec::Lab;
 use crate::ui::{Outcome, Reporter};
 
 impl VirtualBox {

@@ -24,10 +24,10 @@ use driver::{Arch, Driver, Hardware, Medium, VmInfo, VmState};
 
 use super::{Machine, Provider};
 use crate::error::{Error, Result};
-use crate::labfile::{InstallMode, Lab, Node};
 use crate::plan::{HOST, Stage, Step};
 use crate::remote::Session;
 use crate::runner::StepCx;
+use crate::spec::{InstallMode, Lab, Node};
 use crate::state::{HostKey, State, StateDir};
 use crate::ui::{Outcome, Reporter};
 

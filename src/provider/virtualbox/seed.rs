@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::kickstart::oemdrv::{self, Timestamp};
-use crate::labfile::{Lab, Node, checks};
+use crate::spec::{Lab, Node, checks};
 use crate::state::Keys;
 
 pub const LABEL: &str = "cidata";
@@ -89,8 +89,8 @@ mod tests {
 
     #[test]
     fn the_seed_names_the_node_its_user_key_and_addresses() {
-        let lab = crate::labfile::parse(std::path::Path::new("lab.yaml"), include_str!("../../../labs/spark.yaml"), &crate::labfile::HostFacts::default())
-            .expect("valid");
+        let lab =
+            crate::spec::parse(std::path::Path::new("lab.yaml"), include_str!("../../../labs/spark.yaml"), &crate::spec::HostFacts::default()).expect("valid");
         let node = lab.node("node1").expect("node1");
         let (meta, user, network) = files_with(&lab, node, CLIENT, HOST_PRIV, HOST_PUB, "i-1").expect("files");
         let meta: serde_yaml::Value = serde_yaml::from_str(&meta).expect("meta-data is YAML");

@@ -7,8 +7,8 @@ use super::driver::{Driver, HostOs, Version};
 use super::fake::FakeVBox;
 use super::*;
 use crate::download::Cached;
-use crate::labfile::{HostFacts, parse};
 use crate::runner::Options;
+use crate::spec::{HostFacts, parse};
 use crate::state::Keys;
 use crate::ui::Silent;
 

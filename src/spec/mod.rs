@@ -3,10 +3,13 @@
 //! `parse` is pure (text in, [`Lab`] or every problem out); `load` reads the file and the host
 //! facts validation depends on (VirtualBox's `networks.conf`).
 
+pub mod artifact;
 pub mod checks;
 pub mod diag;
+pub mod images;
 pub mod net;
 mod raw;
+pub mod templates;
 mod validate;
 pub mod yaml;
 
@@ -14,60 +17,13 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+pub use artifact::{Arch, Artifact, Checksum, ChecksumAlgo};
 pub use diag::{Diagnostic, FieldPath};
 pub use net::Ipv4Net;
 pub use raw::{ProviderKind, Role};
 pub use validate::BASE_DISK_GIB;
 
-use crate::images::Image;
-
-/// A CPU architecture, of this computer or of the lab's machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum Arch {
-    #[default]
-    X86_64,
-    Aarch64,
-}
-
-/// Whether macOS says this Mac has an Apple Silicon processor (`hw.optional.arm64` is 1 there,
-/// whatever the calling program was built for; Intel Macs lack the key).
-#[cfg_attr(not(target_os = "macos"), allow(dead_code))] // unit-tested everywhere
-fn apple_silicon(runner: &dyn crate::proc::Runner) -> bool {
-    let cmd = crate::proc::Cmd::new("/usr/sbin/sysctl").args(["-n", "hw.optional.arm64"]).timeout(std::time::Duration::from_secs(10));
-    runner.run(&cmd).is_ok_and(|o| o.success() && o.stdout.trim() == "1")
-}
-
-impl Arch {
-    /// What lab itself was built for.
-    pub fn current() -> Self {
-        if cfg!(target_arch = "aarch64") { Self::Aarch64 } else { Self::X86_64 }
-    }
-
-    /// This computer's processor. On a Mac it is the hardware's, also when lab runs translated
-    /// by Rosetta (an x86_64 build on Apple Silicon), where VirtualBox runs only arm64 guests.
-    pub fn host() -> Self {
-        #[cfg(target_os = "macos")]
-        if apple_silicon(&crate::proc::System) {
-            return Self::Aarch64;
-        }
-        Self::current()
-    }
-    /// The name lab files and `uname -m` use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Aarch64 => "aarch64",
-        }
-    }
-    /// From `uname -m` (or a lab file key).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "x86_64" | "amd64" | "x64" => Some(Self::X86_64),
-            "aarch64" | "arm64" => Some(Self::Aarch64),
-            _ => None,
-        }
-    }
-}
+use images::Image;
 
 /// Facts about the host that validation needs; gathered by the caller so `parse` stays pure.
 #[derive(Debug, Clone)]
@@ -83,12 +39,6 @@ pub struct HostFacts {
 impl Default for HostFacts {
     fn default() -> Self {
         Self { networks_conf: None, arch: Arch::X86_64, linux: true }
-    }
-}
-
-impl HostFacts {
-    pub fn read() -> Self {
-        Self { networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok(), arch: Arch::host(), linux: cfg!(target_os = "linux") }
     }
 }
 
@@ -173,44 +123,6 @@ pub struct Node {
     pub cpus: u32,
     pub memory_mib: u32,
     pub disk_gib: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChecksumAlgo {
-    Sha256,
-    Sha512,
-}
-
-impl fmt::Display for ChecksumAlgo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sha256 => "sha256",
-            Self::Sha512 => "sha512",
-        })
-    }
-}
-
-/// How a download is verified before use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Checksum {
-    /// A digest written in the lab file or the image catalog (lowercase hex).
-    Pinned { algo: ChecksumAlgo, hex: String },
-    /// A checksum file published next to the download.
-    File { algo: ChecksumAlgo, url: String },
-}
-
-/// Something lab downloads once on the host and pushes to the nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Artifact {
-    pub url: String,
-    pub checksum: Checksum,
-}
-
-impl Artifact {
-    /// The file name at the end of the URL.
-    pub fn file_name(&self) -> &str {
-        self.url.rsplit('/').next().unwrap_or(&self.url)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,31 +225,4 @@ pub struct ExistingOptions {
 pub fn parse(file: &Path, text: &str, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let doc = yaml::Document::parse(file, text).map_err(|d| vec![d])?;
     validate::lab(&doc, facts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proc::{Cmd, Output, Runner};
-
-    /// A Mac that answers `sysctl -n hw.optional.arm64` as given (`None`: the key is missing).
-    struct Sysctl(Option<&'static str>);
-
-    impl Runner for Sysctl {
-        fn run_raw(&self, cmd: &Cmd) -> crate::error::Result<crate::proc::RawOutput> {
-            assert_eq!(cmd.arg_strings(), ["-n", "hw.optional.arm64"]);
-            Ok(match self.0 {
-                Some(v) => Output { code: Some(0), stdout: format!("{v}\n"), stderr: String::new() },
-                None => Output { code: Some(1), stdout: String::new(), stderr: "sysctl: unknown oid 'hw.optional.arm64'".into() },
-            }
-            .into())
-        }
-    }
-
-    #[test]
-    fn apple_silicon_is_found_even_from_a_translated_build() {
-        assert!(apple_silicon(&Sysctl(Some("1"))));
-        assert!(!apple_silicon(&Sysctl(Some("0"))));
-        assert!(!apple_silicon(&Sysctl(None)), "Intel Macs lack the key");
-    }
 }

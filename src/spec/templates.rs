@@ -10,22 +10,22 @@ pub const ALL: &[Template] = &[
     Template {
         name: "spark",
         summary: "the course lab: master + 2 workers, CentOS Stream 9 VMs in VirtualBox, Java 17, Spark 3.5",
-        text: include_str!("../labs/spark.yaml"),
+        text: include_str!("../../labs/spark.yaml"),
     },
     Template {
         name: "spark-4",
         summary: "the course lab on Spark's current 4.x line: master + 2 workers, CentOS Stream 9 VMs, Java 21, Spark 4.3",
-        text: include_str!("../labs/spark-4.yaml"),
+        text: include_str!("../../labs/spark-4.yaml"),
     },
     Template {
         name: "course-2018",
         summary: "the original course: CentOS 7 VMs, JDK 8, Spark 2.3.2 (conf/slaves)",
-        text: include_str!("../labs/course-2018.yaml"),
+        text: include_str!("../../labs/course-2018.yaml"),
     },
     Template {
         name: "sandbox",
         summary: "master + 2 workers as Linux namespaces on this machine (needs root), no VirtualBox",
-        text: include_str!("../labs/sandbox.yaml"),
+        text: include_str!("../../labs/sandbox.yaml"),
     },
 ];
 
@@ -37,7 +37,7 @@ pub fn find(name: &str) -> Option<&'static Template> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labfile::{HostFacts, parse};
+    use crate::spec::{HostFacts, parse};
     use std::path::Path;
 
     #[test]

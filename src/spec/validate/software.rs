@@ -50,8 +50,8 @@ pub(super) fn java(c: &mut Check<'_>) -> Option<Java> {
     if !(8..=30).contains(&raw.version) {
         c.error(&p.key("version"), format!("Java {} is not a version lab knows", raw.version), Some("use 8, 11, 17 or 21"));
     }
-    let per_arch: Vec<(crate::labfile::Arch, &str, raw::Tarball)> =
-        [(crate::labfile::Arch::X86_64, "x86_64", raw.x86_64.clone()), (crate::labfile::Arch::Aarch64, "aarch64", raw.aarch64.clone())]
+    let per_arch: Vec<(crate::spec::Arch, &str, raw::Tarball)> =
+        [(crate::spec::Arch::X86_64, "x86_64", raw.x86_64.clone()), (crate::spec::Arch::Aarch64, "aarch64", raw.aarch64.clone())]
             .into_iter()
             .filter_map(|(a, k, t)| t.map(|t| (a, k, t)))
             .collect();
@@ -66,7 +66,7 @@ pub(super) fn java(c: &mut Check<'_>) -> Option<Java> {
             JavaInstall::Package
         }
         raw::JavaInstall::Tarball => {
-            let mut t = crate::labfile::Tarballs::default();
+            let mut t = crate::spec::Tarballs::default();
             let mut ok = true;
             match (&raw.url, &raw.sha256) {
                 (Some(u), Some(s)) => {

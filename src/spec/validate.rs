@@ -11,7 +11,7 @@ use super::{
     Artifact, Checksum, ChecksumAlgo, Diagnostic, ExistingOptions, FieldPath, HostFacts, InstallMode, Ipv4Net, Java, JavaInstall, Lab, Locale, Network, Node,
     ProviderKind, Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
 };
-use crate::images;
+use crate::spec::images;
 
 mod network;
 mod options;
@@ -246,7 +246,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
 /// what is written takes room).
 pub const BASE_DISK_GIB: u32 = 64;
 
-fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Image>, nodes: Option<&[crate::labfile::Node]>) -> InstallMode {
+fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Image>, nodes: Option<&[crate::spec::Node]>) -> InstallMode {
     let path = FieldPath::root().key("install");
     let written: Option<String> = c.get(&path);
     // A base needs cloud-init from the ISO (each clone's identity comes from its seed disc).
@@ -297,7 +297,7 @@ fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Ima
     mode
 }
 
-fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::labfile::Arch) -> Option<images::Image> {
+fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> Option<images::Image> {
     let path = FieldPath::root().key("image");
     let name: Option<String> = c.get(&path);
     if provider != ProviderKind::Virtualbox {

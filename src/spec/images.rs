@@ -8,19 +8,21 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-pub use crate::labfile::Arch;
-use crate::labfile::yaml::Document;
-use crate::labfile::{Artifact, Checksum, ChecksumAlgo, FieldPath, checks};
+pub use crate::spec::artifact::Arch;
+use crate::spec::artifact::{Artifact, Checksum, ChecksumAlgo};
+use crate::spec::checks;
+use crate::spec::diag::FieldPath;
+use crate::spec::yaml::Document;
 
 /// The files of `images/`, in the order `lab` lists them.
 const SOURCES: &[(&str, &str)] = &[
-    ("centos-stream-9.yaml", include_str!("../images/centos-stream-9.yaml")),
-    ("rocky-9.yaml", include_str!("../images/rocky-9.yaml")),
-    ("almalinux-9.yaml", include_str!("../images/almalinux-9.yaml")),
-    ("rocky-9-dvd.yaml", include_str!("../images/rocky-9-dvd.yaml")),
-    ("almalinux-9-dvd.yaml", include_str!("../images/almalinux-9-dvd.yaml")),
-    ("centos-stream-10.yaml", include_str!("../images/centos-stream-10.yaml")),
-    ("centos-7.yaml", include_str!("../images/centos-7.yaml")),
+    ("centos-stream-9.yaml", include_str!("../../images/centos-stream-9.yaml")),
+    ("rocky-9.yaml", include_str!("../../images/rocky-9.yaml")),
+    ("almalinux-9.yaml", include_str!("../../images/almalinux-9.yaml")),
+    ("rocky-9-dvd.yaml", include_str!("../../images/rocky-9-dvd.yaml")),
+    ("almalinux-9-dvd.yaml", include_str!("../../images/almalinux-9-dvd.yaml")),
+    ("centos-stream-10.yaml", include_str!("../../images/centos-stream-10.yaml")),
+    ("centos-7.yaml", include_str!("../../images/centos-7.yaml")),
 ];
 
 /// Kickstart template family (see `kickstart/`).

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::labfile::{Diagnostic, HostFacts, Lab, ProviderKind, Role, Version, parse};
+use crate::spec::{Diagnostic, HostFacts, Lab, ProviderKind, Role, Version, parse};
 
 const BASE: &str = "\
 name: t
@@ -205,7 +205,7 @@ fn malformed_checksums() {
     let grouped = (0..16).map(|_| "ABCDEF01").collect::<Vec<_>>().join(" ");
     let lab =
         ok(&replace("  checksum_url: https://archive.apache.org/dist/spark/spark-3.5.8/spark-3.5.8-bin-hadoop3.tgz.sha512", &format!("  sha512: {grouped}")));
-    assert!(matches!(lab.spark.artifact.checksum, crate::labfile::Checksum::Pinned { ref hex, .. } if hex.len() == 128 && hex.starts_with("abcdef01")));
+    assert!(matches!(lab.spark.artifact.checksum, crate::spec::Checksum::Pinned { ref hex, .. } if hex.len() == 128 && hex.starts_with("abcdef01")));
 }
 
 #[test]
@@ -407,7 +407,7 @@ const TOKENS: &[&str] = &[
 #[test]
 fn no_input_panics() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let facts = [HostFacts::default(), HostFacts { arch: crate::labfile::Arch::Aarch64, linux: false, ..HostFacts::default() }];
+    let facts = [HostFacts::default(), HostFacts { arch: crate::spec::Arch::Aarch64, linux: false, ..HostFacts::default() }];
     let shipped = [
         include_str!("../../../labs/spark.yaml"),
         include_str!("../../../labs/spark-4.yaml"),
@@ -461,11 +461,11 @@ fn a_jdk_per_architecture_and_images_by_architecture() {
         "  version: 17\n  install: package\n",
         "  version: 17\n  install: tarball\n  x86_64:\n    url: https://x/jdk-x64.tar.gz\n    sha256: d8afc263758141a66e0e3aafc321e783f7016696f4eaea067d340a269037d331\n  aarch64:\n    url: https://x/jdk-arm.tar.gz\n    sha256: 83a52172678ec8975164648654869cb2e71d7c748b47aca94b29bbfa10c18e81\n",
     );
-    let arm = HostFacts { arch: crate::labfile::Arch::Aarch64, ..HostFacts::default() };
+    let arm = HostFacts { arch: crate::spec::Arch::Aarch64, ..HostFacts::default() };
     let lab = parse(Path::new("lab.yaml"), &per_arch, &arm).expect("valid on an arm64 host");
-    assert_eq!(lab.image.as_ref().map(|i| i.arch), Some(crate::labfile::Arch::Aarch64));
+    assert_eq!(lab.image.as_ref().map(|i| i.arch), Some(crate::spec::Arch::Aarch64));
     assert!(lab.image.as_ref().is_some_and(|i| i.iso.url.contains("aarch64")));
-    let crate::labfile::JavaInstall::Tarball(t) = &lab.java.install else { panic!("tarball") };
+    let crate::spec::JavaInstall::Tarball(t) = &lab.java.install else { panic!("tarball") };
     assert_eq!(t.needed(lab.machine_arch()).len(), 1);
     assert!(t.needed(lab.machine_arch())[0].1.url.ends_with("jdk-arm.tar.gz"));
     // CentOS 7 has no arm64 ISO: refused on the image line, naming what works there.
@@ -480,10 +480,10 @@ fn a_jdk_per_architecture_and_images_by_architecture() {
 
 #[test]
 fn install_mode_is_base_where_the_image_has_cloud_init() {
-    assert_eq!(ok(BASE).install, crate::labfile::InstallMode::Base);
+    assert_eq!(ok(BASE).install, crate::spec::InstallMode::Base);
     let el7 = replace("image: centos-stream-9\n", "image: centos-7\n").replace("version: 17\n", "version: 8\n").replace("3.5.8", "2.4.8");
-    assert_eq!(ok(&el7).install, crate::labfile::InstallMode::PerNode);
-    assert_eq!(ok(&replace("user: spark\n", "user: spark\ninstall: per-node\n")).install, crate::labfile::InstallMode::PerNode);
+    assert_eq!(ok(&el7).install, crate::spec::InstallMode::PerNode);
+    assert_eq!(ok(&replace("user: spark\n", "user: spark\ninstall: per-node\n")).install, crate::spec::InstallMode::PerNode);
     has(&errs(&el7.replace("user: spark\n", "user: spark\ninstall: base\n")), "install", 8, "cannot be a base image");
     has(&errs(&replace("user: spark\n", "user: spark\ninstall: linked\n")), "install", 8, "unknown install mode");
     has(&errs(&replace("    ip: 192.168.56.11\n", "    ip: 192.168.56.11\n    disk: 100\n")), "install", 1, "100 GiB disk");
@@ -495,12 +495,12 @@ fn install_mode_is_base_where_the_image_has_cloud_init() {
 fn minimal_isos_install_per_node_and_their_dvds_make_bases() {
     for image in ["rocky-9", "almalinux-9"] {
         let minimal = replace("image: centos-stream-9\n", &format!("image: {image}\n"));
-        assert_eq!(ok(&minimal).install, crate::labfile::InstallMode::PerNode, "{image}");
+        assert_eq!(ok(&minimal).install, crate::spec::InstallMode::PerNode, "{image}");
         let d = errs(&minimal.replace("user: spark\n", "user: spark\ninstall: base\n"));
         has(&d, "install", 8, "carries no cloud-init");
         let hint = d[0].hint.clone().unwrap_or_default();
         assert!(hint.contains(&format!("image: {image}-dvd")) && hint.contains("install: per-node"), "{hint}");
         let dvd = replace("image: centos-stream-9\n", &format!("image: {image}-dvd\n"));
-        assert_eq!(ok(&dvd).install, crate::labfile::InstallMode::Base, "{image}-dvd");
+        assert_eq!(ok(&dvd).install, crate::spec::InstallMode::Base, "{image}-dvd");
     }
 }
