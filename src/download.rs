@@ -346,7 +346,7 @@ impl<'r> Downloader<'r> {
             let chunk = chunk.map_err(|e| Failure::Transient(format!("{url}: {e}")))?;
             file.write_all(&chunk).map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
             done += chunk.len() as u64;
-            self.reporter.progress(crate::plan::HOST, &name, done, total);
+            self.reporter.progress(crate::ui::HOST, &name, done, total);
         }
         file.sync_all().map_err(|e| Failure::Final(Error::io(format!("writing {}", partial.display()), e)))?;
         if let Some(t) = total
@@ -370,7 +370,7 @@ impl<'r> Downloader<'r> {
             }
             dst.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing {}", to.display()), e))?;
             done += n as u64;
-            self.reporter.progress(crate::plan::HOST, name, done, total);
+            self.reporter.progress(crate::ui::HOST, name, done, total);
         }
         Ok(())
     }

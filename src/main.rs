@@ -13,13 +13,13 @@ mod kickstart;
 mod plan;
 mod proc;
 mod provider;
-mod provision;
 mod remote;
 mod runner;
 mod script;
 mod spark;
 mod spec;
 mod state;
+mod steps;
 mod ui;
 mod verify;
 

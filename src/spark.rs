@@ -152,6 +152,40 @@ pub fn log_tail(d: Daemon, lines: u32) -> Sh {
     sh("tail -n {{n}} $(ls -t {{glob}} 2>/dev/null | head -n 1) 2>/dev/null; true", &[("n", &lines), ("glob", &Sh::user_command(d.log_glob()))])
 }
 
+/// The master's `/json/` document, the parts lab reads (the same in Spark 2.x to 4.x).
+#[derive(Debug, serde::Deserialize)]
+pub struct MasterJson {
+    #[serde(default)]
+    pub url: String,
+    pub status: String,
+    #[serde(default)]
+    pub workers: Vec<WorkerJson>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct WorkerJson {
+    pub host: String,
+    pub state: String,
+}
+
+impl MasterJson {
+    pub fn alive_worker(&self, w: &Node) -> bool {
+        self.workers.iter().any(|x| x.state == "ALIVE" && (x.host == w.ip.to_string() || x.host == w.name))
+    }
+    pub fn alive_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.workers.iter().filter(|w| w.state == "ALIVE").map(|w| w.host.clone()).collect();
+        v.sort();
+        v
+    }
+}
+
+/// GET the master's `/json/` from this machine.
+pub async fn master_json(lab: &Lab) -> crate::error::Result<MasterJson> {
+    let url = format!("{}/json/", master_ui(lab));
+    let text = crate::http::get_text(&url).await?;
+    serde_json::from_str(&text).map_err(|e| crate::error::Error::Download { url, problem: format!("not the master's JSON: {e}") })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::provision::master_json;
 use crate::remote::Session;
 use crate::script::{Sh, Words, sh};
+use crate::spark::master_json;
 use crate::spark::{self, Daemon};
 use crate::spec::{Lab, Node};
 

@@ -10,6 +10,7 @@ use super::LabCx;
 use crate::cli::SnapshotCmd;
 use crate::error::{Error, Result};
 use crate::plan;
+use crate::provider::MachineState;
 
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && !name.starts_with('.');
@@ -17,7 +18,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 fn running(cx: &LabCx<'_>) -> Result<bool> {
-    Ok(cx.provider.status(&cx.lab, &cx.sd)?.iter().any(|m| m.reachable || m.state == "running"))
+    Ok(cx.provider.status(&cx.lab, &cx.sd)?.iter().any(|m| m.reachable || m.state == MachineState::Running))
 }
 
 /// Starts the machines again, and the Spark daemons when `spark` (they ran before).
@@ -66,7 +67,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
                     "lab {lab:?} already has a snapshot {name:?}; delete it first (`lab snapshot delete {name}`) or choose another name"
                 )));
             }
-            if cx.provider.status(&cx.lab, &cx.sd)?.iter().all(|m| m.state == "not created") {
+            if cx.provider.status(&cx.lab, &cx.sd)?.iter().all(|m| m.state == MachineState::NotCreated) {
                 return Err(Error::Usage(format!("lab {lab:?} has no machines to snapshot yet; `lab up` builds them")));
             }
             let was_running = running(cx)?;

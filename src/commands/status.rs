@@ -43,7 +43,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         Some(_) => "stopped".to_string(),
         None => "-".to_string(),
     };
-    let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.clone());
+    let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
     if cx.printer.is_json() {
         cx.printer.json(&json!({
             "lab": lab.name,

@@ -6,9 +6,11 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::Result;
-use crate::plan::{self, Step, ids};
-use crate::runner::{self, Options, StepCx, Summary};
+use crate::plan;
+use crate::runner::{self, Summary};
 use crate::spark;
+use crate::state::Keys;
+use crate::steps::{Cx, Options, Step};
 use crate::ui::{Color, Reporter};
 
 pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: bool, recreate: &[String]) -> Result<i32> {
@@ -19,7 +21,7 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
     let steps = plan::up(&cx.lab, cx.provider.as_ref(), provision);
     if dry_run {
         if cx.printer.is_json() {
-            cx.printer.json(&json!(steps));
+            cx.printer.json(&json!(plan::lines(&steps)));
         } else {
             cx.printer.out(&plan::render(&steps));
         }
@@ -34,22 +36,20 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
     let _lock = cx.sd.lock("up")?;
     let start = Instant::now();
     let opts = Options { accept_host_keys, ssh_wait: Duration::from_secs(60), recreate: recreate.to_vec() };
-    let summary = execute_with(cx, &steps, opts)?;
+    let summary = execute_with(cx, &steps, opts, None)?;
     print_summary(cx, &summary, start.elapsed(), provision);
     Ok(0)
 }
 
-/// Runs `steps` through the one runner, with this command's context.
-pub fn execute(cx: &LabCx<'_>, steps: &[Step], accept_host_keys: bool, ssh_wait: Duration) -> Result<Summary> {
-    execute_with(cx, steps, Options { accept_host_keys, ssh_wait, recreate: Vec::new() })
+/// Runs `steps` on a lab built before (its keys exist) through the one runner, with this
+/// command's context.
+pub fn execute(cx: &LabCx<'_>, steps: &[Box<dyn Step + '_>], accept_host_keys: bool, ssh_wait: Duration) -> Result<Summary> {
+    execute_with(cx, steps, Options { accept_host_keys, ssh_wait, recreate: Vec::new() }, Some(cx.keys()?))
 }
 
-fn execute_with(cx: &LabCx<'_>, steps: &[Step], opts: Options) -> Result<Summary> {
+fn execute_with(cx: &LabCx<'_>, steps: &[Box<dyn Step + '_>], opts: Options, keys: Option<Keys>) -> Result<Summary> {
     let rt = cx.rt()?;
-    let scx = StepCx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), opts)?;
-    if !steps.iter().any(|s| s.id == ids::STATE) {
-        scx.set_keys(cx.keys()?)?;
-    }
+    let scx = Cx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), opts, steps)?.with_keys(keys);
     let r = runner::run(&scx, steps);
     scx.close();
     cx.printer.finish();

@@ -8,29 +8,49 @@ pub mod sandbox;
 pub mod virtualbox;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use crate::error::{Error, Result};
-use crate::plan::Step;
-use crate::remote::Target;
-use crate::runner::StepCx;
-use crate::spec::{Lab, Node, ProviderKind};
-use crate::state::{HostKey, Keys, State, StateDir};
-use crate::ui::{Outcome, Reporter};
+use crate::spec::{Lab, ProviderKind};
+use crate::state::{HostKey, State, StateDir};
+use crate::steps::{Machines, Steps};
+use crate::ui::Reporter;
+
+/// What a machine is doing, as its provider sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineState {
+    Running,
+    Halted,
+    NotCreated,
+    /// Not lab's machine (`existing`): running as far as lab knows.
+    Existing,
+    /// The hypervisor's own word (`poweroff`, `aborted`, `saved`, ...).
+    Other(String),
+}
+
+impl MachineState {
+    pub fn word(&self) -> &str {
+        match self {
+            Self::Running => "running",
+            Self::Halted => "halted",
+            Self::NotCreated => "not created",
+            Self::Existing => "existing",
+            Self::Other(w) => w,
+        }
+    }
+}
 
 /// A machine as its provider sees it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
     pub node: String,
-    /// `running`, `halted`, `not created`, `existing`, or the hypervisor's own word
-    /// (`poweroff`, `aborted`, ...).
-    pub state: String,
+    pub state: MachineState,
     /// Whether lab should try SSH to it.
     pub reachable: bool,
 }
 
-/// What a provider can do.
-pub trait Provider: Send + Sync {
+/// What a provider can do beyond what steps need of it ([`Machines`]: host keys, where a node
+/// is reached, whether changes are tracked).
+pub trait Provider: Machines {
     /// The name in the lab file.
     fn name(&self) -> &'static str;
 
@@ -54,36 +74,11 @@ pub trait Provider: Send + Sync {
         true
     }
 
-    /// The host keys the nodes must present. Providers that build machines generate them
-    /// (`create`); `existing` reads them from known_hosts or from what was recorded.
-    fn host_keys(&self, cx: &StepCx<'_>, create_only: bool) -> Result<BTreeMap<String, HostKey>>;
-
     /// The host keys of a built lab, for commands that only use it (never creates any).
     fn known_host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>>;
 
     /// The steps that bring the machines up, until each can be reached over SSH.
-    fn plan(&self, lab: &Lab) -> Vec<Step>;
-
-    /// Performs one of the steps `plan` listed.
-    fn apply(&self, cx: &StepCx<'_>, step: &Step) -> Result<Outcome>;
-
-    /// How to reach `node` as the lab user.
-    fn target(&self, lab: &Lab, sd: &StateDir, keys: &Keys, node: &Node) -> Result<Target> {
-        let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
-        Ok(Target {
-            node: node.name.clone(),
-            addr: SocketAddr::from((node.ip, lab.ssh_port())),
-            user: lab.user.clone(),
-            key: sd.client_key_path(),
-            host_keys: host.keys.clone(),
-        })
-    }
-
-    /// Whether lab must record every change it makes on the nodes, to undo exactly those (the
-    /// machines are not lab's: `existing`).
-    fn tracks_changes(&self) -> bool {
-        false
-    }
+    fn plan<'a>(&'a self, lab: &Lab) -> Steps<'a>;
 
     /// Stops the machines and keeps their disks.
     fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()>;
@@ -144,6 +139,13 @@ pub fn for_lab(lab: &Lab) -> Box<dyn Provider> {
 struct Unavailable(&'static str);
 
 #[cfg(not(target_os = "linux"))]
+impl Machines for Unavailable {
+    fn host_keys(&self, _: &Lab, _: &StateDir) -> Result<BTreeMap<String, HostKey>> {
+        self.preflight_err()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
 impl Provider for Unavailable {
     fn name(&self) -> &'static str {
         self.0
@@ -151,17 +153,11 @@ impl Provider for Unavailable {
     fn available(&self, _: &Lab) -> Result<()> {
         self.preflight_err()
     }
-    fn host_keys(&self, _: &StepCx<'_>, _: bool) -> Result<BTreeMap<String, HostKey>> {
-        self.preflight_err()
-    }
     fn known_host_keys(&self, _: &Lab, _: &StateDir) -> Result<BTreeMap<String, HostKey>> {
         self.preflight_err()
     }
-    fn plan(&self, _: &Lab) -> Vec<Step> {
+    fn plan<'a>(&'a self, _: &Lab) -> Steps<'a> {
         Vec::new()
-    }
-    fn apply(&self, _: &StepCx<'_>, _: &Step) -> Result<Outcome> {
-        self.preflight_err()
     }
     fn halt(&self, _: &Lab, _: &StateDir, _: &dyn Reporter) -> Result<()> {
         self.preflight_err()

@@ -7,6 +7,7 @@
 
 pub mod interactive;
 pub mod known_hosts;
+pub mod seam;
 pub mod transfer;
 
 use std::net::SocketAddr;

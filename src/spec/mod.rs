@@ -88,6 +88,11 @@ impl Lab {
     pub fn workers(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter().filter(|n| n.role == Role::Worker)
     }
+    /// The name of `node`'s machine (VM, namespace prefix): `lab-<lab>-<node>`.
+    pub fn machine_name(&self, node: &str) -> String {
+        format!("lab-{}-{node}", self.name)
+    }
+
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }

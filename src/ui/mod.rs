@@ -31,6 +31,9 @@ pub enum Mode {
     Json,
 }
 
+/// The target of steps and transfers that happen on this computer.
+pub const HOST: &str = "host";
+
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

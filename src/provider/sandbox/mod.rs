@@ -4,6 +4,7 @@
 
 mod net;
 pub mod node;
+mod steps;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,23 +13,19 @@ use std::time::{Duration, Instant};
 
 use net::Ip;
 
-use super::{Machine, Provider};
+use super::{Machine, MachineState, Provider};
 use crate::error::{Error, Result};
-use crate::fsx::{self, Access};
-use crate::plan::{HOST, Stage, Step};
+use crate::fsx;
 use crate::proc::System;
-use crate::runner::StepCx;
 use crate::spec::{Lab, Node};
 use crate::state::{HostKey, State, StateDir};
+use crate::steps::{HOST, Machines, Steps};
 use crate::ui::{Outcome, Reporter};
 
 /// How long a node may take to answer SSH after it was started.
-const BOOT_DEADLINE: Duration = Duration::from_secs(20);
+pub(super) const BOOT_DEADLINE: Duration = Duration::from_secs(20);
 /// How long `halt` lets a node end before killing what is left.
-const HALT_GRACE: Duration = Duration::from_secs(5);
-
-const BRIDGE: &str = "bridge";
-const NODE_RUNNING: &str = "node_running";
+pub(super) const HALT_GRACE: Duration = Duration::from_secs(5);
 
 fn fnv_hex(s: &str) -> String {
     let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
@@ -84,8 +81,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     }
 }
 
-fn ssh_addr(n: &Node) -> SocketAddr {
+pub(super) fn ssh_addr(n: &Node) -> SocketAddr {
     SocketAddr::from((n.ip, 22))
+}
+
+impl Machines for Sandbox {
+    fn host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
+        sd.ensure_host_keys(lab)
+    }
 }
 
 impl Provider for Sandbox {
@@ -122,46 +125,12 @@ impl Provider for Sandbox {
         Ok(())
     }
 
-    fn host_keys(&self, cx: &StepCx<'_>, _: bool) -> Result<BTreeMap<String, HostKey>> {
-        cx.sd.ensure_host_keys(cx.lab)
-    }
-
     fn known_host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
         sd.generated_host_keys(lab)
     }
 
-    fn plan(&self, lab: &Lab) -> Vec<Step> {
-        // The plan is pure: the bridge's name depends only on where the lab file is.
-        let sd = StateDir::for_lab(lab);
-        let names = Names::new(lab, &sd);
-        let mut steps =
-            vec![Step::new(Stage::Machines, HOST, BRIDGE, format!("bridge {} holds {}/{}", names.bridge, lab.network.host, lab.network.cidr.prefix()))];
-        for n in &lab.nodes {
-            steps.push(Step::new(
-                Stage::Machines,
-                &n.name,
-                NODE_RUNNING,
-                format!("namespace {}: overlay root, host name, sshd at {}", names.netns(&n.name), n.ip),
-            ));
-        }
-        steps
-    }
-
-    fn apply(&self, cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
-        let names = Names::new(cx.lab, cx.sd);
-        let ip = Ip::new(&System);
-        match step.id {
-            BRIDGE => {
-                let o = ensure_bridge(&ip, cx.lab, &names)?;
-                cx.sd.record("bridge", &names.bridge)?;
-                Ok(o)
-            }
-            NODE_RUNNING => {
-                let node = cx.lab.node(&step.target).ok_or_else(|| Error::Internal(format!("no node {}", step.target)))?;
-                ensure_node(&ip, cx, &names, node)
-            }
-            other => Err(Error::Internal(format!("the sandbox provider has no step {other}"))),
-        }
+    fn plan<'a>(&'a self, lab: &Lab) -> Steps<'a> {
+        steps::up(lab)
     }
 
     fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
@@ -240,11 +209,11 @@ impl Provider for Sandbox {
                 let ns = names.netns(&n.name);
                 let (_, init) = node::processes(&ns);
                 let state = match (ip.netns_exists(&ns), init) {
-                    (false, _) => "not created",
-                    (true, None) => "halted",
-                    (true, Some(_)) => "running",
+                    (false, _) => MachineState::NotCreated,
+                    (true, None) => MachineState::Halted,
+                    (true, Some(_)) => MachineState::Running,
                 };
-                Machine { node: n.name.clone(), state: state.to_string(), reachable: init.is_some() }
+                Machine { node: n.name.clone(), state, reachable: init.is_some() }
             })
             .collect())
     }
@@ -332,144 +301,6 @@ impl Provider for Sandbox {
         reporter.step_done(HOST, &format!("bridge {}", names.bridge), &outcome, start.elapsed());
         Ok(())
     }
-}
-
-/// Makes the lab's bridge exist with the host's address. Returns whether anything was done.
-fn ensure_bridge(ip: &Ip<'_>, lab: &Lab, names: &Names) -> Result<Outcome> {
-    let ifaces = ip.ifaces(None)?;
-    let prefix = lab.network.cidr.prefix();
-    let clashes = net::conflicts(&ifaces, &lab.network.cidr, &[names.bridge.as_str()]);
-    if !clashes.is_empty() {
-        return Err(Error::Preflight {
-            problem: format!("the lab network {} is already in use on this machine: {}", lab.network.cidr, clashes.join(", ")),
-            fix: "choose another network.cidr for the lab (two interfaces holding one subnet break routing)".into(),
-        });
-    }
-    match ifaces.iter().find(|i| i.name == names.bridge) {
-        Some(b) if b.alias.as_deref() != Some(names.mark.as_str()) => Err(Error::Preflight {
-            problem: format!(
-                "an interface named {} exists and lab does not own it ({})",
-                names.bridge,
-                b.alias.as_deref().map_or("no lab mark".to_string(), |a| format!("marked {a:?}"))
-            ),
-            fix: format!("remove it (ip link del {}) if it is a leftover, or move the lab", names.bridge),
-        }),
-        Some(b) => {
-            let mut changed = ip.ensure_addr(&names.bridge, None, lab.network.host, prefix, &b.v4)?;
-            if !b.up {
-                ip.set_up(&names.bridge, None)?;
-                changed = true;
-            }
-            Ok(if changed { Outcome::Applied } else { Outcome::Satisfied })
-        }
-        None => {
-            ip.add_bridge(&names.bridge, &names.mark, lab.network.host, prefix)?;
-            Ok(Outcome::Applied)
-        }
-    }
-}
-
-/// Makes one node run and answer SSH.
-fn ensure_node(ip: &Ip<'_>, cx: &StepCx<'_>, names: &Names, node: &Node) -> Result<Outcome> {
-    let lab = cx.lab;
-    let ns = names.netns(&node.name);
-    let veth = names.veth(&node.name);
-    let mut changed = false;
-    if ip.netns_exists(&ns) {
-        if ip.netns_mark(&ns)?.as_deref() != Some(names.mark.as_str()) {
-            return Err(Error::Preflight {
-                problem: format!("a network namespace named {ns} exists and lab did not make it for this lab"),
-                fix: format!("remove it (ip netns del {ns}) if it is a leftover"),
-            });
-        }
-    } else {
-        ip.add_netns(&ns, &names.mark)?;
-        changed = true;
-    }
-    let host_ifaces = ip.ifaces(None)?;
-    match host_ifaces.iter().find(|i| i.name == veth) {
-        Some(i) if i.alias.as_deref() != Some(names.mark.as_str()) => {
-            return Err(Error::Preflight {
-                problem: format!("an interface named {veth} exists and lab does not own it"),
-                fix: format!("remove it: ip link del {veth}"),
-            });
-        }
-        Some(i) => {
-            if i.master.as_deref() != Some(names.bridge.as_str()) || !i.up {
-                // Its bridge was re-created: plug it in again.
-                ip.plug(&veth, &names.bridge)?;
-                changed = true;
-            }
-        }
-        None => {
-            if ip.ifaces(Some(&ns))?.iter().any(|i| i.name == "eth0") {
-                // A peer without its host end cannot be: start the namespace afresh.
-                node::stop(&ns, HALT_GRACE)?;
-                ip.del_netns(&ns)?;
-                ip.add_netns(&ns, &names.mark)?;
-            }
-            ip.add_veth(&veth, &names.mark, &ns, &names.bridge)?;
-            changed = true;
-        }
-    }
-    let inside = ip.ifaces(Some(&ns))?;
-    let eth0 = inside.iter().find(|i| i.name == "eth0").map(|i| i.v4.clone()).unwrap_or_default();
-    changed |= ip.ensure_addr("eth0", Some(&ns), node.ip, lab.network.cidr.prefix(), &eth0)?;
-    if !inside.iter().any(|i| i.name == "eth0" && i.up) {
-        ip.set_up("eth0", Some(&ns))?;
-        changed = true;
-    }
-
-    let dir = cx.sd.node_dir(&node.name);
-    let console = dir.join("console.log");
-    let (_, init) = node::processes(&ns);
-    if init.is_some() && crate::remote::ssh_answers(ssh_addr(node), Duration::from_millis(500)) {
-        return Ok(if changed { Outcome::Applied } else { Outcome::Satisfied });
-    }
-    if init.is_some() {
-        // Started but not answering yet (another lab run booted it a moment ago)?
-        if crate::remote::wait_ssh(ssh_addr(node), Instant::now() + Duration::from_secs(3)) {
-            return Ok(Outcome::Applied);
-        }
-        node::stop(&ns, HALT_GRACE)?;
-    }
-    let keys = cx.keys()?;
-    let lower = lab.sandbox.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let host_key = keys.hosts.get(&node.name).and_then(|k| k.private_path.clone()).ok_or_else(|| Error::Internal(format!("no host key for {}", node.name)))?;
-    let authorized = keys.client.private_path.with_extension("pub");
-    let hosts = crate::files::hosts_file(lab);
-    let spec = node::BootSpec {
-        node: &node.name,
-        ip: node.ip,
-        user: &lab.user,
-        lower: &lower,
-        dir: &dir,
-        authorized_key: &authorized,
-        host_key: &host_key,
-        hosts: &hosts,
-    };
-    fsx::private_dir(&dir)?;
-    for d in [spec.upper(), spec.work(), spec.root()] {
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
-    }
-    let boot = dir.join("boot.sh");
-    fsx::write_atomic(&boot, node::boot_script(&spec).as_str().as_bytes(), Access::PrivateExec)?;
-    let argv: [&std::ffi::OsStr; 7] =
-        ["unshare".as_ref(), "--mount".as_ref(), "--uts".as_ref(), "--pid".as_ref(), "--fork".as_ref(), "--kill-child".as_ref(), "sh".as_ref()];
-    let mut full: Vec<&std::ffi::OsStr> = argv.to_vec();
-    full.push(boot.as_os_str());
-    net::spawn_in(&ns, &full, &console)?;
-    cx.reporter.phase(&node.name, "booting: waiting for sshd");
-    if !crate::remote::wait_ssh(ssh_addr(node), Instant::now() + BOOT_DEADLINE) {
-        let (_, init) = node::processes(&ns);
-        let problem = if init.is_some() { "sshd does not answer" } else { "the node stopped while booting" };
-        return Err(Error::node_hint(
-            &node.name,
-            format!("{problem} at {}:22 after {} s; its console says:\n{}", node.ip, BOOT_DEADLINE.as_secs(), node::console_tail(&console, 15)),
-            format!("the whole log is {}", console.display()),
-        ));
-    }
-    Ok(Outcome::Applied)
 }
 
 #[cfg(test)]

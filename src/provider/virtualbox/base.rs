@@ -179,7 +179,7 @@ impl VirtualBox {
 
     /// The base exists, installed, with its snapshot; made (or finished) here when not. Labs
     /// that need the same base at once take turns: the second one waits and then uses it.
-    pub(super) fn ensure_base(&self, cx: &StepCx<'_>) -> Result<Outcome> {
+    pub(super) fn ensure_base(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let d = self.driver()?;
         let spec = spec(cx.lab)?;
         crate::fsx::private_dir(&folder(&spec.name))?;
@@ -261,9 +261,9 @@ impl VirtualBox {
         Ok(outcome)
     }
 
-    fn create_base(&self, cx: &StepCx<'_>, spec: &Spec, uuid: &str, disk: &Path, seed: &Path) -> Result<()> {
+    fn create_base(&self, cx: &Cx<'_>, spec: &Spec, uuid: &str, disk: &Path, seed: &Path) -> Result<()> {
         let d = self.driver()?;
-        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.clone()).ok_or_else(|| Error::Internal("the ISO step did not run".into()))?;
+        let iso = self.iso(cx)?;
         let folder = vm_folder(&spec.name);
         if folder.exists() {
             std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
@@ -278,7 +278,7 @@ impl VirtualBox {
             memory_mib: 2048,
             mac_nat: mac(0),
             mac_hostonly: mac(1),
-            hostonly: self.hostonly_name()?,
+            hostonly: self.hostonly_name(cx)?,
             description: mark(&spec.fingerprint),
             arch: spec.arch,
         };

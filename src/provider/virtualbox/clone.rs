@@ -9,21 +9,21 @@ impl VirtualBox {
         sd.node_dir(node).join("seed-cidata.iso")
     }
 
-    pub(super) fn hardware(&self, cx: &StepCx<'_>, node: &Node) -> Result<Hardware> {
+    pub(super) fn hardware(&self, cx: &Cx<'_>, node: &Node) -> Result<Hardware> {
         let (nat, host_only) = crate::identity::macs(cx.lab, &node.name);
         Ok(Hardware {
             cpus: node.cpus,
             memory_mib: node.memory_mib,
             mac_nat: nat.vbox(),
             mac_hostonly: host_only.vbox(),
-            hostonly: self.hostonly_name()?,
+            hostonly: self.hostonly_name(cx)?,
             description: cx.sd.vm_mark(),
             arch: Self::image_arch(cx.lab),
         })
     }
 
     /// A linked clone of the base for `node`, with its seed disc.
-    pub(super) fn create_clone(&self, cx: &StepCx<'_>, node: &Node) -> Result<()> {
+    pub(super) fn create_clone(&self, cx: &Cx<'_>, node: &Node) -> Result<()> {
         let d = self.driver()?;
         let lab = cx.lab;
         let vm = vm_name(lab, &node.name);
@@ -54,7 +54,7 @@ impl VirtualBox {
     }
 
     /// The clone exists, is lab's, has a disk and its seed disc; anything half-made is made again.
-    pub(super) fn ensure_clone(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+    pub(super) fn ensure_clone(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = vm_name(cx.lab, &node.name);
         let state = cx.sd.load()?;
@@ -88,7 +88,7 @@ impl VirtualBox {
             self.create_clone(cx, node)?;
             return Ok(Outcome::Applied);
         }
-        let want = self.hostonly_name()?;
+        let want = self.hostonly_name(cx)?;
         if info.nics.get(&2).is_some_and(|n| n.hostonly != want) && !info.state.is_on() {
             d.configure(&vm, &self.hardware(cx, node)?)?;
             return Ok(Outcome::Applied);

@@ -6,15 +6,20 @@ use std::time::Duration;
 use super::VirtualBox;
 use super::driver::Driver;
 use crate::error::Result;
-use crate::plan::HOST;
-use crate::runner::StepCx;
 use crate::spec::Lab;
+use crate::steps::Cx;
+use crate::steps::HOST;
 use crate::ui::{Outcome, Reporter};
 
 impl VirtualBox {
+    /// The host-only interface this run uses (made now if the host-only step has not yet).
+    pub(super) fn hostonly_name(&self, cx: &Cx<'_>) -> Result<String> {
+        self.hostonly.get_or_make(|| Ok(self.ensure_hostonly(cx)?.0))
+    }
+
     /// Makes a host-only interface hold the lab's host address (reusing one that has it), with
     /// no DHCP server on it (a reused interface's server is turned back on by `destroy`).
-    pub(super) fn ensure_hostonly(&self, cx: &StepCx<'_>) -> Result<Outcome> {
+    pub(super) fn ensure_hostonly(&self, cx: &Cx<'_>) -> Result<(String, Outcome)> {
         let d = self.driver()?;
         let lab = cx.lab;
         let (host, mask) = (lab.network.host, lab.network.cidr.netmask());
@@ -73,10 +78,7 @@ impl VirtualBox {
             d.set_dhcp(&name, false)?;
             outcome = Outcome::Applied;
         }
-        if let Ok(mut h) = self.hostonly.lock() {
-            *h = Some(name);
-        }
-        Ok(outcome)
+        Ok((name, outcome))
     }
 
     /// Removes the host-only interface lab created, when it still holds the lab's address (the

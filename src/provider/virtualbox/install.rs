@@ -84,14 +84,14 @@ impl VirtualBox {
     /// from the disk. While the install discs are attached the DVD boots first, so a VM powered
     /// off before lab saw its install end (lab killed, the user's power button) installs again
     /// rather than booting a system lab cannot tell from a half-made one.
-    pub(super) fn ensure_installed(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+    pub(super) fn ensure_installed(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let vm = vm_name(cx.lab, &node.name);
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
         self.install(cx, &node.name, &vm, &disk, &Self::seed_path(cx.sd, &node.name))
     }
 
     /// Installs the OS into `vm` (a node's, or a base: `who` is what the display names).
-    pub(super) fn install(&self, cx: &StepCx<'_>, who: &str, vm: &str, disk: &Path, seed: &Path) -> Result<Outcome> {
+    pub(super) fn install(&self, cx: &Cx<'_>, who: &str, vm: &str, disk: &Path, seed: &Path) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = vm.to_string();
         let info = d.vm(&vm)?.ok_or_else(|| Error::node(who, format!("VM {vm} disappeared")))?;
@@ -217,7 +217,7 @@ impl VirtualBox {
 
     /// The installed VM runs and answers SSH with the host key lab pinned (no other machine at
     /// its address is taken for it).
-    pub(super) fn ensure_running(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+    pub(super) fn ensure_running(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = vm_name(cx.lab, &node.name);
         let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
@@ -249,7 +249,7 @@ impl VirtualBox {
             }
             other => other,
         })?;
-        cx.put_session(&node.name, session);
+        cx.put_remote(&node.name, std::sync::Arc::new(crate::remote::seam::Ssh::new(session, cx.rt.clone())));
         // From now on the VM's disk may hold the user's work: lab never deletes it unasked.
         let booted = format!("booted:{}", node.name);
         if !cx.sd.load()?.is_some_and(|s| s.resources.contains_key(&booted)) {

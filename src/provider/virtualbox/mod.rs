@@ -10,37 +10,31 @@ pub mod driver;
 mod fake;
 mod hostonly;
 mod install;
+mod lifecycle;
 pub mod seed;
+mod steps;
 
 use install::{Install, install_state};
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use driver::{Arch, Driver, Hardware, Medium, VmInfo, VmState};
 
-use super::{Machine, Provider};
+use crate::download::Cached;
 use crate::error::{Error, Result};
-use crate::plan::{HOST, Stage, Step};
 use crate::remote::Session;
-use crate::runner::StepCx;
-use crate::spec::{InstallMode, Lab, Node};
-use crate::state::{HostKey, State, StateDir};
-use crate::ui::{Outcome, Reporter};
-
-const ISO: &str = "iso_downloaded";
-const HOSTONLY: &str = "hostonly_network";
-const VM_CREATED: &str = "vm_created";
-const OS_INSTALLED: &str = "os_installed";
-const VM_RUNNING: &str = "vm_running";
-const BASE: &str = "base_image";
+use crate::spec::{Lab, Node};
+use crate::state::{State, StateDir};
+use crate::steps::Slot;
+use crate::steps::{Cx, HOST, Machines};
+use crate::ui::Outcome;
 
 /// The VM of `node`: `lab-<lab>-<node>`.
 pub fn vm_name(lab: &Lab, node: &str) -> String {
-    format!("lab-{}-{node}", lab.name)
+    lab.machine_name(node)
 }
 
 fn group(lab: &Lab) -> String {
@@ -76,7 +70,9 @@ fn is_ours(info: &VmInfo, sd: &StateDir, recorded_uuid: Option<&str>) -> bool {
 
 pub struct VirtualBox {
     driver: OnceLock<Driver>,
-    hostonly: Mutex<Option<String>>,
+    /// The host-only interface and the ISO of this run (`hostonly_name`, `iso`).
+    hostonly: Slot<String>,
+    iso: Slot<Cached>,
     /// When to type the boot menu's keys, and how often to look at a VM that works.
     boot_keys_delay: Duration,
     poll: Duration,
@@ -84,7 +80,7 @@ pub struct VirtualBox {
 
 impl VirtualBox {
     pub fn new() -> Self {
-        Self { driver: OnceLock::new(), hostonly: Mutex::new(None), boot_keys_delay: boot_keys_delay(), poll: Duration::from_secs(1) }
+        Self { driver: OnceLock::new(), hostonly: Slot::new(None), iso: Slot::new(None), boot_keys_delay: boot_keys_delay(), poll: Duration::from_secs(1) }
     }
 
     #[cfg(test)]
@@ -120,7 +116,7 @@ impl VirtualBox {
     }
 
     /// The node's existing VM is lab's, made the way the lab file says (`install`).
-    fn check_ours(cx: &StepCx<'_>, info: &VmInfo, state: Option<&State>, node: &Node, install: &str) -> Result<()> {
+    fn check_ours(cx: &Cx<'_>, info: &VmInfo, state: Option<&State>, node: &Node, install: &str) -> Result<()> {
         if !is_ours(info, cx.sd, Self::recorded_uuid(state, &node.name).as_deref()) {
             return Err(Error::Preflight {
                 problem: format!("a VM named {} exists and lab did not create it for this lab", info.name),
@@ -160,7 +156,7 @@ impl VirtualBox {
     }
 
     /// `lab up --recreate NODE`: the VM goes, whatever it holds, and is made anew.
-    fn recreate_asked(cx: &StepCx<'_>, node: &str) -> bool {
+    fn recreate_asked(cx: &Cx<'_>, node: &str) -> bool {
         cx.opts.recreate.iter().any(|n| n == node)
     }
 
@@ -170,10 +166,6 @@ impl VirtualBox {
 
     fn image_arch(lab: &Lab) -> Arch {
         lab.image.as_ref().map_or(Arch::X86_64, |i| i.arch)
-    }
-
-    fn hostonly_name(&self) -> Result<String> {
-        self.hostonly.lock().ok().and_then(|h| h.clone()).ok_or_else(|| Error::Internal("the host-only network step did not run".into()))
     }
 
     /// Removes a VM lab made, whatever state it is in.
@@ -188,12 +180,12 @@ impl VirtualBox {
         d.delete_vm(&info.name)
     }
 
-    fn create_vm(&self, cx: &StepCx<'_>, node: &Node) -> Result<()> {
+    fn create_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<()> {
         let d = self.driver()?;
         let lab = cx.lab;
         let vm = vm_name(lab, &node.name);
         let image = lab.image.as_ref().ok_or_else(|| Error::Internal("a virtualbox lab without an image".into()))?;
-        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.clone()).ok_or_else(|| Error::Internal("the ISO step did not run".into()))?;
+        let iso = self.iso(cx)?;
         let folder = Self::vm_folder(lab, cx.sd, &vm);
         if folder.exists() {
             // A folder without a registered VM: left by an interrupted create, inside lab's state.
@@ -227,7 +219,7 @@ impl VirtualBox {
     }
 
     /// The VM exists, is lab's, and has everything attached; anything half-made is made again.
-    fn ensure_vm(&self, cx: &StepCx<'_>, node: &Node) -> Result<Outcome> {
+    fn ensure_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = vm_name(cx.lab, &node.name);
         let state = cx.sd.load()?;
@@ -242,7 +234,7 @@ impl VirtualBox {
             self.create_vm(cx, node)?;
             return Ok(Outcome::Applied);
         }
-        let iso = cx.artifacts.lock().ok().and_then(|a| a.iso.as_ref().map(|i| i.path.clone()));
+        let iso = self.iso.peek().map(|i| i.path);
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
         let install = install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name));
         // Both DVD drives empty: lab saw the install end (it empties them only then).
@@ -263,7 +255,7 @@ impl VirtualBox {
             return Ok(Outcome::Applied);
         }
         // The host-only interface may have been made anew since (another name).
-        let want = self.hostonly_name()?;
+        let want = self.hostonly_name(cx)?;
         if info.nics.get(&2).is_some_and(|n| n.hostonly != want) && !info.state.is_on() {
             d.configure(&vm, &self.hardware(cx, node)?)?;
             return Ok(Outcome::Applied);
@@ -298,318 +290,6 @@ fn new_uuid() -> String {
 fn getrandom_fill(b: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
     use rand_core::RngCore;
     rand_core::OsRng.try_fill_bytes(b)
-}
-
-impl Provider for VirtualBox {
-    fn name(&self) -> &'static str {
-        "virtualbox"
-    }
-
-    fn available(&self, _: &Lab) -> Result<()> {
-        self.driver().map(drop)
-    }
-
-    fn warnings(&self, _: &Lab) -> Vec<String> {
-        running_as_root_for().map_or_else(Vec::new, |user| {
-            vec![format!(
-                "lab runs as root (sudo): the VMs are registered in root's VirtualBox and {user}'s VirtualBox window will not show them; run lab as {user}, without sudo"
-            )]
-        })
-    }
-
-    fn preflight(&self, lab: &Lab) -> Result<()> {
-        let d = self.driver()?;
-        let arch = Self::image_arch(lab);
-        if !d.runs(arch) {
-            let image = lab.image.as_ref().map_or("the image", |i| i.name.as_str());
-            return Err(Error::Preflight {
-                problem: format!("VirtualBox {} on this {} computer cannot run {} guests ({image})", d.version, d.host_arch.name(), arch.name()),
-                fix: if d.host_arch == Arch::Aarch64 && d.version < (driver::Version { major: 7, minor: 1, patch: 0 }) {
-                    "install VirtualBox 7.1 or later, which runs arm64 guests on Apple Silicon".into()
-                } else {
-                    format!(
-                        "remove `image:` from the lab file (lab then chooses the {} image), or write one built for {}",
-                        d.host_arch.name(),
-                        d.host_arch.name()
-                    )
-                },
-            });
-        }
-        self.addresses_free(lab)
-    }
-
-    fn host_keys(&self, cx: &StepCx<'_>, _: bool) -> Result<BTreeMap<String, HostKey>> {
-        cx.sd.ensure_host_keys(cx.lab)
-    }
-
-    fn known_host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
-        sd.generated_host_keys(lab)
-    }
-
-    fn plan(&self, lab: &Lab) -> Vec<Step> {
-        let mut steps = Vec::new();
-        let base = (lab.install == InstallMode::Base).then(|| base::spec(lab).ok()).flatten();
-        if let Some(img) = &lab.image {
-            let when = if base.is_some() { " (only while the base is made)" } else { "" };
-            steps.push(Step::new(
-                Stage::Machines,
-                HOST,
-                ISO,
-                format!("{} ISO ({}) in the download cache, checksum verified{when}", img.title, img.arch.name()),
-            ));
-        }
-        steps.push(Step::new(
-            Stage::Machines,
-            HOST,
-            HOSTONLY,
-            format!("a host-only interface holds {}/{}, no DHCP server on it", lab.network.host, lab.network.cidr.prefix()),
-        ));
-        if let Some(b) = &base {
-            steps.push(Step::new(
-                Stage::Machines,
-                HOST,
-                BASE,
-                format!("base {}: {} installed once for every lab, snapshot `{}`", b.name, b.title, base::SNAPSHOT),
-            ));
-            for n in &lab.nodes {
-                let vm = vm_name(lab, &n.name);
-                steps.push(Step::new(
-                    Stage::Machines,
-                    &n.name,
-                    VM_CREATED,
-                    format!(
-                        "VM {vm}: linked clone of the base, {} CPU, {} MiB, NAT + host-only NIC, seed disc: host name {}, {}",
-                        n.cpus, n.memory_mib, n.name, n.ip
-                    ),
-                ));
-                steps.push(Step::new(Stage::Machines, &n.name, VM_RUNNING, "booted, set up by cloud-init from its seed, SSH answers with the pinned host key"));
-            }
-            return steps;
-        }
-        for n in &lab.nodes {
-            let vm = vm_name(lab, &n.name);
-            steps.push(Step::new(
-                Stage::Machines,
-                &n.name,
-                VM_CREATED,
-                format!("VM {vm}: {} CPU, {} MiB, {} GiB disk, NAT + host-only NIC", n.cpus, n.memory_mib, n.disk_gib),
-            ));
-            steps.push(Step::new(Stage::Machines, &n.name, OS_INSTALLED, format!("kickstart install: host name {}, {} on the host-only NIC", n.name, n.ip)));
-            steps.push(Step::new(Stage::Machines, &n.name, VM_RUNNING, "booted from disk, SSH answers with the pinned host key"));
-        }
-        steps
-    }
-
-    fn apply(&self, cx: &StepCx<'_>, step: &Step) -> Result<Outcome> {
-        let node = || cx.lab.node(&step.target).ok_or_else(|| Error::Internal(format!("no node {}", step.target)));
-        match step.id {
-            ISO => {
-                let img = cx.lab.image.as_ref().ok_or_else(|| Error::Internal("no image".into()))?;
-                if cx.lab.install == InstallMode::Base && self.base_ready(&base::spec(cx.lab)?)? {
-                    return Ok(Outcome::Satisfied);
-                }
-                let dl = crate::download::Downloader::new(cx.reporter)?;
-                let mut fetched = false;
-                let iso = cx.block_on(dl.fetch(&img.iso, &mut fetched))?;
-                if let Ok(mut a) = cx.artifacts.lock() {
-                    a.iso = Some(iso);
-                }
-                Ok(if fetched { Outcome::Applied } else { Outcome::Satisfied })
-            }
-            HOSTONLY => self.ensure_hostonly(cx),
-            BASE => self.ensure_base(cx),
-            VM_CREATED if cx.lab.install == InstallMode::Base => self.ensure_clone(cx, node()?),
-            VM_CREATED => self.ensure_vm(cx, node()?),
-            OS_INSTALLED => self.ensure_installed(cx, node()?),
-            VM_RUNNING => self.ensure_running(cx, node()?),
-            other => Err(Error::Internal(format!("the virtualbox provider has no step {other}"))),
-        }
-    }
-
-    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
-        let d = self.driver()?;
-        let state = sd.load().ok().flatten();
-        std::thread::scope(|s| {
-            let hs: Vec<_> = lab
-                .nodes
-                .iter()
-                .map(|n| {
-                    let state = state.as_ref();
-                    s.spawn(move || -> Result<()> {
-                        let vm = vm_name(lab, &n.name);
-                        let start = Instant::now();
-                        reporter.step_start(&n.name, "halted");
-                        let Some(info) = d.vm(&vm)? else {
-                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
-                            return Ok(());
-                        };
-                        if !is_ours(&info, sd, Self::recorded_uuid(state, &n.name).as_deref()) {
-                            reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", n.name));
-                            return Ok(());
-                        }
-                        if !info.state.is_on() {
-                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
-                            return Ok(());
-                        }
-                        let _ = d.acpi_power_button(&vm);
-                        while start.elapsed() < halt_timeout() {
-                            if d.vm(&vm)?.is_some_and(|i| !i.state.is_on()) {
-                                reporter.step_done(&n.name, "halted", &Outcome::Applied, start.elapsed());
-                                return Ok(());
-                            }
-                            reporter.phase(&n.name, "shutting down");
-                            std::thread::sleep(Duration::from_millis(500));
-                        }
-                        d.power_off(&vm)?;
-                        reporter.step_done(&n.name, "halted (powered off after the ACPI timeout)", &Outcome::Applied, start.elapsed());
-                        Ok(())
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("halt panicked".into())))).collect::<Result<Vec<_>>>()
-        })
-        .map(drop)
-    }
-
-    fn status(&self, lab: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
-        let d = self.driver()?;
-        lab.nodes
-            .iter()
-            .map(|n| {
-                let info = d.vm(&vm_name(lab, &n.name))?;
-                Ok(Machine {
-                    node: n.name.clone(),
-                    state: info.as_ref().map_or_else(|| "not created".to_string(), |i| i.state.word().to_string()),
-                    reachable: info.is_some_and(|i| i.state == VmState::Running),
-                })
-            })
-            .collect()
-    }
-
-    fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            d.take_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name, &format!("lab snapshot of lab {}", lab.name), live)?;
-        }
-        Ok(())
-    }
-
-    fn snapshot_restore(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            d.restore_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name)?;
-        }
-        Ok(())
-    }
-
-    fn snapshot_delete(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            let vm = self.node_vm(d, lab, sd, &n.name)?;
-            if d.vm(&vm)?.is_some_and(|i| i.snapshots.iter().any(|s| s == name)) {
-                d.delete_snapshot(&vm, name)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn snapshot_list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
-        let d = self.driver()?;
-        let mut lists = Vec::new();
-        for n in &lab.nodes {
-            let vm = self.node_vm(d, lab, sd, &n.name)?;
-            lists.push(d.vm(&vm)?.map(|i| i.snapshots).unwrap_or_default());
-        }
-        // A snapshot of the lab is one every node has.
-        let first = lists.first().cloned().unwrap_or_default();
-        Ok(first.into_iter().filter(|s| lists.iter().all(|l| l.contains(s))).collect())
-    }
-
-    fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>> {
-        let d = match self.driver() {
-            Ok(d) => d,
-            Err(_) => return Ok(Vec::new()),
-        };
-        Ok(self.our_vms(d, lab, sd, state)?.into_iter().map(|i| format!("VM {} ({})", i.name, i.state.word())).collect())
-    }
-
-    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
-        let d = match self.driver() {
-            Ok(d) => d,
-            // Nothing was ever made in VirtualBox: there is nothing to look at there.
-            Err(_) if state.is_none_or(|s| !s.resources.keys().any(|k| k.starts_with("vm") || k.starts_with("hostonlyif"))) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for info in self.our_vms(d, lab, sd, state)? {
-            let start = Instant::now();
-            let node = info.name.strip_prefix(&format!("lab-{}-", lab.name)).unwrap_or(&info.name).to_string();
-            reporter.step_start(&node, "removed");
-            Self::remove_vm(d, &info)?;
-            reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
-        }
-        let resources = state.map(|s| s.resources.clone()).unwrap_or_default();
-        if let Some(name) = resources.get("base") {
-            base::remove_user(name, sd);
-            let others = base::users(name).len();
-            let why = if others > 0 { format!("{others} other lab(s) use it") } else { "the next lab starts from it".into() };
-            reporter.note(&format!("base {name} kept ({why}); `lab base list` shows bases, `lab base prune` removes those no lab uses"));
-        }
-        if state.is_none() {
-            // Without the state lab cannot tell whether it made an interface: it names it.
-            let want = (Some(lab.network.host), Some(lab.network.cidr.netmask()));
-            for h in d.hostonly()?.into_iter().filter(|h| (h.ip, h.mask) == want) {
-                reporter.note(&format!(
-                    "host-only network {} holds the lab's address {}; without .lab/ lab cannot tell whether it made it, so it is left. If nothing else uses it: {}",
-                    h.name,
-                    lab.network.host,
-                    d.remove_hostonly_command(&h.name)
-                ));
-            }
-        }
-        if let Some(ifname) = resources.get("hostonlyif") {
-            self.remove_hostonly(d, lab, ifname, resources.get("hostonlyif_addr"), reporter)?;
-        }
-        for (k, _) in resources.iter().filter(|(k, _)| k.starts_with("dhcp_disabled:")) {
-            let ifname = &k["dhcp_disabled:".len()..];
-            if d.hostonly()?.iter().any(|h| h.name == ifname) {
-                d.set_dhcp(ifname, true)?;
-                reporter.step_done(HOST, &format!("DHCP server of {ifname} turned back on"), &Outcome::Applied, Duration::ZERO);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl VirtualBox {
-    /// The VM of a node, when it exists and is lab's.
-    fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
-        let vm = vm_name(lab, node);
-        let state = sd.load().ok().flatten();
-        match d.vm(&vm)? {
-            Some(info) if is_ours(&info, sd, Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
-            Some(_) => Err(Error::node(node, format!("VM {vm} is not this lab's (no lab mark)"))),
-            None => Err(Error::node_hint(node, format!("VM {vm} does not exist"), "run `lab up` first")),
-        }
-    }
-
-    /// The lab's VMs, found by their mark or recorded UUID (also when `.lab/` is gone).
-    fn our_vms(&self, d: &Driver, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<VmInfo>> {
-        let prefix = format!("lab-{}-", lab.name);
-        let uuids: Vec<String> =
-            state.map(|s| s.resources.iter().filter(|(k, _)| k.starts_with("vmuuid:")).map(|(_, v)| v.to_lowercase()).collect()).unwrap_or_default();
-        let mut out = Vec::new();
-        for (name, uuid) in d.list_vms()? {
-            if !name.starts_with(&prefix) && !uuids.contains(&uuid.to_lowercase()) {
-                continue;
-            }
-            if let Some(info) = d.vm(&uuid)?
-                && is_ours(&info, sd, uuids.iter().find(|u| **u == uuid.to_lowercase()).map(String::as_str))
-            {
-                out.push(info);
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use super::driver::{Driver, HostOs, Version};
 use super::fake::FakeVBox;
 use super::*;
 use crate::download::Cached;
-use crate::runner::Options;
+use crate::provider::Provider;
 use crate::spec::{HostFacts, parse};
 use crate::state::Keys;
+use crate::steps::{Options, Step};
 use crate::ui::Silent;
 
 struct World {
@@ -34,17 +35,17 @@ fn world() -> World {
 }
 
 impl World {
-    fn cx(&self) -> StepCx<'_> {
+    fn cx(&self) -> Cx<'_> {
         self.cx_with(Options::default())
     }
-    fn cx_with(&self, opts: Options) -> StepCx<'_> {
-        let cx = StepCx::new(&self.lab, &self.sd, &self.vb, &Silent, self.rt.handle().clone(), opts).expect("cx");
+    fn cx_with(&self, opts: Options) -> Cx<'_> {
         let client = self.sd.ensure_client_key(&self.lab).expect("key");
         let hosts = self.sd.ensure_host_keys(&self.lab).expect("host keys");
-        cx.set_keys(Keys { client, hosts }).expect("keys");
+        let no_steps: &[Box<dyn Step>] = &[];
+        let cx = Cx::new(&self.lab, &self.sd, &self.vb, &Silent, self.rt.handle().clone(), opts, no_steps).expect("cx").with_keys(Some(Keys { client, hosts }));
         let iso = self.sd.path().join("cs9.iso");
         std::fs::write(&iso, b"iso").expect("iso");
-        cx.artifacts.lock().expect("lock").iso = Some(Cached { path: iso, digest: "sha256-00".into() });
+        self.vb.iso.set(Cached { path: iso, digest: "sha256-00".into() });
         cx
     }
     fn master(&self) -> &Node {
@@ -56,8 +57,8 @@ impl World {
 fn a_vm_is_made_once_installed_once_and_then_left_alone() {
     let w = world();
     let cx = w.cx();
-    assert_eq!(w.vb.ensure_hostonly(&cx).expect("hostonly"), Outcome::Applied);
-    assert_eq!(w.vb.ensure_hostonly(&cx).expect("again"), Outcome::Satisfied, "a DHCP server on lab's interface is turned off once");
+    assert_eq!(w.vb.ensure_hostonly(&cx).expect("hostonly").1, Outcome::Applied);
+    assert_eq!(w.vb.ensure_hostonly(&cx).expect("again").1, Outcome::Satisfied, "a DHCP server on lab's interface is turned off once");
     assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("create"), Outcome::Applied);
     assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("again"), Outcome::Satisfied);
     assert_eq!(w.fake.calls("createvm"), 1);

@@ -1,0 +1,52 @@
+use super::*;
+use crate::spec::{HostFacts, parse};
+use std::path::Path;
+
+fn lab(text: &str) -> Lab {
+    parse(Path::new("/srv/course/lab.yaml"), text, &HostFacts::default()).expect("valid")
+}
+
+#[test]
+fn course_lab_plan_covers_every_node_and_uses_slaves_for_spark_2() {
+    let lab = lab(include_str!("../../labs/course-2018.yaml"));
+    let p = crate::provider::for_lab(&lab);
+    let steps = up(&lab, p.as_ref(), true);
+    for n in ["master", "node1", "node2"] {
+        assert!(steps.iter().any(|s| s.target() == n && s.id() == "vm_created"), "{n}");
+    }
+    let text = render(&steps);
+    assert!(text.contains("conf/workers and conf/slaves list node1, node2"), "{text}");
+    assert!(text.contains("lab-course-2018-master"), "{text}");
+    let mut stages: Vec<Stage> = steps.iter().map(|s| s.stage()).collect();
+    let sorted = {
+        let mut v = stages.clone();
+        v.sort();
+        v
+    };
+    assert_eq!(stages, sorted, "steps are listed stage by stage");
+    stages.dedup();
+    assert_eq!(stages.len(), 7);
+}
+
+#[test]
+fn no_provision_stops_at_ssh() {
+    let lab = lab(include_str!("../../labs/sandbox.yaml"));
+    let p = crate::provider::for_lab(&lab);
+    let steps = up(&lab, p.as_ref(), false);
+    assert_eq!(steps.last().map(|s| s.id()), Some(ssh_ready::ID));
+    assert!(!steps.iter().any(|s| s.id().starts_with("spark") || s.id() == artifacts::ID));
+}
+
+/// `lab up --dry-run` prints what it printed before steps became types (captured then).
+#[test]
+fn dry_run_text_is_unchanged() {
+    for (file, text, want) in [
+        ("spark.yaml", include_str!("../../labs/spark.yaml"), include_str!("golden/spark.txt")),
+        ("course-2018.yaml", include_str!("../../labs/course-2018.yaml"), include_str!("golden/course-2018.txt")),
+        ("sandbox.yaml", include_str!("../../labs/sandbox.yaml"), include_str!("golden/sandbox.txt")),
+    ] {
+        let lab = lab(text);
+        let p = crate::provider::for_lab(&lab);
+        assert_eq!(render(&up(&lab, p.as_ref(), true)), want, "{file}");
+    }
+}

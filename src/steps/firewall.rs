@@ -1,0 +1,67 @@
+//! firewalld, where it runs, trusts the lab network (Spark picks ports at random).
+
+use crate::error::{Error, Result};
+use crate::script::{Sh, sh};
+use crate::spec::Lab;
+use crate::state::Change;
+use crate::steps::node::NodeCx;
+use crate::steps::{Check, Cx, Stage, Step};
+use crate::ui::Outcome;
+
+pub const ID: &str = "firewall";
+
+pub struct Firewall {
+    node: String,
+    goal: String,
+}
+
+pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
+    Box::new(Firewall { node: node.to_string(), goal: format!("firewalld (where it runs) trusts {}", lab.network.cidr) })
+}
+
+impl Step for Firewall {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> Stage {
+        Stage::Nodes
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        self.goal.clone()
+    }
+    fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
+        // Whether firewalld is there at all (no sudo needed to tell).
+        Ok(vec![(self.node.clone(), sh("if command -v firewall-cmd >/dev/null 2>&1; then echo present; else echo absent; fi", &[]))])
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        Ok(if cx.fact(&self.node, ID)?.trim() == "absent" {
+            Check::Satisfied
+        } else {
+            // Its zones are root's to read: asking is changing when needed.
+            Check::InApply
+        })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let n = NodeCx::new(cx, &self.node)?;
+        let cidr = cx.lab.network.cidr;
+        let script = sh(
+            "if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then \
+               if firewall-cmd --zone=trusted --query-source={{cidr}} >/dev/null 2>&1; then echo same; \
+               else firewall-cmd --permanent --zone=trusted --add-source={{cidr}} >/dev/null && firewall-cmd --reload >/dev/null && echo changed; fi; \
+             else echo absent; fi",
+            &[("cidr", &cidr)],
+        );
+        let out = n.s.exec(&script.sudo())?;
+        if !out.ok() {
+            return Err(Error::node(n.name(), format!("trusting {cidr} in firewalld failed: {}", out.stderr.trim())));
+        }
+        if out.stdout.trim() == "changed" {
+            n.track(Change::FirewallSource { cidr: cidr.to_string() })?;
+            return Ok(Outcome::Applied);
+        }
+        Ok(Outcome::Satisfied)
+    }
+}

@@ -1,0 +1,60 @@
+//! Python 3 on every node, for PySpark (`lab submit app.py`, `lab pyspark`): the distribution's
+//! package, unless the lab file says `spark.python: false`.
+
+use crate::error::{Error, Result};
+use crate::script::{Sh, sh};
+use crate::state::Change;
+use crate::steps::node::NodeCx;
+use crate::steps::{Check, Cx, Stage, Step};
+use crate::ui::Outcome;
+
+pub const ID: &str = "python_installed";
+
+pub struct PythonInstalled {
+    node: String,
+}
+
+pub fn step(_: &crate::spec::Lab, node: &str) -> Box<dyn Step> {
+    Box::new(PythonInstalled { node: node.to_string() })
+}
+
+impl Step for PythonInstalled {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> Stage {
+        Stage::Nodes
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        "python3 for PySpark (the distribution's package)".into()
+    }
+    fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
+        Ok(vec![(self.node.clone(), sh("command -v python3 >/dev/null 2>&1 && python3 --version 2>&1 || echo absent", &[]))])
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        Ok(if cx.fact(&self.node, ID)?.starts_with("Python 3") { Check::Satisfied } else { Check::Needed("no python3".into()) })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let n = NodeCx::new(cx, &self.node)?;
+        let install = sh(
+            ". /etc/os-release; case \" $ID $ID_LIKE \" in \
+             *' rhel '*|*' centos '*|*' fedora '*|*' rocky '*|*' almalinux '*) if command -v dnf >/dev/null; then dnf -y -q install python3; else yum -y -q install python3; fi ;; \
+             *' debian '*|*' ubuntu '*) DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 >/dev/null ;; \
+             *) echo \"unknown distribution $ID: install python3 by hand, or set spark.python: false\" >&2; exit 3 ;; esac",
+            &[],
+        );
+        let out = n.s.exec(&install.sudo())?;
+        if !out.ok() {
+            return Err(Error::node_hint(
+                n.name(),
+                format!("installing python3 failed: {}", out.stderr.trim()),
+                "the node needs its distribution's repositories (internet through NAT); or set `spark.python: false` in the lab file",
+            ));
+        }
+        n.track(Change::Package { name: "python3".into() })?;
+        Ok(Outcome::Applied)
+    }
+}

@@ -1,0 +1,72 @@
+//! `conf/spark-env.sh`: JAVA_HOME, the master, this node's own lab address (never the NAT
+//! address every VM shares), worker resources, pid files outside /tmp.
+
+use crate::error::Result;
+use crate::files;
+use crate::script::{Sh, sh};
+use crate::spark;
+use crate::spec::Lab;
+use crate::steps::node::{NodeCx, Owner};
+use crate::steps::{Check, Cx, Stage, Step, java_installed};
+use crate::ui::Outcome;
+
+pub const ID: &str = "spark_env";
+
+pub struct SparkEnv {
+    node: String,
+    goal: String,
+}
+
+pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
+    let ip = lab.node(node).map(|n| n.ip.to_string()).unwrap_or_default();
+    Box::new(SparkEnv { node: node.to_string(), goal: format!("conf/spark-env.sh: JAVA_HOME, the master, SPARK_LOCAL_IP {ip}") })
+}
+
+pub fn path(lab: &Lab) -> String {
+    format!("{}/conf/spark-env.sh", spark::install_dir(lab.spark.version))
+}
+
+/// A file as `NodeCx::put_file_unless` compares it: its `stat -c %a:%U:%G` line, then its content.
+pub fn file_check(path: &str) -> Sh {
+    sh("stat -c %a:%U:%G {{p}} 2>/dev/null && cat {{p}}", &[("p", &path)])
+}
+
+impl SparkEnv {
+    fn text(&self, cx: &Cx<'_>) -> Result<String> {
+        Ok(files::spark_env(cx.lab, cx.node(&self.node)?, &java_installed::home(cx, &self.node)?))
+    }
+}
+
+impl Step for SparkEnv {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> Stage {
+        Stage::Nodes
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        self.goal.clone()
+    }
+    fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
+        Ok(vec![(self.node.clone(), file_check(&path(cx.lab)))])
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let text = self.text(cx)?;
+        let want = format!("755:{0}:{0}\n{text}", cx.lab.user);
+        if cx.fact(&self.node, ID)? == want {
+            cx.record(&self.node, "spark_env", &files::short_hash(&text))?;
+            return Ok(Check::Satisfied);
+        }
+        Ok(Check::Needed(format!("{} differs", path(cx.lab))))
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let text = self.text(cx)?;
+        let fact = cx.fact(&self.node, ID)?;
+        let o = NodeCx::new(cx, &self.node)?.put_file_unless(&fact, &path(cx.lab), &text, 0o755, &Owner::user(&cx.lab.user))?;
+        cx.record(&self.node, "spark_env", &files::short_hash(&text))?;
+        Ok(o)
+    }
+}

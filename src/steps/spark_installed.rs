@@ -1,0 +1,138 @@
+//! Spark on a node: the release unpacked in `/opt/spark-<version>` (marked with its checksum)
+//! with `/opt/spark` pointing at it, the pid folder owned by the lab user, a login-shell profile.
+
+use crate::download::Cached;
+use crate::error::Result;
+use crate::script::{Sh, sh};
+use crate::spark;
+use crate::spec::Lab;
+use crate::state::Change;
+use crate::steps::node::{NodeCx, Owner, backup_of};
+use crate::steps::{Check, Cx, Stage, Step, artifacts};
+use crate::ui::Outcome;
+
+pub const ID: &str = "spark_installed";
+
+const PROFILE: &str = "# Written by lab: Spark for login shells.\nexport SPARK_HOME=/opt/spark\ncase \":$PATH:\" in *\":$SPARK_HOME/bin:\"*) ;; *) export PATH=\"$PATH:$SPARK_HOME/bin:$SPARK_HOME/sbin\" ;; esac\n";
+
+pub struct SparkInstalled {
+    node: String,
+    goal: String,
+}
+
+pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
+    Box::new(SparkInstalled { node: node.to_string(), goal: format!("{} with {} pointing at it", spark::install_dir(lab.spark.version), spark::HOME) })
+}
+
+/// What the probe showed: the release's marker, the link, the pid folder's owner, the profile.
+struct Seen {
+    marker: String,
+    link: String,
+    owner: String,
+    profile: String,
+}
+
+impl Seen {
+    fn read(cx: &Cx<'_>, node: &str) -> Result<Self> {
+        let out = cx.fact(node, ID)?;
+        let (head, profile) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
+        let mut lines = head.lines();
+        let marker = lines.next().unwrap_or("").trim().to_string();
+        let rest: Vec<&str> = lines.collect();
+        let field = |k: &str| rest.iter().find_map(|l| l.strip_prefix(k)).unwrap_or("").trim().to_string();
+        Ok(Self { marker, link: field("link="), owner: field("owner="), profile: profile.to_string() })
+    }
+
+    /// What differs from a node with `tarball` installed, in words (none: nothing).
+    fn wrong(&self, lab: &Lab, tarball: &Cached) -> Option<String> {
+        let dir = spark::install_dir(lab.spark.version);
+        if self.marker != tarball.hex() {
+            Some(format!("{dir} does not hold this Spark release"))
+        } else if self.link != dir {
+            Some(format!("{} does not point at {dir}", spark::HOME))
+        } else if self.owner != lab.user {
+            Some(format!("{} is not {}'s", spark::PID_DIR, lab.user))
+        } else if self.profile != PROFILE {
+            Some(format!("{} is not lab's", spark::SPARK_PROFILE))
+        } else {
+            None
+        }
+    }
+}
+
+impl Step for SparkInstalled {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> Stage {
+        Stage::Nodes
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        self.goal.clone()
+    }
+    fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
+        let lab = cx.lab;
+        let check = sh(
+            "cat {{marker}} 2>/dev/null; echo; if [ -L {{home}} ]; then echo \"link=$(readlink {{home}})\"; elif [ -e {{home}} ]; then echo link=other; else echo link=; fi; \
+             stat -c owner=%U {{pids}} 2>/dev/null || echo owner=; echo ---; cat {{profile}} 2>/dev/null; true",
+            &[("marker", &spark::marker(lab.spark.version)), ("home", &spark::HOME), ("pids", &spark::PID_DIR), ("profile", &spark::SPARK_PROFILE)],
+        );
+        Ok(vec![(self.node.clone(), check)])
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let tarball = artifacts::spark(cx)?;
+        Ok(match Seen::read(cx, &self.node)?.wrong(cx.lab, &tarball) {
+            Some(why) => Check::Needed(why),
+            None => {
+                cx.record(&self.node, "spark", tarball.hex())?;
+                Check::Satisfied
+            }
+        })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let n = NodeCx::new(cx, &self.node)?;
+        let lab = cx.lab;
+        let v = lab.spark.version;
+        let dir = spark::install_dir(v);
+        let tarball = artifacts::spark(cx)?;
+        let user = &lab.user;
+        let seen = Seen::read(cx, &self.node)?;
+        let mut outcome = Outcome::Satisfied;
+        if seen.marker != tarball.hex() {
+            // Whatever runs now runs from the old files: stop it before they change.
+            n.s.exec(&spark::stop_all(user))?;
+            n.unpack(&tarball, &dir)?;
+            n.s.sudo_check(&sh("printf '%s\\n' {{d}} > {{m}}", &[("d", &tarball.hex().to_string()), ("m", &spark::marker(v))]))?;
+            outcome = Outcome::Applied;
+        }
+        if seen.link != dir {
+            // A real /opt/spark that lab did not make is kept aside, never removed.
+            let keep = seen.link == "other" || (!seen.link.is_empty() && cx.machines.tracks_changes() && !n.made(spark::HOME));
+            let script = sh(
+                "if [ {{keep}} = yes ] && [ ! -e {{b}} ] && [ ! -L {{b}} ]; then mv {{home}} {{b}}; echo replaced; elif [ -z {{old}} ]; then echo created; fi; ln -sfn {{dir}} {{home}}",
+                &[("keep", &if keep { "yes" } else { "no" }), ("b", &backup_of(spark::HOME)), ("home", &spark::HOME), ("old", &seen.link), ("dir", &dir)],
+            );
+            match n.s.sudo_check(&script)?.stdout.trim() {
+                "replaced" => n.track(Change::Replaced { path: spark::HOME.into(), backup: backup_of(spark::HOME) })?,
+                "created" => n.track(Change::Created { path: spark::HOME.into() })?,
+                _ => {}
+            }
+            outcome = Outcome::Applied;
+        }
+        if seen.owner != *user {
+            n.s.sudo_check(&sh("mkdir -p {{d}} && chown {{o}} {{d}}", &[("d", &spark::PID_DIR), ("o", &format!("{user}:{user}"))]))?;
+            if seen.owner.is_empty() {
+                n.track(Change::Created { path: spark::PID_DIR.into() })?;
+            }
+            outcome = Outcome::Applied;
+        }
+        if seen.profile != PROFILE && n.put_file(spark::SPARK_PROFILE, PROFILE, 0o644, &Owner::root())? == Outcome::Applied {
+            outcome = Outcome::Applied;
+        }
+        cx.record(n.name(), "spark", tarball.hex())?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,73 @@
+//! The master's `/json/` lists exactly the lab's workers as ALIVE (a replaced worker's old
+//! registration stays until the master notices it is gone).
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::spark::{MasterJson, master_json};
+use crate::spec::{Lab, Node};
+use crate::steps::spark_daemon::failure;
+use crate::steps::{Check, Cx, Stage, Step};
+use crate::ui::Outcome;
+
+pub const ID: &str = "workers_registered";
+
+pub struct WorkersRegistered {
+    node: String,
+    goal: String,
+}
+
+pub fn step(lab: &Lab) -> Box<dyn Step> {
+    Box::new(WorkersRegistered { node: lab.master().name.clone(), goal: format!("the master lists exactly the {} workers as ALIVE", lab.workers().count()) })
+}
+
+/// The workers the master does not list as ALIVE, and whether it lists exactly the lab's.
+fn missing<'l>(lab: &'l Lab, j: Option<&MasterJson>) -> (Vec<&'l Node>, bool) {
+    let missing = lab.workers().filter(|w| !j.is_some_and(|j| j.alive_worker(w))).collect();
+    (missing, j.is_some_and(|j| j.alive_hosts().len() == lab.workers().count()))
+}
+
+impl Step for WorkersRegistered {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> Stage {
+        Stage::Ready
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        self.goal.clone()
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let j = cx.block_on(master_json(cx.lab)).ok();
+        Ok(match missing(cx.lab, j.as_ref()) {
+            (m, true) if m.is_empty() => Check::Satisfied,
+            (m, _) => Check::Needed(format!("not ALIVE yet: {}", m.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "))),
+        })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let lab = cx.lab;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let j = cx.block_on(master_json(lab)).ok();
+            let (missing, exact) = missing(lab, j.as_ref());
+            if missing.is_empty() && exact {
+                return Ok(Outcome::Applied);
+            }
+            if Instant::now() > deadline {
+                return match missing.first() {
+                    Some(w) => Err(failure(cx, &w.name, "it did not register with the master as ALIVE within 120 s")),
+                    None => Err(Error::node(&self.node, format!("the master lists other workers than the lab's: {:?}", j.map(|j| j.alive_hosts())))),
+                };
+            }
+            let names: Vec<&str> = missing.iter().map(|w| w.name.as_str()).collect();
+            cx.reporter.phase(
+                &self.node,
+                &format!("waiting for workers to register: {}", if names.is_empty() { "old registrations to expire".to_string() } else { names.join(", ") }),
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
