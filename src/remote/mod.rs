@@ -7,7 +7,12 @@
 
 pub mod interactive;
 pub mod known_hosts;
+mod reach;
 pub mod seam;
+mod streams;
+
+pub use reach::{presented_host_key, ssh_answers, wait_ssh};
+use streams::{Hasher, Hashing, Progressing};
 pub mod transfer;
 
 use std::net::SocketAddr;
@@ -379,118 +384,5 @@ impl Session {
     }
 }
 
-/// The host keys a machine presents, without logging in: for recording keys the user confirmed
-/// with `--accept-host-keys`.
-pub async fn presented_host_key(target: &Target, timeout: Duration) -> Result<String> {
-    let presented = Arc::new(Mutex::new(None));
-    let handler = Client { expected: Vec::new(), accept_any: true, presented: presented.clone() };
-    let connect = client::connect(config(&[]), target.addr, handler);
-    match tokio::time::timeout(timeout, connect).await {
-        Ok(Ok(h)) => {
-            let _ = h.disconnect(Disconnect::ByApplication, "", "en").await;
-        }
-        Ok(Err(e)) => return Err(Error::node(&target.node, format!("no SSH at {}: {e}", target.addr))),
-        Err(_) => return Err(Error::node(&target.node, format!("no answer from {} within {timeout:?}", target.addr))),
-    }
-    let key = presented.lock().ok().and_then(|p| p.clone()).ok_or_else(|| Error::node(&target.node, "the server sent no host key"))?;
-    Ok(key_core(&key))
-}
-
-/// True when an SSH server answers on `ip:port` with its banner (no login: a cheap probe for
-/// "sshd is up", used while a sandbox node boots).
-pub fn ssh_answers(addr: SocketAddr, timeout: Duration) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, timeout) else { return false };
-    let _ = s.set_read_timeout(Some(timeout));
-    let mut buf = [0u8; 4];
-    std::io::Read::read_exact(&mut s, &mut buf).is_ok() && &buf == b"SSH-"
-}
-
-/// Waits until `addr` answers with an SSH banner, up to `deadline`.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the sandbox provider (Linux only) uses it
-pub fn wait_ssh(addr: SocketAddr, deadline: Instant) -> bool {
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if ssh_answers(addr, Duration::from_millis(500)) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(300));
-    }
-}
-
-/// The hash an upload is checked with.
-enum Hasher {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-/// An `AsyncRead` that reports how many bytes went through and hashes them.
-struct Hashing<'a, R> {
-    inner: R,
-    done: u64,
-    report: &'a mut (dyn FnMut(u64) + Send),
-    hasher: Hasher,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Hashing<'_, R> {
-    fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
-        let new = &buf.filled()[before..];
-        if !new.is_empty() {
-            match &mut this.hasher {
-                Hasher::Sha256(h) => h.update(new),
-                Hasher::Sha512(h) => h.update(new),
-            }
-            this.done += new.len() as u64;
-            (this.report)(this.done);
-        }
-        poll
-    }
-}
-
-/// Input for a remote command that marks progress whenever bytes are taken from it.
-struct Progressing<'a, R: ?Sized, F: Fn()> {
-    inner: &'a mut R,
-    touch: &'a F,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin + ?Sized, F: Fn()> tokio::io::AsyncRead for Progressing<'_, R, F> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            (self.touch)();
-        }
-        r
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_match_openssh() {
-        let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCch6LldDJRBN335LAX0NYYW1gySJU1QV8goN7W9hRL node1@lab-spark";
-        // What `ssh-keygen -lf` prints for this key.
-        assert_eq!(fingerprint(line), "SHA256:w6g/dju2tYbotLP0hijsiOtEb1QqRVi4/3cUBucM0JI");
-    }
-
-    #[test]
-    fn only_the_pinned_algorithms_are_offered() {
-        let a = algorithms(&["ssh-ed25519 AAAA".into()]);
-        assert_eq!(a, vec![Algorithm::Ed25519]);
-        let b = algorithms(&["ssh-rsa AAAA".into(), "ecdsa-sha2-nistp256 AAAA".into()]);
-        assert_eq!(b.len(), 3, "{b:?}");
-        assert!(b.contains(&Algorithm::Rsa { hash: Some(HashAlg::Sha512) }));
-    }
-}
+mod tests;

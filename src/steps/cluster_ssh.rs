@@ -134,3 +134,54 @@ impl Step for ClusterSsh {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    const KEY: &str = "ssh-ed25519 AAAAmaster spark@master";
+
+    #[test]
+    fn satisfied_when_every_worker_trusts_the_masters_key_and_known_hosts_is_right() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab)];
+        let cx = w.cx(&plan);
+        let known = desired_known(&cx, "").expect("known");
+        let master = w.remote(&cx, "master");
+        master.probe(&[(ID, &format!("home=/home/spark\n{KEY}\n---\n{known}---\n"))]);
+        let workers = [w.remote(&cx, "node1"), w.remote(&cx, "node2")];
+        for r in &workers {
+            r.probe(&[(ID, &format!("home=/home/spark\n---\n---\n{KEY}\n"))]);
+        }
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert!(known.contains("master,192.168.57.10 ssh-ed25519 AAAAC3Nzamaster"), "{known}");
+    }
+
+    #[test]
+    fn a_worker_without_the_key_gets_it_and_the_masters_known_hosts_is_written() {
+        let w = World::with(include_str!("../../labs/sandbox.yaml"), true);
+        let plan = vec![step(&w.lab)];
+        let cx = w.cx(&plan);
+        let master = w.remote(&cx, "master");
+        master.probe(&[(ID, "home=/home/spark\n---\n---\n")]);
+        let (node1, node2) = (w.remote(&cx, "node1"), w.remote(&cx, "node2"));
+        node1.probe(&[(ID, &format!("home=/home/spark\n---\n---\n{KEY}\n"))]);
+        node2.probe(&[(ID, "home=/home/spark\n---\n---\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("key pair")));
+        master.answer("ssh-keygen", 0, &format!("generated\nhome=/home/spark\n{KEY}\n---\n"));
+        master.answer("mktemp", 0, "created\n");
+        node2.answer("authorized_keys", 0, "added 0 /home/spark\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let (script, input) = master.last();
+        assert!(script.contains("/home/spark/.ssh/known_hosts"), "{script}");
+        assert!(String::from_utf8(input).expect("utf-8").contains("node2,192.168.57.12 ssh-ed25519 AAAAC3Nzanode2"));
+        for n in [&node1, &node2] {
+            assert!(n.scripts().iter().any(|s| s.contains("grep -qxF 'ssh-ed25519 AAAAmaster spark@master'")), "{:?}", n.scripts());
+        }
+        let st = w.sd.load().expect("load").expect("state");
+        assert!(st.nodes["node2"].changes.contains(&Change::Created { path: "/home/spark/.ssh/authorized_keys".into() }));
+        assert!(st.nodes["master"].changes.contains(&Change::Created { path: "/home/spark/.ssh/id_ed25519".into() }));
+        assert!(st.nodes.get("node1").is_none_or(|n| n.changes.is_empty()), "node1 had the key: nothing changed there");
+    }
+}

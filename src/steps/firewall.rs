@@ -65,3 +65,39 @@ impl Step for Firewall {
         Ok(Outcome::Satisfied)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    #[test]
+    fn no_firewalld_needs_nothing() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, "absent\n")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert_eq!(node.scripts().len(), 1);
+    }
+
+    #[test]
+    fn firewalld_trusts_the_lab_network_and_the_change_is_recorded_where_tracked() {
+        let w = World::with(include_str!("../../labs/sandbox.yaml"), true);
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, "present\n")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::InApply);
+        node.answer("firewall-cmd", 0, "changed\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(node.ran_as_root("firewall-cmd --permanent --zone=trusted --add-source=192.168.57.0/24"), "{:?}", node.scripts());
+        let st = w.sd.load().expect("load").expect("state");
+        assert_eq!(st.nodes["node1"].changes, [Change::FirewallSource { cidr: "192.168.57.0/24".into() }]);
+        node.answer("firewall-cmd", 0, "same\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Satisfied);
+        node.answer("firewall-cmd", 1, "");
+        assert!(plan[0].apply(&cx).expect_err("failed").to_string().contains("trusting 192.168.57.0/24 in firewalld failed"));
+    }
+}

@@ -301,3 +301,85 @@ mod tests {
         assert_eq!(package_names(21).1, "openjdk-21-jdk-headless");
     }
 }
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+    use crate::steps::Jdks;
+    use crate::steps::fake::World;
+
+    const HOME: &str = "/usr/lib/jvm/java-17-openjdk-amd64";
+
+    fn links(home: &str) -> String {
+        spark::JDK_TOOLS.iter().map(|t| format!("link:{t}={home}/bin/{t}\n")).collect()
+    }
+
+    #[test]
+    fn a_package_jdk_with_profile_and_links_is_satisfied_and_gives_its_home() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        cx.jdks.set(Jdks::new());
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, &format!("arch=x86_64\nhome={HOME}\n{}---\n{}", links(HOME), profile(HOME)))]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert_eq!(home(&cx, "node1").expect("home"), HOME);
+        assert_eq!(node.scripts().len(), 1, "the probe only");
+    }
+
+    #[test]
+    fn a_missing_package_is_installed_as_root_then_profiled_and_linked() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        cx.jdks.set(Jdks::new());
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, "arch=x86_64\nlink:java=\nlink:jps=\n---\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("JDK 17")));
+        node.answer("/etc/os-release", 0, "openjdk-17-jdk-headless\n");
+        node.answer("for d in /usr/lib/jvm/java-17-openjdk*", 0, &format!("home={HOME}\n"));
+        node.answer("mktemp", 0, "created\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(node.ran_as_root("apt-get install -y -q openjdk-17-jdk-headless"), "{:?}", node.scripts());
+        assert!(node.ran_as_root("dnf -y -q install java-17-openjdk-devel"));
+        let scripts = node.scripts();
+        assert!(scripts.iter().any(|s| s.contains(&format!("ln -sfn {HOME}/bin/jps /usr/local/bin/jps"))), "{scripts:?}");
+        assert_eq!(home(&cx, "node1").expect("home"), HOME);
+    }
+
+    #[test]
+    fn a_tarball_jdk_is_unpacked_into_a_folder_named_by_its_checksum() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        let digest = "sha256-0123456789abcdef";
+        cx.jdks.set([(None, Cached { path: "/cache/jdk.tar.gz".into(), digest: digest.into() })].into_iter().collect());
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, "arch=aarch64\n---\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)));
+        node.answer("tar xzf", 0, "created\n");
+        node.answer("mktemp", 0, "created\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert_eq!(*node.uploads.lock().expect("uploads"), ["/cache/jdk.tar.gz"]);
+        assert!(node.ran_as_root("tar xzf /tmp/lab-upload.TEST -C /opt/jdk-0123456789ab.lab-new"), "{:?}", node.scripts());
+        assert_eq!(home(&cx, "node1").expect("home"), "/opt/jdk-0123456789ab");
+    }
+
+    #[test]
+    fn spark_4_refuses_a_runtime_without_the_vector_module() {
+        let text = include_str!("../../labs/sandbox.yaml").replace("version: 3.5.8", "version: 4.0.1").replace("spark-3.5.8", "spark-4.0.1");
+        let w = World::with(&text, false);
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        cx.jdks.set(Jdks::new());
+        let node = w.remote(&cx, "node1");
+        node.probe(&[(ID, &format!("arch=x86_64\nhome={HOME}\n{}---\n{}", links(HOME), profile(HOME)))]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("Spark 4")));
+        node.answer("--list-modules", 0, "java.base@17\njava.sql@17\n");
+        let e = plan[0].apply(&cx).expect_err("a trimmed runtime");
+        assert!(e.to_string().contains("jdk.incubator.vector"), "{e}");
+        node.answer("--list-modules", 0, "java.base@17\njdk.incubator.vector@17\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Satisfied);
+        assert_eq!(cx.current("node1", "java_modules").as_deref(), Some(HOME));
+    }
+}

@@ -22,6 +22,7 @@ pub mod hosts_file;
 pub mod java_installed;
 pub mod node;
 pub mod python_installed;
+pub mod shared;
 pub mod spark_daemon;
 pub mod spark_env;
 pub mod spark_installed;
@@ -32,17 +33,19 @@ pub mod workers_registered;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::download::Cached;
 use crate::error::{Error, Result};
+use crate::remote::Session;
 use crate::remote::seam::{Remote, Ssh};
-use crate::remote::{Session, Target};
 use crate::script::{Sh, sh};
-use crate::spec::{Arch, Lab, Node};
-use crate::state::{Change, HostKey, Keys, StateDir};
+use crate::spec::{Lab, Node};
+use crate::state::{Change, Keys, StateDir};
+use crate::steps::shared::split_sections;
+pub use crate::steps::shared::{Jdks, Machines, Options, SECTION, Slot};
 use crate::ui::{Outcome, Reporter};
 
 pub use crate::ui::HOST;
@@ -114,74 +117,12 @@ pub trait Step: Send + Sync {
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome>;
 }
 
+/// The master's `/json/` as a test answers it.
+#[cfg(test)]
+pub type FakeWeb = Box<dyn Fn() -> Result<crate::spark::MasterJson> + Send + Sync>;
+
 /// A plan: the steps of a run, in order.
 pub type Steps<'a> = Vec<Box<dyn Step + 'a>>;
-
-/// What steps need of the provider that made the machines.
-pub trait Machines: Send + Sync {
-    /// The host keys the nodes must present, made if the provider makes machines.
-    fn host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>>;
-
-    /// How to reach `node` as the lab user.
-    fn target(&self, lab: &Lab, sd: &StateDir, keys: &Keys, node: &Node) -> Result<Target> {
-        let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
-        Ok(Target {
-            node: node.name.clone(),
-            addr: std::net::SocketAddr::from((node.ip, lab.ssh_port())),
-            user: lab.user.clone(),
-            key: sd.client_key_path(),
-            host_keys: host.keys.clone(),
-        })
-    }
-
-    /// Whether lab must record every change it makes on the nodes, to undo exactly those (the
-    /// machines are not lab's: `existing`).
-    fn tracks_changes(&self) -> bool {
-        false
-    }
-}
-
-/// Options of the run that steps read.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// existing provider: record host keys the machines present (shown to the user).
-    pub accept_host_keys: bool,
-    /// How long nodes may take to answer SSH once their machine runs.
-    pub ssh_wait: Duration,
-    /// Nodes whose machine is made anew (`lab up --recreate NODE`): the only way lab deletes a
-    /// machine that finished its install.
-    pub recreate: Vec<String>,
-}
-
-/// A value one step gives to later ones, made once per run by the function beside the step
-/// that gives it (whoever asks first; others wait for it).
-pub struct Slot<T>(Mutex<Option<T>>);
-
-impl<T: Clone> Slot<T> {
-    pub fn new(v: Option<T>) -> Self {
-        Self(Mutex::new(v))
-    }
-    pub fn get_or_make(&self, make: impl FnOnce() -> Result<T>) -> Result<T> {
-        let mut g = self.0.lock().map_err(|_| Error::Internal("a step panicked while making a value".into()))?;
-        if let Some(v) = g.as_ref() {
-            return Ok(v.clone());
-        }
-        let v = make()?;
-        *g = Some(v.clone());
-        Ok(v)
-    }
-    pub fn set(&self, v: T) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(v);
-        }
-    }
-    pub fn peek(&self) -> Option<T> {
-        self.0.lock().ok().and_then(|g| g.clone())
-    }
-}
-
-/// JDK tarballs in the cache, by architecture (`None`: the one for any architecture).
-pub type Jdks = BTreeMap<Option<Arch>, Cached>;
 
 /// What every step can use: the lab, its state folder, the provider's side, the printer, the
 /// values steps give each other, the nodes' sessions and probes.
@@ -206,10 +147,10 @@ pub struct Cx<'a> {
     facts: Mutex<HashMap<String, Arc<HashMap<String, String>>>>,
     /// Fingerprints as they are now (the recorded ones, updated by this run's steps).
     current: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Tests answer the master's `/json/` themselves.
+    #[cfg(test)]
+    pub web: Mutex<Option<FakeWeb>>,
 }
-
-/// Starts each section of a probe's output.
-const SECTION: &str = "@@lab-section@@ ";
 
 impl<'a> Cx<'a> {
     pub fn new(
@@ -237,6 +178,8 @@ impl<'a> Cx<'a> {
             remotes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             current: Mutex::new(recorded.nodes.iter().map(|(k, v)| (k.clone(), v.steps.clone())).collect()),
+            #[cfg(test)]
+            web: Mutex::new(None),
         })
     }
 
@@ -263,6 +206,15 @@ impl<'a> Cx<'a> {
             self.sd.write_known_hosts(self.lab, &hosts)?;
             Ok(Keys { client, hosts })
         })
+    }
+
+    /// The master's `/json/`, from its web UI.
+    pub fn master_json(&self) -> Result<crate::spark::MasterJson> {
+        #[cfg(test)]
+        if let Some(f) = self.web.lock().ok().as_ref().and_then(|w| w.as_ref()) {
+            return f();
+        }
+        self.block_on(crate::spark::master_json(self.lab))
     }
 
     /// Runs a future to completion from a step (steps run on plain threads).
@@ -375,24 +327,4 @@ impl<'a> Cx<'a> {
             r.close();
         }
     }
-}
-
-/// A probe's output, by section.
-fn split_sections(out: &str) -> HashMap<String, String> {
-    let mut facts = HashMap::new();
-    let mut cur: Option<(String, String)> = None;
-    for line in out.split_inclusive('\n') {
-        if let Some(id) = line.strip_prefix(SECTION) {
-            if let Some((k, v)) = cur.take() {
-                facts.insert(k, v);
-            }
-            cur = Some((id.trim().to_string(), String::new()));
-        } else if let Some((_, v)) = cur.as_mut() {
-            v.push_str(line);
-        }
-    }
-    if let Some((k, v)) = cur {
-        facts.insert(k, v);
-    }
-    facts
 }

@@ -58,3 +58,29 @@ impl Step for PythonInstalled {
         Ok(Outcome::Applied)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    #[test]
+    fn python3_is_installed_from_the_distribution_when_missing() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node2")];
+        let cx = w.cx(&plan);
+        let node = w.remote(&cx, "node2");
+        node.probe(&[(ID, "Python 3.11.2\n")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+
+        let cx = w.cx(&plan);
+        let node = w.remote(&cx, "node2");
+        node.probe(&[(ID, "absent\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)));
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(node.ran_as_root("apt-get install -y -q python3") && node.ran_as_root("dnf -y -q install python3"), "{:?}", node.scripts());
+        node.answer("/etc/os-release", 1, "");
+        let e = plan[0].apply(&cx).expect_err("no repositories");
+        assert!(e.to_string().contains("installing python3 failed"), "{e}");
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::script::{Sh, sh};
-use crate::spark::{self, Daemon, master_json};
+use crate::spark::{self, Daemon};
 use crate::spec::Lab;
 use crate::steps::node::NodeCx;
 use crate::steps::{Check, Cx, Stage, Step};
@@ -60,7 +60,7 @@ impl SparkDaemon {
     fn wait_master(&self, cx: &Cx<'_>, within: Duration) -> Result<()> {
         let deadline = Instant::now() + within;
         loop {
-            if cx.block_on(master_json(cx.lab)).is_ok_and(|j| j.status == "ALIVE") {
+            if cx.master_json().is_ok_and(|j| j.status == "ALIVE") {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -116,5 +116,70 @@ impl Step for SparkDaemon {
             self.wait_master(cx, Duration::from_secs(90))?;
         }
         Ok(Outcome::Applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spark::MasterJson;
+    use crate::steps::fake::World;
+
+    fn alive(cx: &Cx<'_>) {
+        *cx.web.lock().expect("web") = Some(Box::new(|| Ok(MasterJson { url: String::new(), status: "ALIVE".into(), workers: Vec::new() })));
+    }
+
+    #[test]
+    fn a_running_master_that_runs_what_lab_installed_is_left_alone() {
+        let w = World::sandbox();
+        let plan = vec![master(&w.lab)];
+        let cx = w.cx(&plan);
+        alive(&cx);
+        cx.record("master", "spark", "abc").expect("record");
+        cx.record("master", "spark_env", "def").expect("record");
+        cx.record("master", "daemon", "abc:def").expect("record");
+        let node = w.remote(&cx, "master");
+        node.probe(&[(MASTER, "status=0\n")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert_eq!(node.scripts().len(), 1);
+    }
+
+    #[test]
+    fn a_daemon_whose_spark_changed_is_restarted_and_one_that_does_not_run_is_started() {
+        let w = World::sandbox();
+        let plan = vec![master(&w.lab), worker(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        alive(&cx);
+        cx.record("master", "spark", "new").expect("record");
+        cx.record("master", "daemon", "old:").expect("record");
+        let m = w.remote(&cx, "master");
+        m.probe(&[(MASTER, "status=0\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("changed")));
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let scripts = m.scripts();
+        let stop = scripts.iter().position(|s| s.contains("spark-daemon.sh stop org.apache.spark.deploy.master.Master")).expect("stopped");
+        let start = scripts.iter().position(|s| s.contains("spark-daemon.sh start org.apache.spark.deploy.master.Master")).expect("started");
+        assert!(stop < start, "{scripts:?}");
+        assert_eq!(cx.current("master", "daemon").as_deref(), Some("new:"));
+
+        let n1 = w.remote(&cx, "node1");
+        n1.probe(&[(WORKER, "status=1\n")]);
+        assert!(matches!(plan[1].check(&cx).expect("check"), Check::Needed(_)));
+        assert_eq!(plan[1].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(n1.scripts().iter().any(|s| s.contains("spark-daemon.sh start org.apache.spark.deploy.worker.Worker 1") && s.contains("spark://")));
+        assert!(!n1.scripts().iter().any(|s| s.contains("spark-daemon.sh stop")), "nothing ran: nothing stopped");
+    }
+
+    #[test]
+    fn a_start_that_fails_shows_the_daemons_log() {
+        let w = World::sandbox();
+        let plan = vec![worker(&w.lab, "node2")];
+        let cx = w.cx(&plan);
+        let n = w.remote(&cx, "node2");
+        n.probe(&[(WORKER, "status=1\n")]);
+        n.answer("spark-daemon.sh start", 1, "");
+        n.answer("tail -n 25", 0, "java.net.BindException: Cannot assign requested address\n");
+        let e = plan[0].apply(&cx).expect_err("start fails").to_string();
+        assert!(e.contains("starting it failed") && e.contains("BindException"), "{e}");
     }
 }

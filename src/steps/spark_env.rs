@@ -70,3 +70,34 @@ impl Step for SparkEnv {
         Ok(o)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    #[test]
+    fn written_with_the_nodes_java_home_and_address_unless_it_already_is() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node2")];
+        let cx = w.cx(&plan);
+        cx.java_homes.lock().expect("homes").insert("node2".into(), "/usr/lib/jvm/java-17".into());
+        let text = files::spark_env(&w.lab, w.lab.node("node2").expect("node2"), "/usr/lib/jvm/java-17");
+        assert!(text.contains("JAVA_HOME=/usr/lib/jvm/java-17") && text.contains("192.168.57.12"), "{text}");
+        let node = w.remote(&cx, "node2");
+        node.probe(&[(ID, &format!("755:spark:spark\n{text}"))]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert_eq!(cx.current("node2", "spark_env"), Some(files::short_hash(&text)));
+
+        let cx = w.cx(&plan);
+        cx.java_homes.lock().expect("homes").insert("node2".into(), "/usr/lib/jvm/java-17".into());
+        let node = w.remote(&cx, "node2");
+        node.probe(&[(ID, &format!("644:root:root\n{text}"))]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)), "wrong mode and owner");
+        node.answer("mktemp", 0, "changed\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let (script, input) = node.last();
+        assert!(script.contains("chmod 755") && script.contains("chown spark:spark") && script.contains(&path(&w.lab)), "{script}");
+        assert_eq!(String::from_utf8(input).expect("utf-8"), text);
+    }
+}

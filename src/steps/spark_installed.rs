@@ -136,3 +136,44 @@ impl Step for SparkInstalled {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    fn tarball() -> Cached {
+        Cached { path: "/cache/spark-3.5.8-bin-hadoop3.tgz".into(), digest: "sha512-abc123".into() }
+    }
+
+    #[test]
+    fn the_release_marked_linked_and_owned_is_satisfied() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "master")];
+        let cx = w.cx(&plan);
+        cx.spark.set(tarball());
+        let node = w.remote(&cx, "master");
+        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-3.5.8\nowner=spark\n---\n{PROFILE}"))]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+        assert_eq!(cx.current("master", "spark").as_deref(), Some("abc123"), "what the daemons run is recorded");
+    }
+
+    #[test]
+    fn another_release_stops_the_daemons_then_is_unpacked_marked_and_linked() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "master")];
+        let cx = w.cx(&plan);
+        cx.spark.set(tarball());
+        let node = w.remote(&cx, "master");
+        node.probe(&[(ID, "old999\nlink=/opt/spark-3.5.7\nowner=spark\n---\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("/opt/spark-3.5.8")));
+        node.answer("mktemp", 0, "created\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let scripts = node.scripts();
+        let at = |text: &str| scripts.iter().position(|s| s.contains(text)).unwrap_or_else(|| panic!("no {text} in {scripts:?}"));
+        assert!(at("spark-daemon.sh stop") < at("tar xzf"), "daemons stop before their files change");
+        assert!(node.ran_as_root(&format!("abc123 > {}", spark::marker(w.lab.spark.version))), "{:?}", node.scripts());
+        assert!(node.ran_as_root("ln -sfn /opt/spark-3.5.8 /opt/spark"));
+        assert!(!scripts.iter().any(|s| s.contains(&format!("chown spark:spark {}", spark::PID_DIR))), "the pid folder's owner was right");
+    }
+}

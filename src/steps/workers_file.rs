@@ -82,3 +82,29 @@ impl Step for WorkersFile {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::fake::World;
+
+    #[test]
+    fn lists_the_workers_one_per_line() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab)];
+        let cx = w.cx(&plan);
+        let master = w.remote(&cx, "master");
+        master.probe(&[(ID, "=== conf/workers\n644:spark:spark\nnode1\nnode2\n")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+
+        let cx = w.cx(&plan);
+        let master = w.remote(&cx, "master");
+        master.probe(&[(ID, "=== conf/workers\n644:spark:spark\nlocalhost\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("conf/workers")));
+        master.answer("mktemp", 0, "changed\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let (script, input) = master.last();
+        assert!(script.contains("/opt/spark-3.5.8/conf/workers"), "{script}");
+        assert_eq!(input, b"node1\nnode2\n");
+    }
+}

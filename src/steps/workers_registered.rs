@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::spark::{MasterJson, master_json};
+use crate::spark::MasterJson;
 use crate::spec::{Lab, Node};
 use crate::steps::spark_daemon::failure;
 use crate::steps::{Check, Cx, Stage, Step};
@@ -41,7 +41,7 @@ impl Step for WorkersRegistered {
         self.goal.clone()
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
-        let j = cx.block_on(master_json(cx.lab)).ok();
+        let j = cx.master_json().ok();
         Ok(match missing(cx.lab, j.as_ref()) {
             (m, true) if m.is_empty() => Check::Satisfied,
             (m, _) => Check::Needed(format!("not ALIVE yet: {}", m.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "))),
@@ -51,7 +51,7 @@ impl Step for WorkersRegistered {
         let lab = cx.lab;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let j = cx.block_on(master_json(lab)).ok();
+            let j = cx.master_json().ok();
             let (missing, exact) = missing(lab, j.as_ref());
             if missing.is_empty() && exact {
                 return Ok(Outcome::Applied);
@@ -69,5 +69,39 @@ impl Step for WorkersRegistered {
             );
             std::thread::sleep(Duration::from_millis(300));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::spark::WorkerJson;
+    use crate::steps::fake::World;
+
+    fn json(hosts: &[&str]) -> MasterJson {
+        MasterJson {
+            url: String::new(),
+            status: "ALIVE".into(),
+            workers: hosts.iter().map(|h| WorkerJson { host: (*h).into(), state: "ALIVE".into() }).collect(),
+        }
+    }
+
+    #[test]
+    fn satisfied_when_exactly_the_labs_workers_are_alive_and_waits_until_they_are() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab)];
+        let cx = w.cx(&plan);
+        *cx.web.lock().expect("web") = Some(Box::new(|| Ok(json(&["192.168.57.11", "192.168.57.12"]))));
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
+
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        *cx.web.lock().expect("web") =
+            Some(Box::new(move || Ok(if c.fetch_add(1, Ordering::SeqCst) < 2 { json(&["192.168.57.11"]) } else { json(&["192.168.57.11", "node2"]) })));
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("node2")));
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(calls.load(Ordering::SeqCst) >= 3, "it waited");
     }
 }

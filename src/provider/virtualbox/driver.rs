@@ -2,7 +2,7 @@
 //! operation (with the differences between 6.1, 7.0, 7.1 and 7.2, host systems and guest
 //! architectures in one place), how it reports errors and which are worth another try, and how
 //! to read its output. It speaks lab's vocabulary ([`VmInfo`], [`VmState`], [`HostOnly`]); no
-//! VBoxManage string appears outside this file.
+//! VBoxManage string appears outside this module (`driver.rs` and `driver/`).
 //!
 //! VBoxManage is translated since 7.0, and a language chosen in the GUI wins over the
 //! environment, so the driver reads machine-readable output and error codes, never English
@@ -75,7 +75,9 @@ fn platform(a: Arch) -> &'static str {
 }
 
 mod host;
+mod hostonly;
 mod output;
+mod snapshots;
 
 pub use host::{Failure, ansi_codepage, classify, decode, find, hint_for, output_encoding, parse_version, utf8_locale, wsl_problem};
 pub use output::*;
@@ -385,91 +387,6 @@ impl Driver {
     /// Unregisters the VM and deletes its files and disks.
     pub fn delete_vm(&self, vm: &str) -> Result<()> {
         self.run_retry(&s(&["unregistervm", vm, "--delete"])).map(drop)
-    }
-
-    /// A linked clone of `base` at its snapshot `snapshot`: a differencing disk on the
-    /// snapshot's, registered with the UUID lab chose (and recorded first).
-    pub fn clone_linked(&self, base: &str, snapshot: &str, name: &str, uuid: &str, group: &str, basefolder: &Path) -> Result<()> {
-        self.run_retry(&self.argv_clone_linked(base, snapshot, name, uuid, group, basefolder)).map(drop)
-    }
-
-    pub fn argv_clone_linked(&self, base: &str, snapshot: &str, name: &str, uuid: &str, group: &str, basefolder: &Path) -> Vec<String> {
-        let mut v = s(&["clonevm", base, "--snapshot", snapshot, "--options", "link", "--name", name, "--uuid", uuid, "--groups", group, "--basefolder"]);
-        v.push(basefolder.display().to_string());
-        v.push("--register".into());
-        v
-    }
-
-    /// Takes the VM's NIC `n` out (a base keeps no lab's host-only network).
-    pub fn remove_nic(&self, vm: &str, n: u32) -> Result<()> {
-        self.run_retry(&[s(&["modifyvm", vm]), vec![format!("--nic{n}"), "none".into()]].concat()).map(drop)
-    }
-
-    /// Takes a snapshot of every disk of the VM (`live`: while it runs, without pausing it).
-    pub fn take_snapshot(&self, vm: &str, name: &str, description: &str, live: bool) -> Result<()> {
-        let mut v = s(&["snapshot", vm, "take", name, "--description", description]);
-        if live {
-            v.push("--live".into());
-        }
-        self.run_retry(&v).map(drop)
-    }
-
-    /// Puts the VM back to its snapshot `name` (the VM must not run).
-    pub fn restore_snapshot(&self, vm: &str, name: &str) -> Result<()> {
-        self.run_retry(&s(&["snapshot", vm, "restore", name])).map(drop)
-    }
-
-    /// Deletes the snapshot `name`, merging its disks into what came after it.
-    pub fn delete_snapshot(&self, vm: &str, name: &str) -> Result<()> {
-        self.run_retry(&s(&["snapshot", vm, "delete", name])).map(drop)
-    }
-
-    /// Forgets a disk image (and deletes its file).
-    pub fn delete_medium(&self, path: &Path) -> Result<()> {
-        self.run(&["closemedium".to_string(), "disk".into(), path.display().to_string(), "--delete".into()]).map(drop)
-    }
-
-    /// Makes a host-only interface (or, on macOS with 7.x, network) and returns its name. The
-    /// name is found by comparing the list with `before`, never by reading a sentence. Its
-    /// address is set by `configure_hostonly`.
-    pub fn create_hostonly(&self, ip: Ipv4Addr, mask: Ipv4Addr, name_hint: &str, before: &[String]) -> Result<String> {
-        if self.uses_hostonlynet() {
-            let (ip, mask) = (ip.to_string(), mask.to_string());
-            self.run_retry(&s(&["hostonlynet", "add", "--name", name_hint, "--netmask", &mask, "--lower-ip", &ip, "--upper-ip", &ip, "--enable"]))?;
-            return Ok(name_hint.to_string());
-        }
-        self.run_retry(&s(&["hostonlyif", "create"]))?;
-        self.hostonly()?.into_iter().map(|h| h.name).find(|n| !before.contains(n)).ok_or_else(|| Error::VBox {
-            argv: "VBoxManage hostonlyif create".into(),
-            stderr: "no new host-only interface appeared".into(),
-            hint: None,
-        })
-    }
-
-    /// Gives a host-only interface `ip/mask` (host-only networks get theirs when made).
-    pub fn configure_hostonly(&self, name: &str, ip: Ipv4Addr, mask: Ipv4Addr) -> Result<()> {
-        if self.uses_hostonlynet() {
-            return Ok(());
-        }
-        self.run_retry(&s(&["hostonlyif", "ipconfig", name, "--ip", &ip.to_string(), "--netmask", &mask.to_string()])).map(drop)
-    }
-
-    pub fn remove_hostonly(&self, name: &str) -> Result<()> {
-        self.run_retry(&self.remove_hostonly_argv(name)).map(drop)
-    }
-
-    fn remove_hostonly_argv(&self, name: &str) -> Vec<String> {
-        if self.uses_hostonlynet() { s(&["hostonlynet", "remove", "--name", name]) } else { s(&["hostonlyif", "remove", name]) }
-    }
-
-    /// The command a user types to remove host-only interface (or network) `name`.
-    pub fn remove_hostonly_command(&self, name: &str) -> String {
-        let words = self.remove_hostonly_argv(name).into_iter().map(|w| if w.contains(' ') { format!("\"{w}\"") } else { w });
-        std::iter::once("VBoxManage".to_string()).chain(words).collect::<Vec<_>>().join(" ")
-    }
-
-    pub fn set_dhcp(&self, ifname: &str, enabled: bool) -> Result<()> {
-        self.run_retry(&s(&["dhcpserver", "modify", "--ifname", ifname, if enabled { "--enable" } else { "--disable" }])).map(drop)
     }
 }
 

@@ -1,0 +1,73 @@
+#[test]
+fn lab_cache_dir_wins_and_the_system_s_cache_folder_is_used_otherwise() {
+    use std::path::PathBuf;
+    let sys = Some(PathBuf::from("/home/ana/.cache"));
+    assert_eq!(super::cache_dir_from(Some("/mnt/stick/lab".into()), sys.clone()), PathBuf::from("/mnt/stick/lab"));
+    assert_eq!(super::cache_dir_from(Some("".into()), sys.clone()), PathBuf::from("/home/ana/.cache/lab"));
+    assert_eq!(super::cache_dir_from(None, sys), PathBuf::from("/home/ana/.cache/lab"));
+    assert!(super::cache_dir_from(None, None).ends_with("lab-cache"));
+}
+
+/// Where each system keeps a user's caches, as this system answers.
+#[test]
+fn the_cache_is_where_this_system_keeps_caches() {
+    let c = dirs::cache_dir().expect("this system names a cache folder").join("lab");
+    #[cfg(target_os = "linux")]
+    {
+        let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty());
+        let want = xdg.map_or_else(|| dirs::home_dir().expect("a home folder").join(".cache"), Into::into);
+        assert_eq!(c, want.join("lab"));
+    }
+    #[cfg(target_os = "macos")]
+    assert!(c.ends_with("Library/Caches/lab"), "{}", c.display());
+    #[cfg(windows)]
+    {
+        // The user's own local application data (under Wine too), never a drive's root.
+        let local = std::env::var_os("LOCALAPPDATA").map(std::path::PathBuf::from);
+        assert!(c.ends_with(r"AppData\Local\lab") || local.is_some_and(|l| c == l.join("lab")), "{}", c.display());
+    }
+}
+
+use super::*;
+
+const A: &str = "a3b1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+#[test]
+fn gnu_and_bsd_and_signed_checksum_files() {
+    let gnu = format!("{A}  CentOS-7-x86_64-Minimal-2009.iso\n{}  other.iso\n", "b".repeat(64));
+    assert_eq!(parse_checksum_file(&gnu, "CentOS-7-x86_64-Minimal-2009.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+    assert_eq!(parse_checksum_file(&gnu, "other.iso", &ChecksumAlgo::Sha256), Some("b".repeat(64)));
+    let bsd = format!(
+        "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# Rocky-9.iso: 2252013568 bytes\nSHA256 (Rocky-9.iso) = {A}\n-----BEGIN PGP SIGNATURE-----\nxyz\n"
+    );
+    assert_eq!(parse_checksum_file(&bsd, "Rocky-9.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+    // A file naming only another name: its single digest is used (CentOS's "latest" alias
+    // is listed under the dated name); with two entries and no match there is no answer.
+    assert_eq!(parse_checksum_file(&bsd, "Rocky-9-latest.iso", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+    assert_eq!(parse_checksum_file(&gnu, "third.iso", &ChecksumAlgo::Sha256), None);
+}
+
+#[test]
+fn both_apache_sha512_formats() {
+    let new = format!("{}  spark-3.5.8-bin-hadoop3.tgz\n", "c".repeat(128));
+    assert_eq!(parse_checksum_file(&new, "spark-3.5.8-bin-hadoop3.tgz", &ChecksumAlgo::Sha512), Some("c".repeat(128)));
+    let old = "spark-2.3.2-bin-hadoop2.7.tgz: E61D9330 125746A2 4D778416 6A15B415 14546CAD\n                               874357C9 8DCA0A2C 39FA7303 D8FA7C04 9BA6CDF5\n                               A24C172D 4F47A2E5 B6E1F658 A57A9B2A 30D46D98\n                               58CDB531\n";
+    assert_eq!(
+        parse_checksum_file(old, "spark-2.3.2-bin-hadoop2.7.tgz", &ChecksumAlgo::Sha512).as_deref(),
+        Some("e61d9330125746a24d7784166a15b41514546cad874357c98dca0a2c39fa7303d8fa7c049ba6cdf5a24c172d4f47a2e5b6e1f658a57a9b2a30d46d9858cdb531")
+    );
+}
+
+#[test]
+fn single_digest_fallback() {
+    assert_eq!(parse_checksum_file(&format!("{A}\n"), "anything", &ChecksumAlgo::Sha256).as_deref(), Some(A));
+    assert_eq!(parse_checksum_file("nothing here", "x", &ChecksumAlgo::Sha256), None);
+}
+
+#[test]
+fn hashes_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("f");
+    fs::write(&p, b"abc").expect("write");
+    assert_eq!(hash_file(&p, &ChecksumAlgo::Sha256).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}

@@ -1,0 +1,101 @@
+//! What the run context is made of besides the steps: the provider's side ([`Machines`]), the
+//! run's options, and [`Slot`], a value one step gives to later ones.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::download::Cached;
+use crate::error::{Error, Result};
+use crate::remote::Target;
+use crate::spec::{Arch, Lab, Node};
+use crate::state::{HostKey, Keys, StateDir};
+
+/// What steps need of the provider that made the machines.
+pub trait Machines: Send + Sync {
+    /// The host keys the nodes must present, made if the provider makes machines.
+    fn host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>>;
+
+    /// How to reach `node` as the lab user.
+    fn target(&self, lab: &Lab, sd: &StateDir, keys: &Keys, node: &Node) -> Result<Target> {
+        let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
+        Ok(Target {
+            node: node.name.clone(),
+            addr: std::net::SocketAddr::from((node.ip, lab.ssh_port())),
+            user: lab.user.clone(),
+            key: sd.client_key_path(),
+            host_keys: host.keys.clone(),
+        })
+    }
+
+    /// Whether lab must record every change it makes on the nodes, to undo exactly those (the
+    /// machines are not lab's: `existing`).
+    fn tracks_changes(&self) -> bool {
+        false
+    }
+}
+
+/// Options of the run that steps read.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// existing provider: record host keys the machines present (shown to the user).
+    pub accept_host_keys: bool,
+    /// How long nodes may take to answer SSH once their machine runs.
+    pub ssh_wait: Duration,
+    /// Nodes whose machine is made anew (`lab up --recreate NODE`): the only way lab deletes a
+    /// machine that finished its install.
+    pub recreate: Vec<String>,
+}
+
+/// A value one step gives to later ones, made once per run by the function beside the step
+/// that gives it (whoever asks first; others wait for it).
+pub struct Slot<T>(Mutex<Option<T>>);
+
+impl<T: Clone> Slot<T> {
+    pub fn new(v: Option<T>) -> Self {
+        Self(Mutex::new(v))
+    }
+    pub fn get_or_make(&self, make: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mut g = self.0.lock().map_err(|_| Error::Internal("a step panicked while making a value".into()))?;
+        if let Some(v) = g.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = make()?;
+        *g = Some(v.clone());
+        Ok(v)
+    }
+    pub fn set(&self, v: T) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(v);
+        }
+    }
+    pub fn peek(&self) -> Option<T> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+/// JDK tarballs in the cache, by architecture (`None`: the one for any architecture).
+pub type Jdks = BTreeMap<Option<Arch>, Cached>;
+
+/// Starts each section of a probe's output.
+pub const SECTION: &str = "@@lab-section@@ ";
+
+/// A probe's output, by section.
+pub fn split_sections(out: &str) -> HashMap<String, String> {
+    let mut facts = HashMap::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in out.split_inclusive('\n') {
+        if let Some(id) = line.strip_prefix(SECTION) {
+            if let Some((k, v)) = cur.take() {
+                facts.insert(k, v);
+            }
+            cur = Some((id.trim().to_string(), String::new()));
+        } else if let Some((_, v)) = cur.as_mut() {
+            v.push_str(line);
+        }
+    }
+    if let Some((k, v)) = cur {
+        facts.insert(k, v);
+    }
+    facts
+}
