@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::remote::{Session, transfer};
+use crate::remote::transfer;
 use crate::spec::{Node, Role};
 use crate::ui::Reporter;
 
@@ -54,8 +54,7 @@ pub fn run(cx: &LabCx<'_>, src: &str, dst: &str) -> Result<i32> {
             let results = rt.block_on(futures_util::future::join_all(targets.iter().map(|n| {
                 let (keys, local, path, label) = (&keys, &local, &path, &label);
                 async move {
-                    let t = cx.provider.target(&cx.lab, &cx.sd, keys, n)?;
-                    let s = Session::connect(&t, Duration::from_secs(10)).await?;
+                    let s = cx.session(keys, n, Duration::from_secs(10)).await?;
                     let big = std::fs::metadata(local).is_ok_and(|m| m.is_dir() || m.len() > 1 << 20);
                     let mut progress = |done: u64, total: Option<u64>| {
                         if big {
@@ -85,9 +84,8 @@ pub fn run(cx: &LabCx<'_>, src: &str, dst: &str) -> Result<i32> {
             let [n] = from.as_slice() else {
                 return Err(Error::Usage(format!("copy from one node at a time; {who:?} names {}", from.len())));
             };
-            let t = cx.provider.target(&cx.lab, &cx.sd, &keys, n)?;
             let at = rt.block_on(async {
-                let s = Session::connect(&t, Duration::from_secs(10)).await?;
+                let s = cx.session(&keys, n, Duration::from_secs(10)).await?;
                 let label = Path::new(&path).file_name().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
                 let mut progress = |done: u64, total: Option<u64>| {
                     if total.is_none_or(|t| t > 1 << 20) {

@@ -51,7 +51,7 @@ pub fn run(cx: &LabCx<'_>, node: Option<&str>, base: bool, iso: Option<&Path>, s
         ));
     }
     if let Some(path) = seed {
-        let instance = format!("lab-{}-{}-check", lab.name, node.name);
+        let instance = format!("{}-check", lab.machine_name(&node.name));
         let image = crate::provider::virtualbox::seed::build(lab, &node, &keys, &instance)?;
         fsx::write_atomic(path, &image, Access::Private)?;
         cx.printer.info(&format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::LabCx;
 use crate::cli::DaemonArg;
 use crate::error::{Error, Result};
-use crate::remote::{Session, interactive};
+use crate::remote::interactive;
 use crate::script::{Sh, sh};
 use crate::spark::Daemon;
 
@@ -17,7 +17,6 @@ pub fn run(cx: &LabCx<'_>, node: &str, follow: bool, daemon: Option<DaemonArg>, 
         None => Daemon::of(&n),
     };
     let keys = cx.keys()?;
-    let target = cx.provider.target(&cx.lab, &cx.sd, &keys, &n)?;
     let command = sh(
         "f=$(ls -t {{glob}} 2>/dev/null | head -n 1); if [ -z \"$f\" ]; then echo \"no {{which}} log on this node (is the daemon installed here?)\" >&2; exit 1; fi; exec tail -n {{n}} {{follow}} \"$f\"",
         &[
@@ -29,7 +28,7 @@ pub fn run(cx: &LabCx<'_>, node: &str, follow: bool, daemon: Option<DaemonArg>, 
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
     let status = rt.block_on(async {
-        let s = Session::connect(&target, Duration::from_secs(10)).await?;
+        let s = cx.session(&keys, &n, Duration::from_secs(10)).await?;
         let status = interactive::run(&s, command.as_str()).await?;
         s.close().await;
         Ok::<u32, Error>(status)

@@ -142,6 +142,12 @@ impl LabCx<'_> {
         })
     }
 
+    /// A session to `node` as the lab user with its pinned host key: every command's way in.
+    pub async fn session(&self, keys: &Keys, node: &Node, timeout: Duration) -> Result<Session> {
+        let t = self.provider.target(&self.lab, &self.sd, keys, node)?;
+        Session::connect(&t, timeout).await
+    }
+
     /// The keys of a lab built here (never creates any).
     pub fn keys(&self) -> Result<Keys> {
         let client = self.sd.client_key(&self.lab)?;
@@ -155,10 +161,7 @@ impl LabCx<'_> {
         let rt = self.rt()?;
         let attempts = rt.block_on(futures_util::future::join_all(self.lab.nodes.iter().map(|n| async move {
             let start = Instant::now();
-            let r = match self.provider.target(&self.lab, &self.sd, keys, n) {
-                Ok(t) => Session::connect(&t, timeout).await,
-                Err(e) => Err(e),
-            };
+            let r = self.session(keys, n, timeout).await;
             (n.name.clone(), r, start.elapsed().as_secs_f64())
         })));
         let mut sessions = HashMap::new();

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::remote::{Session, interactive};
+use crate::remote::interactive;
 use crate::script::Sh;
 use crate::spec::{Node, Role};
 
@@ -73,8 +73,7 @@ pub fn run(cx: &LabCx<'_>, names: &[String], master: bool, workers: bool, comman
         let line = line.clone();
         let keys = &keys;
         async move {
-            let target = cx.provider.target(&cx.lab, &cx.sd, keys, n)?;
-            let s = Session::connect(&target, Duration::from_secs(10)).await?;
+            let s = cx.session(keys, n, Duration::from_secs(10)).await?;
             let mut lines = Lines { node: n.name.clone(), partial: [Vec::new(), Vec::new()] };
             let out = s
                 .exec_with(&line, None, forever, &mut |is_err, data| {

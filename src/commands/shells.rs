@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::remote::{Session, interactive};
+use crate::remote::interactive;
 use crate::script::{Words, sh};
 use crate::spark;
 
@@ -17,7 +17,6 @@ pub enum Shell {
 
 pub fn run(cx: &LabCx<'_>, which: Shell) -> Result<i32> {
     let keys = cx.keys()?;
-    let target = cx.provider.target(&cx.lab, &cx.sd, &keys, cx.lab.master())?;
     let program = format!(
         "{}/bin/{}",
         spark::HOME,
@@ -38,7 +37,7 @@ pub fn run(cx: &LabCx<'_>, which: Shell) -> Result<i32> {
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
     let status = rt.block_on(async {
-        let s = Session::connect(&target, Duration::from_secs(10)).await?;
+        let s = cx.session(&keys, cx.lab.master(), Duration::from_secs(10)).await?;
         let status = interactive::terminal(&s, Some(&command)).await?;
         s.close().await;
         Ok::<u32, Error>(status)

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use super::LabCx;
 use crate::error::Result;
-use crate::remote::{Session, interactive};
+use crate::remote::interactive;
 
 pub fn run(cx: &LabCx<'_>, node: &str, command: &[String]) -> Result<i32> {
     let n = cx.node(node)?.clone();
     let keys = cx.keys()?;
-    let target = cx.provider.target(&cx.lab, &cx.sd, &keys, &n)?;
     // A runtime of its own: standard input is read on a blocking thread that must not hold up
     // the end of the command.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -18,7 +17,7 @@ pub fn run(cx: &LabCx<'_>, node: &str, command: &[String]) -> Result<i32> {
         .build()
         .map_err(|e| crate::error::Error::io("starting the async runtime", e))?;
     let status = rt.block_on(async {
-        let session = Session::connect(&target, Duration::from_secs(10)).await?;
+        let session = cx.session(&keys, &n, Duration::from_secs(10)).await?;
         let status =
             if command.is_empty() { interactive::shell(&session).await? } else { interactive::run(&session, &interactive::command_line(command)).await? };
         session.close().await;

@@ -7,14 +7,12 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::Result;
-use crate::remote::Session;
 use crate::spark::{self, Daemon};
 
 /// Logs in to node `n` and asks about its Spark daemon: whether it answered SSH, and the exit
 /// code of [`spark::status`] (0 running, 3 not installed, else stopped).
 pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::spec::Node) -> (bool, Option<u32>) {
-    let Ok(t) = cx.provider.target(&cx.lab, &cx.sd, keys, n) else { return (false, None) };
-    let Ok(s) = Session::connect(&t, Duration::from_secs(3)).await else { return (false, None) };
+    let Ok(s) = cx.session(keys, n, Duration::from_secs(3)).await else { return (false, None) };
     let daemon = s.exec(&spark::status(Daemon::of(n), &cx.lab.user)).await.ok().map(|o| o.status);
     s.close().await;
     (true, daemon)

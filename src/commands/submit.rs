@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::remote::{Session, interactive, transfer};
+use crate::remote::{interactive, transfer};
 use crate::script::{Words, sh};
 use crate::spark;
 
@@ -27,11 +27,10 @@ pub fn run(cx: &LabCx<'_>, app: &Path, class: Option<&str>, conf: &[String], arg
     }
     let keys = cx.keys()?;
     let master = cx.lab.master();
-    let target = cx.provider.target(&cx.lab, &cx.sd, &keys, master)?;
     let lab = &cx.lab;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
     let status = rt.block_on(async {
-        let s = Session::connect(&target, Duration::from_secs(10)).await?;
+        let s = cx.session(&keys, master, Duration::from_secs(10)).await?;
         let dir = s.check(&sh("mktemp -d /tmp/lab-submit.XXXXXXXX", &[])).await?.stdout.trim().to_string();
         let remote = transfer::upload(&s, app, &format!("{dir}/"), &mut |_, _| {}).await?;
         let mut argv: Vec<String> = vec![format!("{}/bin/spark-submit", spark::HOME), "--master".into(), spark::master_url(lab)];

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::LabCx;
 use crate::error::{Error, Result};
-use crate::remote::Session;
 use crate::spark::{MASTER_UI_PORT, WORKER_UI_PORT};
 use crate::spec::Role;
 
@@ -53,8 +52,7 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
     rt.block_on(async {
         let mut sessions = Vec::new();
         for n in &lab.nodes {
-            let t = cx.provider.target(lab, &cx.sd, &keys, n)?;
-            sessions.push(Arc::new(Session::connect(&t, Duration::from_secs(10)).await?));
+            sessions.push(Arc::new(cx.session(&keys, n, Duration::from_secs(10)).await?));
         }
         let mut lines = Vec::new();
         let mut master_local = String::new();

@@ -88,9 +88,20 @@ impl Lab {
     pub fn workers(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter().filter(|n| n.role == Role::Worker)
     }
-    /// The name of `node`'s machine (VM, namespace prefix): `lab-<lab>-<node>`.
+    /// What lab names things of this lab by: `lab-<lab>` (its key's comment, its host-only
+    /// interface's hint).
+    pub fn tag(&self) -> String {
+        format!("lab-{}", self.name)
+    }
+
+    /// How the names of the lab's machines begin: `lab-<lab>-`.
+    pub fn machine_prefix(&self) -> String {
+        format!("{}-", self.tag())
+    }
+
+    /// The name of `node`'s machine (VM, namespace): `lab-<lab>-<node>`.
     pub fn machine_name(&self, node: &str) -> String {
-        format!("lab-{}-{node}", self.name)
+        format!("{}{node}", self.machine_prefix())
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {

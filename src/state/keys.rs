@@ -72,7 +72,7 @@ impl StateDir {
     /// The lab's client key, generated on first use.
     pub fn ensure_client_key(&self, lab: &Lab) -> Result<KeyPair> {
         self.create()?;
-        ensure_key(&self.client_key_path(), &format!("lab-{}", lab.name))
+        ensure_key(&self.client_key_path(), &lab.tag())
     }
 
     /// The client key of a lab that was built here; never creates one.
@@ -81,7 +81,7 @@ impl StateDir {
         if !self.client_key_path().is_file() {
             return Err(Error::NotBuilt { lab: lab.name.clone() });
         }
-        ensure_key(&self.client_key_path(), &format!("lab-{}", lab.name))
+        ensure_key(&self.client_key_path(), &lab.tag())
     }
 
     /// One generated host key per node (machines lab builds), made where missing.

@@ -37,7 +37,8 @@ fn fnv_hex(s: &str) -> String {
 /// a lab `a` with node `b-node1` beside a lab `a-b` with node `node1`, never share one.
 #[derive(Debug, Clone)]
 pub struct Names {
-    lab: String,
+    /// `lab-<lab>-`: what every node's namespace name begins with.
+    prefix: String,
     /// Written into the alias of every interface lab creates: `lab:<state folder>`.
     pub mark: String,
     hash: String,
@@ -50,10 +51,10 @@ impl Names {
         let hash = fnv_hex(&mark);
         // Interface names have at most 15 characters.
         let bridge = format!("lab-{}", &hash[..11]);
-        Self { lab: lab.name.clone(), mark, hash, bridge }
+        Self { prefix: lab.machine_prefix(), mark, hash, bridge }
     }
     pub fn netns(&self, node: &str) -> String {
-        format!("lab-{}-{node}-{}", self.lab, &self.hash[..6])
+        format!("{}{node}-{}", self.prefix, &self.hash[..6])
     }
     pub fn veth(&self, node: &str) -> String {
         format!("lv-{}", &fnv_hex(&format!("{}/{node}", self.mark))[..12])
@@ -223,7 +224,7 @@ impl Provider for Sandbox {
         let ip = Ip::new(&System);
         let mut found = Vec::new();
         for ns in ip.namespaces()? {
-            if ns.starts_with(&format!("lab-{}-", lab.name)) && ip.netns_mark(&ns)?.as_deref() == Some(names.mark.as_str()) {
+            if ns.starts_with(&lab.machine_prefix()) && ip.netns_mark(&ns)?.as_deref() == Some(names.mark.as_str()) {
                 found.push(format!("namespace {ns}"));
             }
         }
@@ -247,7 +248,7 @@ impl Provider for Sandbox {
         }
         let suffix = format!("-{}", &names.hash[..6]);
         for ns in ip.namespaces()? {
-            if let Some(node) = ns.strip_prefix(&format!("lab-{}-", lab.name)).and_then(|r| r.strip_suffix(&suffix))
+            if let Some(node) = ns.strip_prefix(&lab.machine_prefix()).and_then(|r| r.strip_suffix(&suffix))
                 && !nodes.iter().any(|n| n == node)
             {
                 nodes.push(node.to_string());

@@ -26,7 +26,7 @@ impl VirtualBox {
     pub(super) fn create_clone(&self, cx: &Cx<'_>, node: &Node) -> Result<()> {
         let d = self.driver()?;
         let lab = cx.lab;
-        let vm = vm_name(lab, &node.name);
+        let vm = lab.machine_name(&node.name);
         let spec = base::spec(lab)?;
         let folder = Self::vm_folder(lab, cx.sd, &vm);
         if folder.exists() {
@@ -43,7 +43,7 @@ impl VirtualBox {
         d.configure(&vm, &hw)?;
         let keys = cx.keys()?;
         // A new instance for every new VM: cloud-init sets up each clone once.
-        let instance = format!("lab-{}-{}-{}", lab.name, node.name, &uuid[..8]);
+        let instance = format!("{}-{}", lab.machine_name(&node.name), &uuid[..8]);
         let disc = seed::build(lab, node, &keys, &instance)?;
         let path = Self::cloud_seed_path(cx.sd, &node.name);
         crate::fsx::private_dir(cx.sd.node_dir(&node.name).as_path())?;
@@ -56,7 +56,7 @@ impl VirtualBox {
     /// The clone exists, is lab's, has a disk and its seed disc; anything half-made is made again.
     pub(super) fn ensure_clone(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
-        let vm = vm_name(cx.lab, &node.name);
+        let vm = cx.lab.machine_name(&node.name);
         let state = cx.sd.load()?;
         let Some(info) = d.vm(&vm)? else {
             self.create_clone(cx, node)?;

@@ -61,7 +61,7 @@ impl VirtualBox {
             (None, Some(name)) => (name, Outcome::Satisfied),
             (None, None) => {
                 cx.sd.record("hostonlyif_before", &names.join(","))?;
-                let name = d.create_hostonly(host, mask, &format!("lab-{}", lab.name), &names)?;
+                let name = d.create_hostonly(host, mask, &lab.tag(), &names)?;
                 cx.sd.record("hostonlyif", &name)?;
                 cx.sd.record("hostonlyif_addr", &format!("{host}/{mask}"))?;
                 cx.sd.forget("hostonlyif_before")?;

@@ -85,7 +85,7 @@ impl VirtualBox {
     /// off before lab saw its install end (lab killed, the user's power button) installs again
     /// rather than booting a system lab cannot tell from a half-made one.
     pub(super) fn ensure_installed(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
-        let vm = vm_name(cx.lab, &node.name);
+        let vm = cx.lab.machine_name(&node.name);
         let disk = Self::disk_path(cx.lab, cx.sd, &vm);
         self.install(cx, &node.name, &vm, &disk, &Self::seed_path(cx.sd, &node.name))
     }
@@ -219,7 +219,7 @@ impl VirtualBox {
     /// its address is taken for it).
     pub(super) fn ensure_running(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
-        let vm = vm_name(cx.lab, &node.name);
+        let vm = cx.lab.machine_name(&node.name);
         let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
         let mut outcome = Outcome::Satisfied;
         match info.state {
@@ -269,7 +269,7 @@ impl VirtualBox {
             return Ok(());
         }
         let existing: Vec<String> = d.list_vms()?.into_iter().map(|(n, _)| n).collect();
-        let fresh: Vec<&Node> = lab.nodes.iter().filter(|n| !existing.contains(&vm_name(lab, &n.name))).collect();
+        let fresh: Vec<&Node> = lab.nodes.iter().filter(|n| !existing.contains(&lab.machine_name(&n.name))).collect();
         let taken: Vec<String> = std::thread::scope(|s| {
             let hs: Vec<_> = fresh
                 .iter()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::driver::{self, Arch, Driver, VmInfo, VmState};
-use super::{VirtualBox, base, halt_timeout, is_ours, running_as_root_for, vm_name};
+use super::{VirtualBox, base, halt_timeout, is_ours, running_as_root_for};
 use crate::error::{Error, Result};
 use crate::provider::{Machine, MachineState, Provider};
 use crate::spec::Lab;
@@ -75,7 +75,7 @@ impl Provider for VirtualBox {
                 .map(|n| {
                     let state = state.as_ref();
                     s.spawn(move || -> Result<()> {
-                        let vm = vm_name(lab, &n.name);
+                        let vm = lab.machine_name(&n.name);
                         let start = Instant::now();
                         reporter.step_start(&n.name, "halted");
                         let Some(info) = d.vm(&vm)? else {
@@ -115,7 +115,7 @@ impl Provider for VirtualBox {
         lab.nodes
             .iter()
             .map(|n| {
-                let info = d.vm(&vm_name(lab, &n.name))?;
+                let info = d.vm(&lab.machine_name(&n.name))?;
                 Ok(Machine {
                     node: n.name.clone(),
                     state: match &info {
@@ -185,7 +185,7 @@ impl Provider for VirtualBox {
         };
         for info in self.our_vms(d, lab, sd, state)? {
             let start = Instant::now();
-            let node = info.name.strip_prefix(&format!("lab-{}-", lab.name)).unwrap_or(&info.name).to_string();
+            let node = info.name.strip_prefix(&lab.machine_prefix()).unwrap_or(&info.name).to_string();
             reporter.step_start(&node, "removed");
             Self::remove_vm(d, &info)?;
             reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
@@ -226,7 +226,7 @@ impl Provider for VirtualBox {
 impl VirtualBox {
     /// The VM of a node, when it exists and is lab's.
     fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
-        let vm = vm_name(lab, node);
+        let vm = lab.machine_name(node);
         let state = sd.load().ok().flatten();
         match d.vm(&vm)? {
             Some(info) if is_ours(&info, sd, Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
@@ -237,7 +237,7 @@ impl VirtualBox {
 
     /// The lab's VMs, found by their mark or recorded UUID (also when `.lab/` is gone).
     pub(super) fn our_vms(&self, d: &Driver, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<VmInfo>> {
-        let prefix = format!("lab-{}-", lab.name);
+        let prefix = lab.machine_prefix();
         let uuids: Vec<String> =
             state.map(|s| s.resources.iter().filter(|(k, _)| k.starts_with("vmuuid:")).map(|(_, v)| v.to_lowercase()).collect()).unwrap_or_default();
         let mut out = Vec::new();

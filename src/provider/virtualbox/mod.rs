@@ -32,11 +32,6 @@ use crate::steps::Slot;
 use crate::steps::{Cx, HOST, Machines};
 use crate::ui::Outcome;
 
-/// The VM of `node`: `lab-<lab>-<node>`.
-pub fn vm_name(lab: &Lab, node: &str) -> String {
-    lab.machine_name(node)
-}
-
 fn group(lab: &Lab) -> String {
     format!("/lab-{}", lab.name)
 }
@@ -183,7 +178,7 @@ impl VirtualBox {
     fn create_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<()> {
         let d = self.driver()?;
         let lab = cx.lab;
-        let vm = vm_name(lab, &node.name);
+        let vm = lab.machine_name(&node.name);
         let image = lab.image.as_ref().ok_or_else(|| Error::Internal("a virtualbox lab without an image".into()))?;
         let iso = self.iso(cx)?;
         let folder = Self::vm_folder(lab, cx.sd, &vm);
@@ -221,7 +216,7 @@ impl VirtualBox {
     /// The VM exists, is lab's, and has everything attached; anything half-made is made again.
     fn ensure_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
-        let vm = vm_name(cx.lab, &node.name);
+        let vm = cx.lab.machine_name(&node.name);
         let state = cx.sd.load()?;
         let Some(info) = d.vm(&vm)? else {
             self.create_vm(cx, node)?;
