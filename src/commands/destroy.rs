@@ -45,8 +45,8 @@ pub fn run(cx: &LabCx<'_>, yes: bool) -> Result<i32> {
         }
     }
     let _lock = if cx.sd.exists() { Some(cx.sd.lock("destroy")?) } else { None };
-    cx.provider.destroy(lab, &cx.sd, state.as_ref(), cx.printer, cx.rt()?.handle())?;
-    cx.printer.finish();
+    let steps = cx.provider.destroy(lab, &cx.sd, state.as_ref())?;
+    super::up::execute_machines(cx, &steps)?;
     drop(_lock);
     cx.sd.remove()?;
     cx.printer.info(&format!("lab {:?}: removed {}", lab.name, cx.sd.path().display()));

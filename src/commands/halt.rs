@@ -12,8 +12,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     }
     cx.provider.available(&cx.lab)?;
     let _lock = cx.sd.lock("halt")?;
-    cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
-    cx.printer.finish();
+    super::up::execute_machines(cx, &crate::plan::halt(&cx.lab, cx.provider.as_ref()))?;
     cx.printer.info(&format!("lab {:?}: halted; disks kept (`lab up` starts it again)", cx.lab.name));
     Ok(0)
 }

@@ -73,7 +73,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             let was_running = running(cx)?;
             let spark = was_running && spark_running(cx);
             if was_running && !live {
-                cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
+                super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
             }
             let saved = cx.provider.snapshot_save(&cx.lab, &cx.sd, name, *live);
             if saved.is_ok() {
@@ -92,7 +92,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             }
             // Snapshots taken before lab noted this ran their cluster, as lab then assumed.
             let spark = cx.sd.load()?.and_then(|s| s.resources.get(&spark_key(name)).cloned()).is_none_or(|v| v == "running");
-            cx.provider.halt(&cx.lab, &cx.sd, cx.printer)?;
+            super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
             cx.provider.snapshot_restore(&cx.lab, &cx.sd, name)?;
             resume(cx, spark)?;
             let what = if spark { "its cluster running" } else { "its machines running (no Spark daemons ran when it was taken)" };

@@ -47,6 +47,11 @@ pub fn execute(cx: &LabCx<'_>, steps: &[Box<dyn Step + '_>], accept_host_keys: b
     execute_with(cx, steps, Options { accept_host_keys, ssh_wait, recreate: Vec::new() }, Some(cx.keys()?))
 }
 
+/// Runs steps that touch only the machines (`lab halt`): no keys are read or made.
+pub fn execute_machines(cx: &LabCx<'_>, steps: &[Box<dyn Step + '_>]) -> Result<Summary> {
+    execute_with(cx, steps, Options::default(), None)
+}
+
 fn execute_with(cx: &LabCx<'_>, steps: &[Box<dyn Step + '_>], opts: Options, keys: Option<Keys>) -> Result<Summary> {
     let rt = cx.rt()?;
     let scx = Cx::new(&cx.lab, &cx.sd, cx.provider.as_ref(), cx.printer, rt.handle().clone(), opts, steps)?.with_keys(keys);

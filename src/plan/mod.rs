@@ -39,6 +39,11 @@ pub fn resume<'a>(lab: &Lab, provider: &'a dyn Provider) -> Steps<'a> {
     steps
 }
 
+/// What `lab halt` does: the provider stops the machines and keeps their disks.
+pub fn halt<'a>(lab: &Lab, provider: &'a dyn Provider) -> Steps<'a> {
+    provider.halt(lab)
+}
+
 /// What `lab provision` does: the software on running nodes.
 pub fn provision(lab: &Lab) -> Steps<'static> {
     let mut steps: Steps<'static> = vec![artifacts::step(lab)];

@@ -13,12 +13,12 @@ use crate::error::{Error, Result};
 use crate::spec::{Lab, ProviderKind};
 use crate::state::{HostKey, State, StateDir};
 use crate::steps::{Machines, Steps};
-use crate::ui::Reporter;
 
 /// What a machine is doing, as its provider sees it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MachineState {
     Running,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the sandbox's
     Halted,
     NotCreated,
     /// Not lab's machine (`existing`): running as far as lab knows.
@@ -80,8 +80,10 @@ pub trait Provider: Machines {
     /// The steps that bring the machines up, until each can be reached over SSH.
     fn plan<'a>(&'a self, lab: &Lab) -> Steps<'a>;
 
-    /// Stops the machines and keeps their disks.
-    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()>;
+    /// The steps that stop the machines and keep their disks (none where `halts` is false).
+    fn halt<'a>(&'a self, _lab: &Lab) -> Steps<'a> {
+        Vec::new()
+    }
 
     /// Each node's machine, observed now.
     fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>>;
@@ -117,8 +119,9 @@ pub trait Provider: Machines {
         }
     }
 
-    /// Removes everything the lab created outside `.lab/` (and only that).
-    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, rt: &tokio::runtime::Handle) -> Result<()>;
+    /// The steps that remove everything the lab created outside `.lab/` (and only that), found
+    /// now by lab's marks and its state.
+    fn destroy<'a>(&'a self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Steps<'a>>;
 }
 
 /// The provider the lab file names.
@@ -159,17 +162,14 @@ impl Provider for Unavailable {
     fn plan<'a>(&'a self, _: &Lab) -> Steps<'a> {
         Vec::new()
     }
-    fn halt(&self, _: &Lab, _: &StateDir, _: &dyn Reporter) -> Result<()> {
-        self.preflight_err()
-    }
     fn status(&self, _: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
         self.preflight_err()
     }
     fn leftovers(&self, _: &Lab, _: &StateDir, _: Option<&State>) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
-    fn destroy(&self, _: &Lab, _: &StateDir, _: Option<&State>, _: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
-        Ok(())
+    fn destroy<'a>(&'a self, _: &Lab, _: &StateDir, _: Option<&State>) -> Result<Steps<'a>> {
+        Ok(Vec::new())
     }
 }
 

@@ -11,7 +11,9 @@ mod reach;
 pub mod seam;
 mod streams;
 
-pub use reach::{presented_host_key, ssh_answers, wait_ssh};
+#[cfg(target_os = "linux")]
+pub use reach::wait_ssh;
+pub use reach::{presented_host_key, ssh_answers};
 use streams::{Hasher, Hashing, Progressing};
 pub mod transfer;
 

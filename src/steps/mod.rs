@@ -69,6 +69,8 @@ pub enum Stage {
     Workers,
     /// The cluster as a whole answers.
     Ready,
+    /// After the machines: what this computer holds for them (`lab destroy`'s networks).
+    Cleanup,
 }
 
 impl Stage {
@@ -81,6 +83,7 @@ impl Stage {
             Self::Cluster => "cluster",
             Self::Workers => "workers",
             Self::Ready => "ready",
+            Self::Cleanup => "cleanup",
         }
     }
 }
@@ -162,7 +165,13 @@ impl<'a> Cx<'a> {
         opts: Options,
         plan: &'a [Box<dyn Step + 'a>],
     ) -> Result<Self> {
-        let recorded = sd.load()?.unwrap_or_default();
+        // What earlier runs recorded is a hint: a damaged state file is reported by the steps
+        // that need it (`lab destroy` goes on by lab's marks).
+        let recorded = match sd.load() {
+            Ok(s) => s.unwrap_or_default(),
+            Err(Error::BadState { .. }) => crate::state::State::default(),
+            Err(e) => return Err(e),
+        };
         Ok(Self {
             lab,
             sd,

@@ -8,21 +8,20 @@
 
 mod host_key_known;
 mod lab_user;
+mod node_restored;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use super::{Machine, MachineState, Provider};
 use crate::error::{Error, Result};
 use crate::fsx;
-use crate::remote::{Session, Target, known_hosts};
+use crate::remote::{Target, known_hosts};
 use crate::script::sh;
 use crate::spec::{Lab, Node};
 use crate::state::{Change, HostKey, Keys, State, StateDir};
 use crate::steps::{Machines, Steps};
-use crate::ui::{Outcome, Reporter};
 
 pub struct Existing;
 
@@ -134,13 +133,6 @@ impl Provider for Existing {
         steps
     }
 
-    fn halt(&self, _: &Lab, _: &StateDir, _: &dyn Reporter) -> Result<()> {
-        Err(Error::Unsupported {
-            what: "the existing provider's machines are not lab's to halt".into(),
-            hint: "`lab destroy` removes what lab installed and leaves the machines running".into(),
-        })
-    }
-
     fn status(&self, lab: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
         Ok(lab.nodes.iter().map(|n| Machine { node: n.name.clone(), state: MachineState::Existing, reachable: true }).collect())
     }
@@ -149,37 +141,15 @@ impl Provider for Existing {
         Ok(state.map(|s| s.nodes.iter().flat_map(|(n, ns)| ns.changes.iter().map(move |c| format!("{n}: {}", describe(c)))).collect()).unwrap_or_default())
     }
 
-    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, rt: &tokio::runtime::Handle) -> Result<()> {
-        let Some(state) = state else { return Ok(()) };
+    fn destroy<'a>(&'a self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Steps<'a>> {
+        let Some(state) = state else { return Ok(Vec::new()) };
         let keys = host_keys_of(lab, sd)?;
-        let results = rt.block_on(futures_util::future::join_all(lab.nodes.iter().map(|n| {
-            let keys = keys.get(&n.name).cloned().unwrap_or_default();
-            let changes = state.nodes.get(&n.name).map(|s| s.changes.clone()).unwrap_or_default();
-            async move {
-                if keys.is_empty() {
-                    return Ok::<_, Error>(());
-                }
-                let start = Instant::now();
-                reporter.step_start(&n.name, "restored");
-                let s = Session::connect(&login_target(lab, sd, n, keys), Duration::from_secs(15)).await?;
-                s.sudo_check(&crate::spark::stop_all(&lab.user)).await?;
-                for c in changes.iter().rev() {
-                    s.sudo_check(&undo(c)).await.map_err(|e| {
-                        Error::node_hint(&n.name, format!("undoing \"{}\": {e}", describe(c)), "run `lab destroy` again; it undoes what is left")
-                    })?;
-                    let c = c.clone();
-                    sd.update(|st| {
-                        if let Some(ns) = st.nodes.get_mut(&n.name) {
-                            ns.changes.retain(|x| *x != c);
-                        }
-                    })?;
-                }
-                s.close().await;
-                reporter.step_done(&n.name, &format!("restored: {} changes undone", changes.len()), &Outcome::Applied, start.elapsed());
-                Ok(())
-            }
-        })));
-        results.into_iter().collect::<Result<Vec<_>>>().map(drop)
+        Ok(lab
+            .nodes
+            .iter()
+            .filter(|n| keys.contains_key(&n.name))
+            .map(|n| node_restored::step(n, state.nodes.get(&n.name).map(|s| s.changes.clone()).unwrap_or_default()))
+            .collect())
     }
 }
 

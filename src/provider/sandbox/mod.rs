@@ -9,7 +9,7 @@ mod steps;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use net::Ip;
 
@@ -19,8 +19,7 @@ use crate::fsx;
 use crate::proc::System;
 use crate::spec::{Lab, Node};
 use crate::state::{HostKey, State, StateDir};
-use crate::steps::{HOST, Machines, Steps};
-use crate::ui::{Outcome, Reporter};
+use crate::steps::{Machines, Steps};
 
 /// How long a node may take to answer SSH after it was started.
 pub(super) const BOOT_DEADLINE: Duration = Duration::from_secs(20);
@@ -134,21 +133,8 @@ impl Provider for Sandbox {
         steps::up(lab)
     }
 
-    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
-        let names = Names::new(lab, sd);
-        for n in &lab.nodes {
-            let start = Instant::now();
-            reporter.step_start(&n.name, "halted");
-            let ns = names.netns(&n.name);
-            let outcome = if node::processes(&ns).0.is_empty() {
-                Outcome::Satisfied
-            } else {
-                node::stop(&ns, HALT_GRACE)?;
-                Outcome::Applied
-            };
-            reporter.step_done(&n.name, "halted", &outcome, start.elapsed());
-        }
-        Ok(())
+    fn halt<'a>(&'a self, lab: &Lab) -> Steps<'a> {
+        steps::halt(lab)
     }
 
     fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
@@ -236,7 +222,7 @@ impl Provider for Sandbox {
         Ok(found)
     }
 
-    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
+    fn destroy<'a>(&'a self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Steps<'a>> {
         self.available(lab)?;
         let names = Names::new(lab, sd);
         let ip = Ip::new(&System);
@@ -254,53 +240,7 @@ impl Provider for Sandbox {
                 nodes.push(node.to_string());
             }
         }
-        for n in &nodes {
-            let start = Instant::now();
-            reporter.step_start(n, "removed");
-            let ns = names.netns(n);
-            let mut done = false;
-            let ours = ip.netns_exists(&ns) && ip.netns_mark(&ns)?.as_deref() == Some(names.mark.as_str());
-            if ip.netns_exists(&ns) && !ours {
-                reporter.note(&format!("{n}: namespace {ns} does not carry this lab's mark; left alone"));
-            }
-            if ours && !node::processes(&ns).0.is_empty() {
-                node::stop(&ns, Duration::from_secs(2))?;
-                done = true;
-            }
-            let veth = names.veth(n);
-            if ip.ifaces(None)?.iter().any(|i| i.name == veth && i.alias.as_deref() == Some(names.mark.as_str())) {
-                ip.del_link(&veth)?;
-                done = true;
-            }
-            if ours {
-                ip.del_netns(&ns)?;
-                done = true;
-            }
-            let dir = sd.node_dir(n);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-                done = true;
-            }
-            reporter.step_done(n, "removed", if done { &Outcome::Applied } else { &Outcome::Satisfied }, start.elapsed());
-        }
-        let start = Instant::now();
-        let ifaces = ip.ifaces(None)?;
-        let outcome = match ifaces.iter().find(|i| i.name == names.bridge) {
-            Some(b) if b.alias.as_deref() == Some(names.mark.as_str()) => {
-                let plugged: Vec<&str> = ifaces.iter().filter(|i| i.master.as_deref() == Some(names.bridge.as_str())).map(|i| i.name.as_str()).collect();
-                if !plugged.is_empty() {
-                    return Err(Error::Preflight {
-                        problem: format!("bridge {} still has {} plugged in", names.bridge, plugged.join(", ")),
-                        fix: "lab leaves interfaces it did not make; remove them, then run `lab destroy` again".into(),
-                    });
-                }
-                ip.del_link(&names.bridge)?;
-                Outcome::Applied
-            }
-            _ => Outcome::Satisfied,
-        };
-        reporter.step_done(HOST, &format!("bridge {}", names.bridge), &outcome, start.elapsed());
-        Ok(())
+        Ok(steps::destroy(&nodes))
     }
 }
 

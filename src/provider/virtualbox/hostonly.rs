@@ -1,14 +1,11 @@
 //! The host-only network: one interface (or, on macOS with 7.x, network) holding the lab's
 //! host address, found before it is made, and removed only while it is still the lab's.
 
-use std::time::Duration;
-
 use super::VirtualBox;
 use super::driver::Driver;
 use crate::error::Result;
 use crate::spec::Lab;
 use crate::steps::Cx;
-use crate::steps::HOST;
 use crate::ui::{Outcome, Reporter};
 
 impl VirtualBox {
@@ -83,13 +80,13 @@ impl VirtualBox {
 
     /// Removes the host-only interface lab created, when it still holds the lab's address (the
     /// name may have been reused by VirtualBox for another interface) and no VM uses it.
-    pub(super) fn remove_hostonly(&self, d: &Driver, lab: &Lab, ifname: &str, addr: Option<&String>, reporter: &dyn Reporter) -> Result<()> {
+    pub(super) fn remove_hostonly(&self, d: &Driver, lab: &Lab, ifname: &str, addr: Option<&String>, reporter: &dyn Reporter) -> Result<bool> {
         let want = format!("{}/{}", lab.network.host, lab.network.cidr.netmask());
-        let Some(h) = d.hostonly()?.into_iter().find(|h| h.name == ifname) else { return Ok(()) };
+        let Some(h) = d.hostonly()?.into_iter().find(|h| h.name == ifname) else { return Ok(false) };
         let holds = h.ip.zip(h.mask).map(|(i, m)| format!("{i}/{m}"));
         if holds.as_ref() != Some(addr.unwrap_or(&want)) {
             reporter.note(&format!("host-only network {ifname} now holds {}, not the lab's address: left alone", holds.unwrap_or_else(|| "no address".into())));
-            return Ok(());
+            return Ok(false);
         }
         let mut users = Vec::new();
         for (name, uuid) in d.list_vms()? {
@@ -99,7 +96,8 @@ impl VirtualBox {
         }
         if users.is_empty() {
             d.remove_hostonly(ifname)?;
-            reporter.step_done(HOST, &format!("host-only network {ifname} removed"), &Outcome::Applied, Duration::ZERO);
+            reporter.note(&format!("host-only network {ifname} removed"));
+            return Ok(true);
         } else {
             reporter.note(&format!(
                 "host-only network {ifname} kept: used by {}. Once nothing uses it: {}",
@@ -107,6 +105,6 @@ impl VirtualBox {
                 d.remove_hostonly_command(ifname)
             ));
         }
-        Ok(())
+        Ok(false)
     }
 }

@@ -2,16 +2,14 @@
 //! made and how it is removed.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use super::driver::{self, Arch, Driver, VmInfo, VmState};
-use super::{VirtualBox, base, halt_timeout, is_ours, running_as_root_for};
+use super::{VirtualBox, is_ours, running_as_root_for};
 use crate::error::{Error, Result};
 use crate::provider::{Machine, MachineState, Provider};
 use crate::spec::Lab;
 use crate::state::{HostKey, State, StateDir};
-use crate::steps::{HOST, Machines, Steps};
-use crate::ui::{Outcome, Reporter};
+use crate::steps::{Machines, Steps};
 
 impl Machines for VirtualBox {
     fn host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
@@ -65,49 +63,8 @@ impl Provider for VirtualBox {
         super::steps::up(self, lab)
     }
 
-    fn halt(&self, lab: &Lab, sd: &StateDir, reporter: &dyn Reporter) -> Result<()> {
-        let d = self.driver()?;
-        let state = sd.load().ok().flatten();
-        std::thread::scope(|s| {
-            let hs: Vec<_> = lab
-                .nodes
-                .iter()
-                .map(|n| {
-                    let state = state.as_ref();
-                    s.spawn(move || -> Result<()> {
-                        let vm = lab.machine_name(&n.name);
-                        let start = Instant::now();
-                        reporter.step_start(&n.name, "halted");
-                        let Some(info) = d.vm(&vm)? else {
-                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
-                            return Ok(());
-                        };
-                        if !is_ours(&info, sd, Self::recorded_uuid(state, &n.name).as_deref()) {
-                            reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", n.name));
-                            return Ok(());
-                        }
-                        if !info.state.is_on() {
-                            reporter.step_done(&n.name, "halted", &Outcome::Satisfied, start.elapsed());
-                            return Ok(());
-                        }
-                        let _ = d.acpi_power_button(&vm);
-                        while start.elapsed() < halt_timeout() {
-                            if d.vm(&vm)?.is_some_and(|i| !i.state.is_on()) {
-                                reporter.step_done(&n.name, "halted", &Outcome::Applied, start.elapsed());
-                                return Ok(());
-                            }
-                            reporter.phase(&n.name, "shutting down");
-                            std::thread::sleep(Duration::from_millis(500));
-                        }
-                        d.power_off(&vm)?;
-                        reporter.step_done(&n.name, "halted (powered off after the ACPI timeout)", &Outcome::Applied, start.elapsed());
-                        Ok(())
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("halt panicked".into())))).collect::<Result<Vec<_>>>()
-        })
-        .map(drop)
+    fn halt<'a>(&'a self, lab: &Lab) -> Steps<'a> {
+        super::steps::halt(self, lab)
     }
 
     fn status(&self, lab: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
@@ -176,50 +133,14 @@ impl Provider for VirtualBox {
         Ok(self.our_vms(d, lab, sd, state)?.into_iter().map(|i| format!("VM {} ({})", i.name, i.state.word())).collect())
     }
 
-    fn destroy(&self, lab: &Lab, sd: &StateDir, state: Option<&State>, reporter: &dyn Reporter, _: &tokio::runtime::Handle) -> Result<()> {
+    fn destroy<'a>(&'a self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Steps<'a>> {
         let d = match self.driver() {
             Ok(d) => d,
             // Nothing was ever made in VirtualBox: there is nothing to look at there.
-            Err(_) if state.is_none_or(|s| !s.resources.keys().any(|k| k.starts_with("vm") || k.starts_with("hostonlyif"))) => return Ok(()),
+            Err(_) if state.is_none_or(|s| !s.resources.keys().any(|k| k.starts_with("vm") || k.starts_with("hostonlyif"))) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        for info in self.our_vms(d, lab, sd, state)? {
-            let start = Instant::now();
-            let node = info.name.strip_prefix(&lab.machine_prefix()).unwrap_or(&info.name).to_string();
-            reporter.step_start(&node, "removed");
-            Self::remove_vm(d, &info)?;
-            reporter.step_done(&node, &format!("VM {} and its disk deleted", info.name), &Outcome::Applied, start.elapsed());
-        }
-        let resources = state.map(|s| s.resources.clone()).unwrap_or_default();
-        if let Some(name) = resources.get("base") {
-            base::remove_user(name, sd);
-            let others = base::users(name).len();
-            let why = if others > 0 { format!("{others} other lab(s) use it") } else { "the next lab starts from it".into() };
-            reporter.note(&format!("base {name} kept ({why}); `lab base list` shows bases, `lab base prune` removes those no lab uses"));
-        }
-        if state.is_none() {
-            // Without the state lab cannot tell whether it made an interface: it names it.
-            let want = (Some(lab.network.host), Some(lab.network.cidr.netmask()));
-            for h in d.hostonly()?.into_iter().filter(|h| (h.ip, h.mask) == want) {
-                reporter.note(&format!(
-                    "host-only network {} holds the lab's address {}; without .lab/ lab cannot tell whether it made it, so it is left. If nothing else uses it: {}",
-                    h.name,
-                    lab.network.host,
-                    d.remove_hostonly_command(&h.name)
-                ));
-            }
-        }
-        if let Some(ifname) = resources.get("hostonlyif") {
-            self.remove_hostonly(d, lab, ifname, resources.get("hostonlyif_addr"), reporter)?;
-        }
-        for (k, _) in resources.iter().filter(|(k, _)| k.starts_with("dhcp_disabled:")) {
-            let ifname = &k["dhcp_disabled:".len()..];
-            if d.hostonly()?.iter().any(|h| h.name == ifname) {
-                d.set_dhcp(ifname, true)?;
-                reporter.step_done(HOST, &format!("DHCP server of {ifname} turned back on"), &Outcome::Applied, Duration::ZERO);
-            }
-        }
-        Ok(())
+        Ok(super::steps::destroy(self, lab, self.our_vms(d, lab, sd, state)?, state))
     }
 }
 

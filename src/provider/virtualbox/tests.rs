@@ -48,6 +48,11 @@ impl World {
         self.vb.iso.set(Cached { path: iso, digest: "sha256-00".into() });
         cx
     }
+    /// Runs `steps` through the runner, as a command does.
+    fn run(&self, steps: &[Box<dyn Step + '_>]) -> Result<crate::runner::Summary> {
+        let cx = Cx::new(&self.lab, &self.sd, &self.vb, &Silent, self.rt.handle().clone(), Options::default(), steps)?;
+        crate::runner::run(&cx, steps)
+    }
     fn master(&self) -> &Node {
         self.lab.master()
     }
@@ -151,7 +156,7 @@ fn destroy_finds_vms_by_their_mark_without_state_and_gives_back_a_reused_interfa
     // Without state, the VM is still found by its mark.
     let found = w.vb.our_vms(w.vb.driver().expect("d"), &w.lab, &w.sd, None).expect("ours");
     assert_eq!(found.len(), 1);
-    w.vb.destroy(&w.lab, &w.sd, state.as_ref(), &Silent, w.rt.handle()).expect("destroy");
+    w.run(&w.vb.destroy(&w.lab, &w.sd, state.as_ref()).expect("plan")).expect("destroy");
     let world = w.fake.world.lock().expect("lock");
     assert!(world.vms.is_empty());
     assert_eq!(world.hostonly.len(), 1, "the user's interface stays");
@@ -166,7 +171,7 @@ fn an_interface_whose_name_was_reused_is_not_removed() {
     let state = w.sd.load().expect("load");
     // VirtualBox gave the name to another interface with another address meanwhile.
     w.fake.world.lock().expect("lock").hostonly[0].1 = "192.168.99.1".into();
-    w.vb.destroy(&w.lab, &w.sd, state.as_ref(), &Silent, w.rt.handle()).expect("destroy");
+    w.run(&w.vb.destroy(&w.lab, &w.sd, state.as_ref()).expect("plan")).expect("destroy");
     assert_eq!(w.fake.world.lock().expect("lock").hostonly.len(), 1);
 }
 

@@ -4,12 +4,17 @@
 mod base_image;
 mod hostonly_network;
 mod iso_downloaded;
+mod network_released;
 mod os_installed;
 mod vm_created;
+mod vm_halted;
+mod vm_removed;
 mod vm_running;
 
+use super::driver::VmInfo;
 use super::{VirtualBox, base};
 use crate::spec::{InstallMode, Lab};
+use crate::state::State;
 use crate::steps::Steps;
 
 /// The steps that bring the lab's VMs up, until each answers SSH.
@@ -30,5 +35,18 @@ pub fn up<'a>(vb: &'a VirtualBox, lab: &Lab) -> Steps<'a> {
         }
         steps.push(vm_running::step(vb, n, base.is_some()));
     }
+    steps
+}
+
+/// The steps that stop the lab's VMs, keeping their disks.
+pub fn halt<'a>(vb: &'a VirtualBox, lab: &Lab) -> Steps<'a> {
+    lab.nodes.iter().map(|n| vm_halted::step(vb, n)).collect()
+}
+
+/// The steps that remove what lab made: the VMs found by their marks (also those of nodes no
+/// longer in the lab file), then the host-only network.
+pub fn destroy<'a>(vb: &'a VirtualBox, lab: &Lab, vms: Vec<VmInfo>, state: Option<&State>) -> Steps<'a> {
+    let mut steps: Steps<'a> = vms.into_iter().map(|info| vm_removed::step(vb, lab, info)).collect();
+    steps.push(network_released::step(vb, state));
     steps
 }

@@ -1,0 +1,60 @@
+//! The node's VM is off, its disk kept: the guest is asked to shut down (ACPI power button),
+//! and powered off when it has not within `LAB_HALT_TIMEOUT`.
+
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::provider::virtualbox::{VirtualBox, halt_timeout, is_ours};
+use crate::spec::Node;
+use crate::steps::{Check, Cx, Stage, Step};
+use crate::ui::Outcome;
+
+pub struct VmHalted<'a> {
+    vb: &'a VirtualBox,
+    node: String,
+}
+
+pub fn step<'a>(vb: &'a VirtualBox, n: &Node) -> Box<dyn Step + 'a> {
+    Box::new(VmHalted { vb, node: n.name.clone() })
+}
+
+impl Step for VmHalted<'_> {
+    fn id(&self) -> &'static str {
+        "halted"
+    }
+    fn stage(&self) -> Stage {
+        Stage::Machines
+    }
+    fn target(&self) -> &str {
+        &self.node
+    }
+    fn goal(&self) -> String {
+        "the VM is off, its disk kept".into()
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let vm = cx.lab.machine_name(&self.node);
+        let Some(info) = self.vb.driver()?.vm(&vm)? else { return Ok(Check::Satisfied) };
+        let state = cx.sd.load().ok().flatten();
+        if !is_ours(&info, cx.sd, VirtualBox::recorded_uuid(state.as_ref(), &self.node).as_deref()) {
+            cx.reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", self.node));
+            return Ok(Check::Satisfied);
+        }
+        Ok(if info.state.is_on() { Check::Needed(format!("VM {vm} is {}", info.state.word())) } else { Check::Satisfied })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let d = self.vb.driver()?;
+        let vm = cx.lab.machine_name(&self.node);
+        let start = Instant::now();
+        let _ = d.acpi_power_button(&vm);
+        while start.elapsed() < halt_timeout() {
+            if d.vm(&vm)?.is_none_or(|i| !i.state.is_on()) {
+                return Ok(Outcome::Applied);
+            }
+            cx.reporter.phase(&self.node, "shutting down");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        d.power_off(&vm)?;
+        cx.reporter.note(&format!("{}: powered off after the ACPI timeout ({} s)", self.node, halt_timeout().as_secs()));
+        Ok(Outcome::Applied)
+    }
+}
