@@ -33,8 +33,8 @@ fn no_provision_stops_at_ssh() {
     let lab = lab(include_str!("../../labs/sandbox.yaml"));
     let p = crate::provider::for_lab(&lab);
     let steps = up(&lab, p.as_ref(), false);
-    assert_eq!(steps.last().map(|s| s.id()), Some(ssh_ready::ID));
-    assert!(!steps.iter().any(|s| s.id().starts_with("spark") || s.id() == artifacts::ID));
+    assert_eq!(steps.last().map(|s| s.id()), Some(steps::ssh_ready::ID));
+    assert!(!steps.iter().any(|s| s.id().starts_with("spark") || s.id() == steps::artifacts::ID));
 }
 
 /// `lab up --dry-run` still prints every line it printed before steps became types (captured
