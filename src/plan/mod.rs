@@ -67,6 +67,7 @@ fn software(lab: &Lab) -> Steps<'static> {
             list.push(steps::python_installed::step(lab, &n.name));
         }
         list.push(steps::spark_env::step(lab, &n.name));
+        list.push(steps::spark_defaults::step(lab, &n.name));
     }
     list
 }

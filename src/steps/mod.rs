@@ -24,6 +24,7 @@ pub mod node;
 pub mod python_installed;
 pub mod shared;
 pub mod spark_daemon;
+pub mod spark_defaults;
 pub mod spark_env;
 pub mod spark_installed;
 pub mod ssh_ready;
