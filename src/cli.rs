@@ -87,6 +87,15 @@ pub enum Command {
     /// Prove the cluster works: SSH, names, Java, jps, master UI, a Spark job on every worker
     #[command(after_help = "Examples:\n  lab verify\n  lab verify --json")]
     Verify,
+    /// Check this computer (and the lab file, if there is one) for what would stop `lab up`
+    #[command(
+        after_help = "Examples:\n  lab doctor\n  lab doctor --online   also ask the download hosts\n  lab doctor --json\n\nExit status: 0 when nothing blocks the lab, 1 otherwise."
+    )]
+    Doctor {
+        /// Also check that the lab's downloads answer (needs the network)
+        #[arg(long)]
+        online: bool,
+    },
     /// Show each node: address, state, SSH, Spark daemons; and the master's web UI
     #[command(after_help = "Examples:\n  lab status\n  lab status --json")]
     Status,

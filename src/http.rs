@@ -44,3 +44,15 @@ pub async fn get_text(url: &str) -> Result<String> {
     }
     resp.text().await.map_err(|e| Error::Download { url: url.to_string(), problem: e.to_string() })
 }
+
+/// Whether a download answers (`HEAD`, through the user's proxy like the download would), within
+/// a few seconds.
+pub async fn answers(url: &str) -> Result<()> {
+    let req = downloads()?.head(url).timeout(Duration::from_secs(8));
+    let resp = req.send().await.map_err(|e| Error::Download { url: url.to_string(), problem: e.to_string() })?;
+    if resp.status().is_success() || resp.status().is_redirection() {
+        Ok(())
+    } else {
+        Err(Error::Download { url: url.to_string(), problem: format!("HTTP {}", resp.status()) })
+    }
+}

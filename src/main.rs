@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod doctor;
 mod download;
 mod error;
 mod files;

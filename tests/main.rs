@@ -5,6 +5,7 @@ mod support;
 mod broken_labs;
 mod cli;
 mod display;
+mod doctor;
 mod downloads;
 mod existing;
 mod kickstart;

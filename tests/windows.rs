@@ -55,3 +55,19 @@ fn the_windows_build_runs_a_lab_from_a_folder_with_accents() {
     assert!(String::from_utf8_lossy(&after.stdout).contains("no-spark-user"), "{}", String::from_utf8_lossy(&after.stdout));
     assert!(!dir.join(".lab").exists());
 }
+
+/// `lab doctor` from the Windows build: its Windows checks run against Wine's answers (no
+/// PowerShell there), and it says what it could not tell instead of failing.
+#[test]
+fn the_windows_build_runs_doctor_and_says_what_it_could_not_tell() {
+    let dir = crate::support::lab_dir(include_str!("../labs/spark.yaml"));
+    let out = Lab::windows(dir.path()).args(["doctor"]).env("VBOXMANAGE", "Z:\\nonexistent\\VBoxManage.exe").run();
+    assert_eq!(out.code, 1, "VirtualBox is not installed under Wine\n{}\n{}", out.stdout, out.stderr);
+    let text = out.stdout.replace("\r\n", "\n");
+    assert!(text.contains("PROBLEM  virtualbox") && text.contains("VirtualBox 7.2 for Windows hosts"), "{text}");
+    assert!(text.contains("unknown  memory"), "{text}");
+    assert!(out.stderr.contains("could not be answered here"), "{}", out.stderr);
+    let json = Lab::windows(dir.path()).args(["doctor", "--json"]).env("VBOXMANAGE", "Z:\\nonexistent\\VBoxManage.exe").run();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+}

@@ -6,6 +6,7 @@ mod base;
 mod completions;
 mod copy;
 mod destroy;
+mod doctor;
 mod fetch;
 mod halt;
 mod init;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Completions { shell } => completions::run(shell),
         Command::Init { template, force, list } => init::run(&cx, &template, force, list),
         Command::Validate => validate::run(&cx.lab()?),
+        Command::Doctor { online } => doctor::run(&cx, online),
         Command::Up { dry_run, no_provision, accept_host_keys, recreate } => up::run(&cx.lab()?, dry_run, !no_provision, accept_host_keys, &recreate),
         Command::Kickstart { node, base, iso, seed, show_secrets } => {
             kickstart::run(&cx.lab()?, node.as_deref(), base, iso.as_deref(), seed.as_deref(), show_secrets)

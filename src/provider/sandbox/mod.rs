@@ -2,7 +2,7 @@
 //! UTS, PID) with its own address on a per-lab bridge, its own overlay root, host name and sshd.
 //! For users whose VirtualBox cannot run, and for lab's own end-to-end tests.
 
-mod net;
+pub mod net;
 pub mod node;
 mod steps;
 
