@@ -29,10 +29,10 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
     }
     // Before anything is created or downloaded: can this computer run this lab?
     cx.sd.check()?;
-    cx.provider.preflight(&cx.lab)?;
-    if let Some(f) = crate::doctor::checks::blocking(&crate::doctor::signals::Signals::for_up(&cx.lab)).into_iter().next() {
+    if let Some(f) = crate::doctor::checks::blocking(&crate::doctor::signals::Signals::for_up(&cx.lab), &cx.lab).into_iter().next() {
         return Err(crate::error::Error::Preflight { problem: f.found, fix: f.fix.unwrap_or_default() });
     }
+    cx.provider.preflight(&cx.lab)?;
     for w in cx.provider.warnings(&cx.lab) {
         cx.printer.always(&format!("warning: {w}"));
     }

@@ -35,7 +35,7 @@ pub fn virtualbox(s: &Signals, lab: Option<&Lab>) -> Finding {
         );
     }
     let Some(program) = &s.vboxmanage else {
-        return Finding::problem(C, "VBoxManage was not found (VirtualBox is not installed, or not on the PATH)", install_virtualbox(s.os));
+        return Finding::problem(C, "VBoxManage is not installed (or not on the PATH)", install_virtualbox(s.os));
     };
     let Some(out) = &s.vbox_version else { return Finding::problem(C, format!("{} did not answer `--version`", program.display()), install_virtualbox(s.os)) };
     match parse_version(out) {
@@ -337,8 +337,14 @@ pub fn disk_floor(s: &Signals) -> Finding {
 }
 
 /// The checks `lab up` stops on before it creates or downloads anything, with the words
-/// `lab doctor` uses (VirtualBox, its version, the architectures and the addresses are the
-/// providers' own preflight; memory and virtualization are VirtualBox's to decide).
-pub fn blocking(s: &Signals) -> Vec<Finding> {
-    [disk_floor(s), cache(s)].into_iter().filter(|f| f.level == Level::Problem).collect()
+/// `lab doctor` uses: VirtualBox there and new enough, its driver loaded, one architecture, the
+/// host-only range allowed, room on the drive, a writable cache. (Memory and VT-x are warnings
+/// for VirtualBox to decide: it may still start the VMs; the addresses are the providers'
+/// own preflight.)
+pub fn blocking(s: &Signals, lab: &Lab) -> Vec<Finding> {
+    let lab = Some(lab);
+    [virtualbox(s, lab), kernel_driver(s, lab), architecture(s, lab), hostonly_range(s, lab), disk_floor(s), cache(s)]
+        .into_iter()
+        .filter(|f| f.level == Level::Problem)
+        .collect()
 }

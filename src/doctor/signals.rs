@@ -92,12 +92,16 @@ impl Signals {
     /// space where the lab is, and whether the cache can be written.
     pub fn for_up(lab: &Lab) -> Self {
         let cache_dir = crate::download::cache_dir();
+        let os = HostOs::current();
+        let env = |k: &str| std::env::var(k).ok();
+        let vbox = lab.provider == ProviderKind::Virtualbox;
+        let vboxmanage = vbox.then(|| find(&env, &|p: &Path| p.is_file(), os)).flatten();
         Self {
-            os: HostOs::current(),
+            os,
             arch: crate::host::arch(),
-            wsl: false,
-            vboxmanage: None,
-            vbox_version: None,
+            wsl: vbox && os == HostOs::Linux && wsl(&env),
+            vbox_version: vboxmanage.as_deref().and_then(version),
+            vboxmanage,
             linux_modules: None,
             cpuinfo_flags: None,
             mac_hv_support: None,
@@ -109,7 +113,7 @@ impl Signals {
             disk_path: lab.dir().to_path_buf(),
             cache_writable: writable(&cache_dir),
             cache_dir,
-            networks_conf: None,
+            networks_conf: std::fs::read_to_string("/etc/vbox/networks.conf").ok(),
             taken: Vec::new(),
             addresses_checked: false,
             provider: None,
@@ -123,10 +127,7 @@ impl Signals {
         let os = HostOs::current();
         let env = |k: &str| std::env::var(k).ok();
         let vboxmanage = find(&env, &|p: &Path| p.is_file(), os);
-        let vbox_version = vboxmanage.as_ref().and_then(|p| {
-            let out = System.run(&Cmd::new(p).args(["--version"]).timeout(Duration::from_secs(20))).ok()?;
-            Some(format!("{}{}", out.stdout, out.stderr))
-        });
+        let vbox_version = vboxmanage.as_deref().and_then(version);
         let read = |p: &str| std::fs::read_to_string(p).ok();
         let linux = os == HostOs::Linux;
         let mac = os == HostOs::Macos;
@@ -152,7 +153,7 @@ impl Signals {
         let mut s = Self {
             os,
             arch: crate::host::arch(),
-            wsl: linux && crate::provider::virtualbox::driver::wsl_problem(&read("/proc/sys/kernel/osrelease").unwrap_or_default(), &env).is_some(),
+            wsl: linux && wsl(&env),
             vboxmanage,
             vbox_version,
             linux_modules: linux.then(|| read("/proc/modules")).flatten(),
@@ -227,6 +228,17 @@ impl Signals {
             hs.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
         });
     }
+}
+
+/// What `VBoxManage --version` prints (stdout, then stderr: VirtualBox's wrapper warns there).
+fn version(program: &Path) -> Option<String> {
+    let out = System.run(&Cmd::new(program).args(["--version"]).timeout(Duration::from_secs(20))).ok()?;
+    Some(format!("{}{}", out.stdout, out.stderr))
+}
+
+/// Linux under WSL.
+fn wsl(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    crate::provider::virtualbox::driver::wsl_problem(&std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default(), env).is_some()
 }
 
 /// Whether something at `ip` answers TCP on port 22 (accepts, or refuses: a host is there).

@@ -160,10 +160,10 @@ fn memory_disk_cache_range_and_addresses_name_what_is_wrong() {
     assert_eq!(memory(&busy, Some(&lab)).level, Level::Warning);
     let full = Signals { disk_free_mib: Some(1500), ..host(HostOs::Linux) };
     assert_eq!(disk(&full, Some(&lab)).level, Level::Problem);
-    assert_eq!(blocking(&full).len(), 1, "lab up stops on a full drive");
+    assert_eq!(blocking(&full, &lab).len(), 1, "lab up stops on a full drive");
     let ro = Signals { cache_writable: Err("Permission denied (os error 13)".into()), ..host(HostOs::Linux) };
     assert!(cache(&ro).fix.as_deref().is_some_and(|f| f.contains("LAB_CACHE_DIR")));
-    assert_eq!(blocking(&ro).len(), 1);
+    assert_eq!(blocking(&ro, &lab).len(), 1);
     let other_net = include_str!("../../labs/spark.yaml").replace("192.168.56.", "10.9.8.");
     let lab10 = parse(Path::new("lab.yaml"), &other_net, &HostFacts { networks_conf: Some("* 10.0.0.0/8\n".into()), ..HostFacts::default() }).expect("valid");
     let r = hostonly_range(&host(HostOs::Linux), Some(&lab10));
