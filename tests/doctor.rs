@@ -30,6 +30,9 @@ fn a_sandbox_lab_passes_until_its_address_is_taken() {
     let lab = SandboxLab::new(1);
     let out = lab.lab().args(["doctor"]).run().ok();
     assert!(out.stdout.contains("ok       provider") && out.stderr.contains("nothing stops lab"), "{}\n{}", out.stdout, out.stderr);
+    // --online asks the download hosts (here a closed port on 127.0.0.1): named, with the fix.
+    let online = lab.lab().args(["doctor", "--online"]).run().expect_code(1);
+    assert!(online.stdout.contains("PROBLEM  download") && online.stdout.contains("http://127.0.0.1:9/spark-3.5.8-bin-hadoop3.tgz"), "{}", online.stdout);
     let _holder = Holder::new(&format!("ltd{}", std::process::id() % 100_000), &format!("{}/24", lab.ip(11)));
     let out = lab.lab().args(["doctor"]).run().expect_code(1);
     assert!(out.stdout.contains("PROBLEM  addresses") && out.stdout.contains(&format!("{} (node1)", lab.ip(11))), "{}", out.stdout);
