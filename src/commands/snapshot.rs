@@ -75,7 +75,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             if was_running && !live {
                 super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
             }
-            let saved = cx.provider.snapshot_save(&cx.lab, &cx.sd, name, *live);
+            let saved = cx.provider.snapshot_save(&cx.lab, name, *live).and_then(|steps| super::up::execute_machines(cx, &steps));
             if saved.is_ok() {
                 cx.sd.record(&spark_key(name), if spark { "running" } else { "stopped" })?;
             }
@@ -93,7 +93,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             // Snapshots taken before lab noted this ran their cluster, as lab then assumed.
             let spark = cx.sd.load()?.and_then(|s| s.resources.get(&spark_key(name)).cloned()).is_none_or(|v| v == "running");
             super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
-            cx.provider.snapshot_restore(&cx.lab, &cx.sd, name)?;
+            super::up::execute_machines(cx, &cx.provider.snapshot_restore(&cx.lab, name)?)?;
             resume(cx, spark)?;
             let what = if spark { "its cluster running" } else { "its machines running (no Spark daemons ran when it was taken)" };
             cx.printer.info(&format!("lab {lab:?} is back at snapshot {name:?}, {what}"));
@@ -102,7 +102,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             if !existing.contains(name) {
                 return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
             }
-            cx.provider.snapshot_delete(&cx.lab, &cx.sd, name)?;
+            super::up::execute_machines(cx, &cx.provider.snapshot_delete(&cx.lab, name)?)?;
             cx.sd.forget(&spark_key(name))?;
             cx.printer.info(&format!("snapshot {name:?} of lab {lab:?} deleted"));
         }

@@ -91,18 +91,18 @@ pub trait Provider: Machines {
     /// What `destroy` would remove, found by lab's marks (also without state), one line each.
     fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>>;
 
-    /// Saves the disks of every node as snapshot `name` (the nodes are halted first, unless
-    /// `live`). Providers without snapshots refuse.
-    fn snapshot_save(&self, _lab: &Lab, _sd: &StateDir, _name: &str, _live: bool) -> Result<()> {
+    /// The steps that save the disks of every node as snapshot `name` (the nodes are halted
+    /// first, unless `live`). Providers without snapshots refuse.
+    fn snapshot_save<'a>(&'a self, _lab: &Lab, _name: &str, _live: bool) -> Result<Steps<'a>> {
         Err(self.no_snapshots())
     }
 
-    /// Puts every node's disks back to snapshot `name` (the nodes are halted).
-    fn snapshot_restore(&self, _lab: &Lab, _sd: &StateDir, _name: &str) -> Result<()> {
+    /// The steps that put every node's disks back to snapshot `name` (the nodes are halted).
+    fn snapshot_restore<'a>(&'a self, _lab: &Lab, _name: &str) -> Result<Steps<'a>> {
         Err(self.no_snapshots())
     }
 
-    fn snapshot_delete(&self, _lab: &Lab, _sd: &StateDir, _name: &str) -> Result<()> {
+    fn snapshot_delete<'a>(&'a self, _lab: &Lab, _name: &str) -> Result<Steps<'a>> {
         Err(self.no_snapshots())
     }
 

@@ -137,42 +137,22 @@ impl Provider for Sandbox {
         steps::halt(lab)
     }
 
-    fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
+    fn snapshot_save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
         if live {
             return Err(Error::Unsupported {
                 what: "sandbox snapshots are copies of the nodes' disks made while the nodes are halted".into(),
                 hint: "leave out --live: lab halts the nodes, copies them and starts them again".into(),
             });
         }
-        let dir = snapshot_dir(sd, name);
-        let partial = dir.with_extension("partial");
-        let _ = std::fs::remove_dir_all(&partial);
-        fsx::private_dir(&partial)?;
-        for n in &lab.nodes {
-            let upper = sd.node_dir(&n.name).join("upper");
-            copy_tree(&upper, &partial.join(&n.name))?;
-        }
-        std::fs::rename(&partial, &dir).map_err(|e| Error::io(format!("saving snapshot {name}"), e))
+        Ok(steps::snapshot::save(lab, name))
     }
 
-    fn snapshot_restore(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let dir = snapshot_dir(sd, name);
-        for n in &lab.nodes {
-            let node_dir = sd.node_dir(&n.name);
-            for d in ["upper", "work"] {
-                let p = node_dir.join(d);
-                if p.exists() {
-                    std::fs::remove_dir_all(&p).map_err(|e| Error::io(format!("removing {}", p.display()), e))?;
-                }
-            }
-            copy_tree(&dir.join(&n.name), &node_dir.join("upper"))?;
-        }
-        Ok(())
+    fn snapshot_restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(steps::snapshot::restore(lab, name))
     }
 
-    fn snapshot_delete(&self, _lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let dir = snapshot_dir(sd, name);
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+    fn snapshot_delete<'a>(&'a self, _lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(steps::snapshot::delete(name))
     }
 
     fn snapshot_list(&self, _lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {

@@ -86,31 +86,16 @@ impl Provider for VirtualBox {
             .collect()
     }
 
-    fn snapshot_save(&self, lab: &Lab, sd: &StateDir, name: &str, live: bool) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            d.take_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name, &format!("lab snapshot of lab {}", lab.name), live)?;
-        }
-        Ok(())
+    fn snapshot_save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Save { live }))
     }
 
-    fn snapshot_restore(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            d.restore_snapshot(&self.node_vm(d, lab, sd, &n.name)?, name)?;
-        }
-        Ok(())
+    fn snapshot_restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Restore))
     }
 
-    fn snapshot_delete(&self, lab: &Lab, sd: &StateDir, name: &str) -> Result<()> {
-        let d = self.driver()?;
-        for n in &lab.nodes {
-            let vm = self.node_vm(d, lab, sd, &n.name)?;
-            if d.vm(&vm)?.is_some_and(|i| i.snapshots.iter().any(|s| s == name)) {
-                d.delete_snapshot(&vm, name)?;
-            }
-        }
-        Ok(())
+    fn snapshot_delete<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Delete))
     }
 
     fn snapshot_list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
@@ -146,7 +131,7 @@ impl Provider for VirtualBox {
 
 impl VirtualBox {
     /// The VM of a node, when it exists and is lab's.
-    fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
+    pub(super) fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
         let vm = lab.machine_name(node);
         let state = sd.load().ok().flatten();
         match d.vm(&vm)? {

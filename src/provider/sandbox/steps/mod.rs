@@ -5,6 +5,7 @@ mod bridge_removed;
 mod node_halted;
 mod node_removed;
 mod node_running;
+pub mod snapshot;
 
 use crate::spec::Lab;
 use crate::state::StateDir;

@@ -6,10 +6,13 @@ mod hostonly_network;
 mod iso_downloaded;
 mod network_released;
 mod os_installed;
+mod snapshot;
 mod vm_created;
 mod vm_halted;
 mod vm_removed;
 mod vm_running;
+
+pub use snapshot::Op as SnapshotOp;
 
 use super::driver::VmInfo;
 use super::{VirtualBox, base};
@@ -49,4 +52,9 @@ pub fn destroy<'a>(vb: &'a VirtualBox, lab: &Lab, vms: Vec<VmInfo>, state: Optio
     let mut steps: Steps<'a> = vms.into_iter().map(|info| vm_removed::step(vb, lab, info)).collect();
     steps.push(network_released::step(vb, state));
     steps
+}
+
+/// The steps of `lab snapshot save|restore|delete NAME`: one per node's VM.
+pub fn snapshot<'a>(vb: &'a VirtualBox, lab: &Lab, name: &str, op: SnapshotOp) -> Steps<'a> {
+    snapshot::steps(vb, lab, name, op)
 }

@@ -1,0 +1,108 @@
+//! Sandbox snapshots: copies of each node's upper layer, made while the nodes are halted. A
+//! snapshot is written beside its final name and renamed when every node is in it, so a
+//! half-made one is never listed.
+
+use crate::error::{Error, Result};
+use crate::fsx;
+use crate::provider::sandbox::{copy_tree, snapshot_dir};
+use crate::spec::Lab;
+use crate::steps::{Check, Cx, HOST, Stage, Step, Steps};
+use crate::ui::Outcome;
+
+/// What a sandbox snapshot step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// The half-made copy of an earlier try is gone; a new one is begun.
+    Begin,
+    /// One node's upper layer is in the half-made copy.
+    Copy,
+    /// The copy has its final name.
+    Keep,
+    /// One node's disk is the snapshot's again.
+    Restore,
+    /// The snapshot is gone.
+    Delete,
+}
+
+struct SandboxSnapshot {
+    target: String,
+    name: String,
+    op: Op,
+}
+
+fn one(target: &str, name: &str, op: Op) -> Box<dyn Step> {
+    Box::new(SandboxSnapshot { target: target.to_string(), name: name.to_string(), op })
+}
+
+pub fn save(lab: &Lab, name: &str) -> Steps<'static> {
+    let mut steps = vec![one(HOST, name, Op::Begin)];
+    steps.extend(lab.nodes.iter().map(|n| one(&n.name, name, Op::Copy)));
+    steps.push(one(HOST, name, Op::Keep));
+    steps
+}
+
+pub fn restore(lab: &Lab, name: &str) -> Steps<'static> {
+    lab.nodes.iter().map(|n| one(&n.name, name, Op::Restore)).collect()
+}
+
+pub fn delete(name: &str) -> Steps<'static> {
+    vec![one(HOST, name, Op::Delete)]
+}
+
+impl Step for SandboxSnapshot {
+    fn id(&self) -> &'static str {
+        match self.op {
+            Op::Begin => "snapshot_begun",
+            Op::Copy => "snapshot_saved",
+            Op::Keep => "snapshot_kept",
+            Op::Restore => "snapshot_restored",
+            Op::Delete => "snapshot_deleted",
+        }
+    }
+    fn stage(&self) -> Stage {
+        match self.op {
+            Op::Begin => Stage::Host,
+            Op::Keep => Stage::Cleanup,
+            _ => Stage::Machines,
+        }
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn goal(&self) -> String {
+        match self.op {
+            Op::Begin => format!("an empty copy of snapshot {:?} begun", self.name),
+            Op::Copy => "the node's disk copied into the snapshot".into(),
+            Op::Keep => format!("snapshot {:?} complete", self.name),
+            Op::Restore => format!("the node's disk is snapshot {:?}'s", self.name),
+            Op::Delete => format!("snapshot {:?} removed", self.name),
+        }
+    }
+    fn check(&self, _: &Cx<'_>) -> Result<Check> {
+        Ok(Check::InApply)
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let dir = snapshot_dir(cx.sd, &self.name);
+        let partial = dir.with_extension("partial");
+        match self.op {
+            Op::Begin => {
+                let _ = std::fs::remove_dir_all(&partial);
+                fsx::private_dir(&partial)?;
+            }
+            Op::Copy => copy_tree(&cx.sd.node_dir(&self.target).join("upper"), &partial.join(&self.target))?,
+            Op::Keep => std::fs::rename(&partial, &dir).map_err(|e| Error::io(format!("saving snapshot {}", self.name), e))?,
+            Op::Restore => {
+                let node_dir = cx.sd.node_dir(&self.target);
+                for d in ["upper", "work"] {
+                    let p = node_dir.join(d);
+                    if p.exists() {
+                        std::fs::remove_dir_all(&p).map_err(|e| Error::io(format!("removing {}", p.display()), e))?;
+                    }
+                }
+                copy_tree(&dir.join(&self.target), &node_dir.join("upper"))?;
+            }
+            Op::Delete => std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?,
+        }
+        Ok(Outcome::Applied)
+    }
+}
