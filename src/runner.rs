@@ -110,3 +110,88 @@ fn converge(cx: &Cx<'_>, step: &dyn Step) -> Result<Outcome> {
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::steps::fake::World;
+
+    /// A step that records what the runner asked of it, in one log shared by a plan.
+    struct Probe<'l> {
+        id: &'static str,
+        stage: Stage,
+        target: String,
+        check: Check,
+        fails: bool,
+        log: &'l Mutex<Vec<String>>,
+    }
+
+    impl Step for Probe<'_> {
+        fn id(&self) -> &'static str {
+            self.id
+        }
+        fn stage(&self) -> Stage {
+            self.stage
+        }
+        fn target(&self) -> &str {
+            &self.target
+        }
+        fn goal(&self) -> String {
+            String::new()
+        }
+        fn check(&self, _: &Cx<'_>) -> Result<Check> {
+            self.log.lock().expect("log").push(format!("check {} {}", self.target, self.id));
+            Ok(self.check.clone())
+        }
+        fn apply(&self, _: &Cx<'_>) -> Result<Outcome> {
+            self.log.lock().expect("log").push(format!("apply {} {}", self.target, self.id));
+            if self.fails { Err(Error::node(&self.target, "broken")) } else { Ok(Outcome::Applied) }
+        }
+    }
+
+    fn step<'l>(log: &'l Mutex<Vec<String>>, stage: Stage, target: &str, id: &'static str, check: Check) -> Box<dyn Step + 'l> {
+        Box::new(Probe { id, stage, target: target.into(), check, fails: false, log })
+    }
+
+    #[test]
+    fn satisfied_steps_are_not_applied_and_stages_run_in_order_host_first() {
+        let w = World::sandbox();
+        let log = Mutex::new(Vec::new());
+        let plan = vec![
+            step(&log, Stage::Host, HOST, "a", Check::Satisfied),
+            step(&log, Stage::Machines, "node1", "b", Check::Needed("x".into())),
+            step(&log, Stage::Machines, HOST, "c", Check::InApply),
+            step(&log, Stage::Nodes, "master", "d", Check::Satisfied),
+        ];
+        let cx = w.cx(&plan);
+        let summary = run(&cx, &plan).expect("run");
+        assert_eq!((summary.applied, summary.satisfied), (2, 2));
+        assert_eq!(summary.stages.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [Stage::Host, Stage::Machines, Stage::Nodes]);
+        let log = log.lock().expect("log").clone();
+        assert_eq!(
+            log,
+            ["check host a", "check host c", "apply host c", "check node1 b", "apply node1 b", "check master d"],
+            "this computer's steps of a stage come first"
+        );
+    }
+
+    #[test]
+    fn a_failed_step_stops_its_target_the_stages_other_targets_finish_then_the_run_stops() {
+        let w = World::sandbox();
+        let log = Mutex::new(Vec::new());
+        let plan: Vec<Box<dyn Step + '_>> = vec![
+            Box::new(Probe { id: "a", stage: Stage::Nodes, target: "node1".into(), check: Check::Needed("x".into()), fails: true, log: &log }),
+            step(&log, Stage::Nodes, "node1", "b", Check::Needed("x".into())),
+            step(&log, Stage::Nodes, "node2", "c", Check::Needed("x".into())),
+            step(&log, Stage::Cluster, "master", "d", Check::Needed("x".into())),
+        ];
+        let cx = w.cx(&plan);
+        let e = run(&cx, &plan).expect_err("node1 fails");
+        assert!(e.to_string().contains("broken"), "{e}");
+        let log = log.lock().expect("log").clone();
+        assert!(log.contains(&"apply node2 c".to_string()), "the stage's other target finished: {log:?}");
+        assert!(!log.iter().any(|l| l.ends_with("node1 b") || l.ends_with("master d")), "nothing after the failure on its target or in later stages: {log:?}");
+    }
+}
