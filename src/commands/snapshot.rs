@@ -46,7 +46,7 @@ fn spark_key(name: &str) -> String {
 pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
     cx.provider.available(&cx.lab)?;
     if let SnapshotCmd::List = cmd {
-        let names = cx.provider.snapshot_list(&cx.lab, &cx.sd)?;
+        let names = cx.provider.snapshots()?.list(&cx.lab, &cx.sd)?;
         if cx.printer.is_json() {
             cx.printer.json(&json!({"lab": cx.lab.name, "snapshots": names}));
         } else if names.is_empty() {
@@ -57,7 +57,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
         return Ok(0);
     }
     let _lock = cx.sd.lock("snapshot")?;
-    let existing = cx.provider.snapshot_list(&cx.lab, &cx.sd)?;
+    let existing = cx.provider.snapshots()?.list(&cx.lab, &cx.sd)?;
     let lab = &cx.lab.name;
     match cmd {
         SnapshotCmd::Save { name, live } => {
@@ -75,7 +75,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             if was_running && !live {
                 super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
             }
-            let saved = cx.provider.snapshot_save(&cx.lab, name, *live).and_then(|steps| super::up::execute_machines(cx, &steps));
+            let saved = cx.provider.snapshots()?.save(&cx.lab, name, *live).and_then(|steps| super::up::execute_machines(cx, &steps));
             if saved.is_ok() {
                 cx.sd.record(&spark_key(name), if spark { "running" } else { "stopped" })?;
             }
@@ -93,7 +93,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             // Snapshots taken before lab noted this ran their cluster, as lab then assumed.
             let spark = cx.sd.load()?.and_then(|s| s.resources.get(&spark_key(name)).cloned()).is_none_or(|v| v == "running");
             super::up::execute_machines(cx, &plan::halt(&cx.lab, cx.provider.as_ref()))?;
-            super::up::execute_machines(cx, &cx.provider.snapshot_restore(&cx.lab, name)?)?;
+            super::up::execute_machines(cx, &cx.provider.snapshots()?.restore(&cx.lab, name)?)?;
             resume(cx, spark)?;
             let what = if spark { "its cluster running" } else { "its machines running (no Spark daemons ran when it was taken)" };
             cx.printer.info(&format!("lab {lab:?} is back at snapshot {name:?}, {what}"));
@@ -102,7 +102,7 @@ pub fn run(cx: &LabCx<'_>, cmd: &SnapshotCmd) -> Result<i32> {
             if !existing.contains(name) {
                 return Err(Error::Usage(format!("lab {lab:?} has no snapshot {name:?}; `lab snapshot list` shows those it has")));
             }
-            super::up::execute_machines(cx, &cx.provider.snapshot_delete(&cx.lab, name)?)?;
+            super::up::execute_machines(cx, &cx.provider.snapshots()?.delete(&cx.lab, name)?)?;
             cx.sd.forget(&spark_key(name))?;
             cx.printer.info(&format!("snapshot {name:?} of lab {lab:?} deleted"));
         }

@@ -48,6 +48,18 @@ pub struct Machine {
     pub reachable: bool,
 }
 
+/// Snapshots of every node's disks at once (providers whose machines are lab's).
+pub trait Snapshots {
+    /// The steps that save every node's disks as snapshot `name` (the nodes are halted first,
+    /// unless `live`).
+    fn save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>>;
+    /// The steps that put every node's disks back to snapshot `name` (the nodes are halted).
+    fn restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>>;
+    fn delete<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>>;
+    /// The lab's snapshots, oldest first.
+    fn list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>>;
+}
+
 /// What a provider can do beyond what steps need of it ([`Machines`]: host keys, where a node
 /// is reached, whether changes are tracked).
 pub trait Provider: Machines {
@@ -91,23 +103,8 @@ pub trait Provider: Machines {
     /// What `destroy` would remove, found by lab's marks (also without state), one line each.
     fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>>;
 
-    /// The steps that save the disks of every node as snapshot `name` (the nodes are halted
-    /// first, unless `live`). Providers without snapshots refuse.
-    fn snapshot_save<'a>(&'a self, _lab: &Lab, _name: &str, _live: bool) -> Result<Steps<'a>> {
-        Err(self.no_snapshots())
-    }
-
-    /// The steps that put every node's disks back to snapshot `name` (the nodes are halted).
-    fn snapshot_restore<'a>(&'a self, _lab: &Lab, _name: &str) -> Result<Steps<'a>> {
-        Err(self.no_snapshots())
-    }
-
-    fn snapshot_delete<'a>(&'a self, _lab: &Lab, _name: &str) -> Result<Steps<'a>> {
-        Err(self.no_snapshots())
-    }
-
-    /// The lab's snapshots, oldest first.
-    fn snapshot_list(&self, _lab: &Lab, _sd: &StateDir) -> Result<Vec<String>> {
+    /// The provider's snapshots of every node's disks at once; providers without them refuse.
+    fn snapshots(&self) -> Result<&dyn Snapshots> {
         Err(self.no_snapshots())
     }
 

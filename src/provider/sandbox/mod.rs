@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use net::Ip;
 
-use super::{Machine, MachineState, Provider};
+use super::{Machine, MachineState, Provider, Snapshots};
 use crate::error::{Error, Result};
 use crate::fsx;
 use crate::proc::System;
@@ -92,6 +92,10 @@ impl Machines for Sandbox {
 }
 
 impl Provider for Sandbox {
+    fn snapshots(&self) -> Result<&dyn Snapshots> {
+        Ok(self)
+    }
+
     fn name(&self) -> &'static str {
         "sandbox"
     }
@@ -135,35 +139,6 @@ impl Provider for Sandbox {
 
     fn halt<'a>(&'a self, lab: &Lab) -> Steps<'a> {
         steps::halt(lab)
-    }
-
-    fn snapshot_save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
-        if live {
-            return Err(Error::Unsupported {
-                what: "sandbox snapshots are copies of the nodes' disks made while the nodes are halted".into(),
-                hint: "leave out --live: lab halts the nodes, copies them and starts them again".into(),
-            });
-        }
-        Ok(steps::snapshot::save(lab, name))
-    }
-
-    fn snapshot_restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
-        Ok(steps::snapshot::restore(lab, name))
-    }
-
-    fn snapshot_delete<'a>(&'a self, _lab: &Lab, name: &str) -> Result<Steps<'a>> {
-        Ok(steps::snapshot::delete(name))
-    }
-
-    fn snapshot_list(&self, _lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
-        let Ok(entries) = std::fs::read_dir(sd.path().join("snapshots")) else { return Ok(Vec::new()) };
-        let mut found: Vec<(std::time::SystemTime, String)> = entries
-            .flatten()
-            .filter(|e| e.path().is_dir() && e.path().extension().is_none())
-            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        found.sort();
-        Ok(found.into_iter().map(|(_, n)| n).collect())
     }
 
     fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>> {
@@ -221,6 +196,37 @@ impl Provider for Sandbox {
             }
         }
         Ok(steps::destroy(&nodes))
+    }
+}
+
+impl Snapshots for Sandbox {
+    fn save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
+        if live {
+            return Err(Error::Unsupported {
+                what: "sandbox snapshots are copies of the nodes' disks made while the nodes are halted".into(),
+                hint: "leave out --live: lab halts the nodes, copies them and starts them again".into(),
+            });
+        }
+        Ok(steps::snapshot::save(lab, name))
+    }
+
+    fn restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(steps::snapshot::restore(lab, name))
+    }
+
+    fn delete<'a>(&'a self, _lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(steps::snapshot::delete(name))
+    }
+
+    fn list(&self, _lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+        let Ok(entries) = std::fs::read_dir(sd.path().join("snapshots")) else { return Ok(Vec::new()) };
+        let mut found: Vec<(std::time::SystemTime, String)> = entries
+            .flatten()
+            .filter(|e| e.path().is_dir() && e.path().extension().is_none())
+            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        found.sort();
+        Ok(found.into_iter().map(|(_, n)| n).collect())
     }
 }
 

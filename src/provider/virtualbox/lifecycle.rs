@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::driver::{self, Arch, Driver, VmInfo, VmState};
 use super::{VirtualBox, is_ours, running_as_root_for};
 use crate::error::{Error, Result};
-use crate::provider::{Machine, MachineState, Provider};
+use crate::provider::{Machine, MachineState, Provider, Snapshots};
 use crate::spec::Lab;
 use crate::state::{HostKey, State, StateDir};
 use crate::steps::{Machines, Steps};
@@ -18,6 +18,10 @@ impl Machines for VirtualBox {
 }
 
 impl Provider for VirtualBox {
+    fn snapshots(&self) -> Result<&dyn Snapshots> {
+        Ok(self)
+    }
+
     fn name(&self) -> &'static str {
         "virtualbox"
     }
@@ -86,30 +90,6 @@ impl Provider for VirtualBox {
             .collect()
     }
 
-    fn snapshot_save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
-        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Save { live }))
-    }
-
-    fn snapshot_restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
-        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Restore))
-    }
-
-    fn snapshot_delete<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
-        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Delete))
-    }
-
-    fn snapshot_list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
-        let d = self.driver()?;
-        let mut lists = Vec::new();
-        for n in &lab.nodes {
-            let vm = self.node_vm(d, lab, sd, &n.name)?;
-            lists.push(d.vm(&vm)?.map(|i| i.snapshots).unwrap_or_default());
-        }
-        // A snapshot of the lab is one every node has.
-        let first = lists.first().cloned().unwrap_or_default();
-        Ok(first.into_iter().filter(|s| lists.iter().all(|l| l.contains(s))).collect())
-    }
-
     fn leftovers(&self, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<String>> {
         let d = match self.driver() {
             Ok(d) => d,
@@ -158,5 +138,31 @@ impl VirtualBox {
             }
         }
         Ok(out)
+    }
+}
+
+impl Snapshots for VirtualBox {
+    fn save<'a>(&'a self, lab: &Lab, name: &str, live: bool) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Save { live }))
+    }
+
+    fn restore<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Restore))
+    }
+
+    fn delete<'a>(&'a self, lab: &Lab, name: &str) -> Result<Steps<'a>> {
+        Ok(super::steps::snapshot(self, lab, name, super::steps::SnapshotOp::Delete))
+    }
+
+    fn list(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+        let d = self.driver()?;
+        let mut lists = Vec::new();
+        for n in &lab.nodes {
+            let vm = self.node_vm(d, lab, sd, &n.name)?;
+            lists.push(d.vm(&vm)?.map(|i| i.snapshots).unwrap_or_default());
+        }
+        // A snapshot of the lab is one every node has.
+        let first = lists.first().cloned().unwrap_or_default();
+        Ok(first.into_iter().filter(|s| lists.iter().all(|l| l.contains(s))).collect())
     }
 }
