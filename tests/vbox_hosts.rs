@@ -80,6 +80,14 @@ fn an_address_that_already_answers_ssh_is_refused_and_nothing_is_made() {
     let out = lab.standin(&["hostonlyif", "create"]);
     let created = String::from_utf8_lossy(&out.stdout).into_owned();
     let ifname = created.split('\'').nth(1).expect("interface name").to_string();
+    // The other tool's interface goes when the test ends, pass or fail (after its machine).
+    struct Interface<'a>(&'a VboxLab, String);
+    impl Drop for Interface<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.standin(&["hostonlyif", "remove", &self.1]);
+        }
+    }
+    let _interface = Interface(&lab, ifname.clone());
     assert!(lab.standin(&["hostonlyif", "ipconfig", &ifname, "--ip", &lab.ip(1), "--netmask", "255.255.255.0"]).status.success());
     // Its VM: a namespace on that interface with something that speaks SSH at node1's address.
     let ns = format!("lt{}", std::process::id());
