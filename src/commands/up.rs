@@ -29,6 +29,9 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
     }
     // Before anything is created or downloaded: can this computer run this lab?
     cx.sd.check()?;
+    // Can this computer drive the machines at all (root for the sandbox, VBoxManage)? Then
+    // doctor's blocking checks, with its words; then the provider's own.
+    cx.provider.available(&cx.lab)?;
     if let Some(f) = crate::doctor::checks::blocking(&crate::doctor::signals::Signals::for_up(&cx.lab), &cx.lab).into_iter().next() {
         return Err(crate::error::Error::Preflight { problem: f.found, fix: f.fix.unwrap_or_default() });
     }

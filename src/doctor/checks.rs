@@ -3,7 +3,7 @@
 
 use crate::doctor::signals::Signals;
 use crate::doctor::{Finding, Level};
-use crate::provider::virtualbox::driver::{HostOs, OLDEST, Version, parse_version};
+use crate::provider::virtualbox::driver::{HostOs, OLDEST, Version, install_hint, parse_version};
 use crate::spec::{Arch, Lab, ProviderKind, net};
 
 /// The newest VirtualBox lab has been tested against (through the stand-in, from its sources).
@@ -14,11 +14,7 @@ fn needs_virtualbox(lab: Option<&Lab>) -> bool {
 }
 
 fn install_virtualbox(os: HostOs) -> String {
-    match os {
-        HostOs::Windows => "install VirtualBox 7.2 for Windows hosts from https://www.virtualbox.org/wiki/Downloads (with its default options), then open a new terminal".into(),
-        HostOs::Macos => "install VirtualBox 7.2 for macOS from https://www.virtualbox.org/wiki/Downloads (Apple Silicon needs 7.1 or later), or `brew install --cask virtualbox`".into(),
-        HostOs::Linux => "install VirtualBox 7.2 from https://www.virtualbox.org/wiki/Linux_Downloads (Oracle's package for your distribution); or, without VirtualBox, `provider: sandbox` builds the same lab with namespaces".into(),
-    }
+    install_hint(os)
 }
 
 /// VBoxManage found, and its version: too old is a problem, newer than lab knows a warning.

@@ -57,6 +57,16 @@ impl HostOs {
 
 pub use crate::spec::Arch;
 
+/// How to install VirtualBox on this kind of computer (`lab doctor` and every command that
+/// finds no VBoxManage say the same).
+pub fn install_hint(host: HostOs) -> String {
+    match host {
+        HostOs::Windows => "install VirtualBox 7.2 for Windows hosts from https://www.virtualbox.org/wiki/Downloads (with its default options), then open a new terminal (or set VBOXMANAGE to its VBoxManage.exe)".into(),
+        HostOs::Macos => "install VirtualBox 7.2 for macOS from https://www.virtualbox.org/wiki/Downloads (Apple Silicon needs 7.1 or later), or `brew install --cask virtualbox`".into(),
+        HostOs::Linux => "install VirtualBox 7.2 from https://www.virtualbox.org/wiki/Linux_Downloads (Oracle's package for your distribution, or set VBOXMANAGE to its VBoxManage); or, without VirtualBox, `provider: sandbox` builds the same lab with namespaces".into(),
+    }
+}
+
 /// The storage controller of a VM of `arch`: its name, bus and type. AHCI (SATA) on x86;
 /// VirtIO SCSI on arm64, whose EFI firmware boots from it.
 pub fn controller(arch: Arch) -> (&'static str, &'static str, &'static str) {
@@ -117,10 +127,8 @@ impl Driver {
         {
             return Err(e);
         }
-        let program = find(&env, &|p: &Path| p.is_file(), host).ok_or_else(|| Error::Preflight {
-            problem: "VBoxManage is not installed (or not on the PATH)".into(),
-            fix: format!("install {SUPPORTED} from virtualbox.org (or set VBOXMANAGE to its VBoxManage); on Linux without VirtualBox, `provider: sandbox` builds the same lab with namespaces"),
-        })?;
+        let program = find(&env, &|p: &Path| p.is_file(), host)
+            .ok_or_else(|| Error::Preflight { problem: "VBoxManage is not installed (or not on the PATH)".into(), fix: install_hint(host) })?;
         let locale = utf8_locale(host, &|p: &Path| p.exists());
         let encoding = output_encoding(host, env("LAB_VBOXMANAGE_CODEPAGE").as_deref(), &ansi_codepage);
         let out = runner.run_raw(&Cmd::new(&program).args(["--version"]).env("LC_ALL", locale).env("LANG", locale).timeout(Duration::from_secs(60)))?;
