@@ -208,6 +208,29 @@ pub struct Spark {
     pub worker_memory: Option<String>,
     /// Python 3 on every node, for PySpark.
     pub python: bool,
+    /// The Spark Connect server on the master, when the lab runs one.
+    pub connect: Option<Connect>,
+    /// The history server's port on the master, when the lab runs one.
+    pub history_port: Option<u16>,
+    /// Heap of each Spark daemon (master, worker, history server), like `512m`.
+    pub daemon_memory: String,
+}
+
+/// The Spark Connect server on the master: its port and heap (it is the driver of every session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub port: u16,
+    pub memory: String,
+}
+
+impl Spark {
+    /// The first release whose distribution carries the Spark Connect server
+    /// (`jars/spark-connect_*.jar`, `sbin/start-connect-server.sh`).
+    pub const CONNECT_SINCE: Version = Version(4, 0, 0);
+    pub const CONNECT_PORT: u16 = 15002;
+    pub const HISTORY_PORT: u16 = 18080;
+    pub const DAEMON_MEMORY: &str = "512m";
+    pub const CONNECT_MEMORY: &str = "1g";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,6 +101,16 @@ pub struct Spark {
     pub worker_memory: Option<String>,
     /// Provision Python 3 on every node for PySpark (default true).
     pub python: Option<bool>,
+    /// The Spark Connect server on the master (default: where the release carries it, 4.0+).
+    pub connect: Option<bool>,
+    pub connect_port: Option<u16>,
+    /// Heap of the Spark Connect server, the driver of every Connect session.
+    pub connect_memory: Option<String>,
+    /// The history server on the master (default true).
+    pub history: Option<bool>,
+    pub history_port: Option<u16>,
+    /// Heap of each Spark daemon (master, worker, history server).
+    pub daemon_memory: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

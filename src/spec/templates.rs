@@ -9,13 +9,13 @@ pub struct Template {
 pub const ALL: &[Template] = &[
     Template {
         name: "spark",
-        summary: "the course lab: master + 2 workers, CentOS Stream 9 VMs in VirtualBox, Java 17, Spark 3.5",
+        summary: "the course lab: master + 2 workers, CentOS Stream 9 VMs in VirtualBox, Java 21, Spark 4.3 with Spark Connect and the history server",
         text: include_str!("../../labs/spark.yaml"),
     },
     Template {
-        name: "spark-4",
-        summary: "the course lab on Spark's current 4.x line: master + 2 workers, CentOS Stream 9 VMs, Java 21, Spark 4.3",
-        text: include_str!("../../labs/spark-4.yaml"),
+        name: "spark-3.5",
+        summary: "the course lab on Spark's 3.5 line (no Spark Connect server): CentOS Stream 9 VMs, Java 17, Spark 3.5.8",
+        text: include_str!("../../labs/spark-3.5.yaml"),
     },
     Template {
         name: "course-2018",
@@ -31,6 +31,8 @@ pub const ALL: &[Template] = &[
 
 pub fn find(name: &str) -> Option<&'static Template> {
     let name = name.strip_suffix(".yaml").unwrap_or(name);
+    // `spark-4` was the 4.x lab's name before it became the default.
+    let name = if name == "spark-4" { "spark" } else { name };
     ALL.iter().find(|t| t.name == name)
 }
 

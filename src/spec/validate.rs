@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::yaml::Document;
 use super::{
-    Artifact, Checksum, ChecksumAlgo, Diagnostic, ExistingOptions, FieldPath, HostFacts, InstallMode, Ipv4Net, Java, JavaInstall, Lab, Locale, Network, Node,
-    ProviderKind, Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
+    Artifact, Checksum, ChecksumAlgo, Connect, Diagnostic, ExistingOptions, FieldPath, HostFacts, InstallMode, Ipv4Net, Java, JavaInstall, Lab, Locale,
+    Network, Node, ProviderKind, Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
 };
 use crate::spec::images;
 

@@ -144,6 +144,12 @@ impl World {
         Self::with(include_str!("../../labs/sandbox.yaml"), false)
     }
 
+    /// The sandbox lab on Spark 3.5.8: no Spark Connect, no Java modules to check.
+    pub fn sandbox_3_5() -> Self {
+        let text = include_str!("../../labs/sandbox.yaml").replace("4.3.0", "3.5.8").replace("  connect_memory: 768m\n", "");
+        Self::with(&text, false)
+    }
+
     /// A lab from `text`; `tracking`: the provider records every change (like `existing`).
     pub fn with(text: &str, tracking: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -316,7 +316,7 @@ mod step_tests {
 
     #[test]
     fn a_package_jdk_with_profile_and_links_is_satisfied_and_gives_its_home() {
-        let w = World::sandbox();
+        let w = World::sandbox_3_5();
         let plan = vec![step(&w.lab, "node1")];
         let cx = w.cx(&plan);
         cx.jdks.set(Jdks::new());
@@ -329,7 +329,7 @@ mod step_tests {
 
     #[test]
     fn a_missing_package_is_installed_as_root_then_profiled_and_linked() {
-        let w = World::sandbox();
+        let w = World::sandbox_3_5();
         let plan = vec![step(&w.lab, "node1")];
         let cx = w.cx(&plan);
         cx.jdks.set(Jdks::new());
@@ -349,7 +349,7 @@ mod step_tests {
 
     #[test]
     fn a_tarball_jdk_is_unpacked_into_a_folder_named_by_its_checksum() {
-        let w = World::sandbox();
+        let w = World::sandbox_3_5();
         let plan = vec![step(&w.lab, "node1")];
         let cx = w.cx(&plan);
         let digest = "sha256-0123456789abcdef";
@@ -367,8 +367,7 @@ mod step_tests {
 
     #[test]
     fn spark_4_refuses_a_runtime_without_the_vector_module() {
-        let text = include_str!("../../labs/sandbox.yaml").replace("version: 3.5.8", "version: 4.0.1").replace("spark-3.5.8", "spark-4.0.1");
-        let w = World::with(&text, false);
+        let w = World::sandbox();
         let plan = vec![step(&w.lab, "node1")];
         let cx = w.cx(&plan);
         cx.jdks.set(Jdks::new());

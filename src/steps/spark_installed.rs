@@ -143,7 +143,7 @@ mod tests {
     use crate::steps::fake::World;
 
     fn tarball() -> Cached {
-        Cached { path: "/cache/spark-3.5.8-bin-hadoop3.tgz".into(), digest: "sha512-abc123".into() }
+        Cached { path: "/cache/spark-4.3.0-bin-hadoop3.tgz".into(), digest: "sha512-abc123".into() }
     }
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
         let cx = w.cx(&plan);
         cx.spark.set(tarball());
         let node = w.remote(&cx, "master");
-        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-3.5.8\nowner=spark\n---\n{PROFILE}"))]);
+        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-4.3.0\nowner=spark\n---\n{PROFILE}"))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
         assert_eq!(cx.current("master", "spark").as_deref(), Some("abc123"), "what the daemons run is recorded");
     }
@@ -166,14 +166,14 @@ mod tests {
         cx.spark.set(tarball());
         let node = w.remote(&cx, "master");
         node.probe(&[(ID, "old999\nlink=/opt/spark-3.5.7\nowner=spark\n---\n")]);
-        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("/opt/spark-3.5.8")));
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("/opt/spark-4.3.0")));
         node.answer("mktemp", 0, "created\n");
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
         let scripts = node.scripts();
         let at = |text: &str| scripts.iter().position(|s| s.contains(text)).unwrap_or_else(|| panic!("no {text} in {scripts:?}"));
         assert!(at("spark-daemon.sh stop") < at("tar xzf"), "daemons stop before their files change");
         assert!(node.ran_as_root(&format!("abc123 > {}", spark::marker(w.lab.spark.version))), "{:?}", node.scripts());
-        assert!(node.ran_as_root("ln -sfn /opt/spark-3.5.8 /opt/spark"));
+        assert!(node.ran_as_root("ln -sfn /opt/spark-4.3.0 /opt/spark"));
         assert!(!scripts.iter().any(|s| s.contains(&format!("chown spark:spark {}", spark::PID_DIR))), "the pid folder's owner was right");
     }
 }

@@ -104,7 +104,7 @@ mod tests {
         master.answer("mktemp", 0, "changed\n");
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
         let (script, input) = master.last();
-        assert!(script.contains("/opt/spark-3.5.8/conf/workers"), "{script}");
+        assert!(script.contains("/opt/spark-4.3.0/conf/workers"), "{script}");
         assert_eq!(input, b"node1\nnode2\n");
     }
 }

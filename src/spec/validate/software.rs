@@ -142,6 +142,14 @@ pub(super) fn spark(c: &mut Check<'_>) -> Option<Spark> {
     {
         c.error(&p.key("url"), format!("the file {file:?} does not look like Spark {v}"), Some("check that url and version name the same release"));
     }
+    for (key, value) in [("connect_memory", &raw.connect_memory), ("daemon_memory", &raw.daemon_memory)] {
+        if let Some(m) = value {
+            c.rule(&p.key(key), checks::memory_size(m), "write it like 1g or 512m");
+        }
+    }
+    let connect = version.and_then(|v| connect(c, &raw, v));
+    let history_port = raw.history.unwrap_or(true).then(|| raw.history_port.unwrap_or(Spark::HISTORY_PORT));
+    ports(c, connect.as_ref().map(|x| x.port), history_port);
     let checksum = sum?;
     if !url_ok {
         return None;
@@ -152,7 +160,48 @@ pub(super) fn spark(c: &mut Check<'_>) -> Option<Spark> {
         worker_cores: raw.worker_cores,
         worker_memory: raw.worker_memory,
         python: raw.python.unwrap_or(true),
+        connect,
+        history_port,
+        daemon_memory: raw.daemon_memory.unwrap_or_else(|| Spark::DAEMON_MEMORY.into()),
     })
+}
+
+/// The Spark Connect server: on by default where the release carries it (4.0 and later); asked
+/// for on an older release, the file is wrong, and says why.
+fn connect(c: &mut Check<'_>, raw: &raw::Spark, v: Version) -> Option<Connect> {
+    let p = FieldPath::root().key("spark");
+    let carried = v >= Spark::CONNECT_SINCE;
+    if raw.connect == Some(true) && !carried {
+        c.error(
+            &p.key("connect"),
+            format!("Spark {v}'s distribution does not carry the Spark Connect server (it ships with Spark 4.0 and later)"),
+            Some("use Spark 4.x (`lab init spark` writes a 4.x lab), or remove `connect: true`"),
+        );
+        return None;
+    }
+    if !raw.connect.unwrap_or(carried) {
+        return None;
+    }
+    Some(Connect { port: raw.connect_port.unwrap_or(Spark::CONNECT_PORT), memory: raw.connect_memory.clone().unwrap_or_else(|| Spark::CONNECT_MEMORY.into()) })
+}
+
+/// The master's ports lab chooses must not be Spark's own or each other.
+fn ports(c: &mut Check<'_>, connect: Option<u16>, history: Option<u16>) {
+    let p = FieldPath::root().key("spark");
+    // SSH, and the master's and workers' ports lab gives Spark (`spark.rs`).
+    let taken = [22, 7077, 8080, 8081];
+    for (key, port) in [("connect_port", connect), ("history_port", history)] {
+        if let Some(port) = port
+            && (port < 1024 || taken.contains(&port))
+        {
+            c.error(&p.key(key), format!("port {port} is not free for it"), Some("use a port from 1024 to 65535 other than 7077, 8080 and 8081"));
+        }
+    }
+    if let (Some(a), Some(b)) = (connect, history)
+        && a == b
+    {
+        c.error(&p.key("history_port"), format!("port {b} is also connect_port"), Some("give the history server its own port (18080)"));
+    }
 }
 
 /// The Java versions each Spark line supports (Spark's documentation for that release).

@@ -410,7 +410,7 @@ fn no_input_panics() {
     let facts = [HostFacts::default(), HostFacts { arch: crate::spec::Arch::Aarch64, linux: false, ..HostFacts::default() }];
     let shipped = [
         include_str!("../../../labs/spark.yaml"),
-        include_str!("../../../labs/spark-4.yaml"),
+        include_str!("../../../labs/spark-3.5.yaml"),
         include_str!("../../../labs/course-2018.yaml"),
         include_str!("../../../labs/sandbox.yaml"),
         BASE,
@@ -503,4 +503,24 @@ fn minimal_isos_install_per_node_and_their_dvds_make_bases() {
         let dvd = replace("image: centos-stream-9\n", &format!("image: {image}-dvd\n"));
         assert_eq!(ok(&dvd).install, crate::spec::InstallMode::Base, "{image}-dvd");
     }
+}
+
+#[test]
+fn spark_connect_is_on_where_the_release_carries_it_and_refused_where_it_does_not() {
+    let four = BASE.replace("3.5.8", "4.3.0").replace("version: 17\n  install: package", "version: 21\n  install: package");
+    let lab = ok(&four);
+    assert_eq!(lab.spark.connect, Some(crate::spec::Connect { port: 15002, memory: "1g".into() }));
+    assert_eq!(lab.spark.history_port, Some(18080));
+    assert_eq!(lab.spark.daemon_memory, "512m");
+    let three = ok(BASE);
+    assert_eq!(three.spark.connect, None, "Spark 3.5's distribution has no Connect server");
+    assert_eq!(three.spark.history_port, Some(18080));
+    let asked = errs(&format!("{BASE}  connect: true\n"));
+    has(&asked, "spark.connect", 22, "does not carry the Spark Connect server");
+    let off = ok(&format!("{four}  connect: false\n  history: false\n"));
+    assert_eq!((off.spark.connect, off.spark.history_port), (None, None));
+    let clash = errs(&format!("{four}  connect_port: 8080\n  history_port: 8080\n  daemon_memory: lots\n"));
+    has(&clash, "spark.connect_port", 22, "port 8080 is not free");
+    has(&clash, "spark.history_port", 23, "also connect_port");
+    has(&clash, "spark.daemon_memory", 24, "not a memory size");
 }
