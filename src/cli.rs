@@ -202,7 +202,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  lab pyspark")]
     Pyspark,
     /// Show a node's Spark daemon log
-    #[command(after_help = "Examples:\n  lab logs master\n  lab logs node1 --follow        keep showing new lines (Ctrl-C ends)\n  lab logs node1 --lines 500")]
+    #[command(
+        after_help = "Examples:\n  lab logs master\n  lab logs node1 --follow        keep showing new lines (Ctrl-C ends)\n  lab logs node1 --lines 500\n  lab logs master --daemon connect   the Spark Connect server's log"
+    )]
     Logs {
         /// The node's name
         node: String,
@@ -284,6 +286,10 @@ pub enum BaseCmd {
 pub enum DaemonArg {
     Master,
     Worker,
+    /// The history server (on the master)
+    History,
+    /// The Spark Connect server (on the master)
+    Connect,
 }
 
 #[cfg(test)]

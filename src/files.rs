@@ -120,6 +120,7 @@ pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str) -> String
     let _ = writeln!(s, "export SPARK_MASTER_WEBUI_PORT={}", spark::MASTER_UI_PORT);
     let _ = writeln!(s, "export SPARK_LOCAL_IP={}", node.ip);
     let _ = writeln!(s, "export SPARK_PID_DIR={}", spark::PID_DIR);
+    let _ = writeln!(s, "export SPARK_DAEMON_MEMORY={}", quote(&lab.spark.daemon_memory));
     if let Some(c) = lab.spark.worker_cores {
         let _ = writeln!(s, "export SPARK_WORKER_CORES={c}");
     }

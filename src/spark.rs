@@ -20,11 +20,14 @@ pub const SPARK_PROFILE: &str = "/etc/profile.d/lab-spark.sh";
 /// The JDK tools lab links into /usr/local/bin for non-login shells (`lab ssh node -- jps`).
 pub const JDK_TOOLS: &[&str] = &["java", "javac", "jps", "jstack", "jcmd"];
 
-/// The daemon a node runs.
+/// A Spark daemon lab runs: the master and history server and Spark Connect server on the
+/// master, a worker on each worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Daemon {
     Master,
     Worker,
+    History,
+    Connect,
 }
 
 impl Daemon {
@@ -39,14 +42,29 @@ impl Daemon {
         match self {
             Self::Master => "org.apache.spark.deploy.master.Master",
             Self::Worker => "org.apache.spark.deploy.worker.Worker",
+            Self::History => "org.apache.spark.deploy.history.HistoryServer",
+            // What sbin/start-connect-server.sh submits (Spark 4.0+).
+            Self::Connect => "org.apache.spark.sql.connect.service.SparkConnectServer",
         }
     }
 
-    /// The name `jps` shows.
+    /// The name `jps` shows (the Connect server is an application: spark-submit's JVM).
     pub fn short(self) -> &'static str {
         match self {
             Self::Master => "Master",
             Self::Worker => "Worker",
+            Self::History => "HistoryServer",
+            Self::Connect => "SparkSubmit",
+        }
+    }
+
+    /// What people call it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Master => "Spark master",
+            Self::Worker => "Spark worker",
+            Self::History => "history server",
+            Self::Connect => "Spark Connect server",
         }
     }
 
@@ -60,12 +78,117 @@ impl Daemon {
         format!("{LOG_DIR}/spark-*-{}-1-*.out", self.class())
     }
 
-    /// The arguments `spark-daemon.sh start CLASS 1` takes for this daemon in `lab`.
+    /// The arguments `spark-daemon.sh start CLASS 1` (`submit` for the Connect server) takes for
+    /// this daemon in `lab`.
     fn start_args(self, lab: &Lab) -> Vec<String> {
         let m = lab.master();
         match self {
             Self::Master => vec!["--host".into(), m.name.clone(), "--port".into(), MASTER_PORT.to_string(), "--webui-port".into(), MASTER_UI_PORT.to_string()],
             Self::Worker => vec!["--webui-port".into(), WORKER_UI_PORT.to_string(), master_url(lab)],
+            Self::History => Vec::new(),
+            Self::Connect => {
+                let Some(c) = &lab.spark.connect else { return Vec::new() };
+                let workers = lab.workers().count().to_string();
+                // Executors come when a session runs work and go after 30 s idle, one core on
+                // at most every worker: the server never keeps the cluster from other jobs.
+                let conf = [
+                    format!("spark.connect.grpc.binding.address={}", m.ip),
+                    format!("spark.connect.grpc.binding.port={}", c.port),
+                    format!("spark.executor.memory={}", small_executor_memory(lab)),
+                    "spark.executor.cores=1".into(),
+                    "spark.dynamicAllocation.enabled=true".into(),
+                    "spark.dynamicAllocation.shuffleTracking.enabled=true".into(),
+                    "spark.dynamicAllocation.minExecutors=0".into(),
+                    format!("spark.dynamicAllocation.maxExecutors={workers}"),
+                    "spark.dynamicAllocation.executorIdleTimeout=30s".into(),
+                ];
+                let mut args: Vec<String> = vec!["--name".into(), "Spark Connect server".into(), "--master".into(), master_url(lab)];
+                args.extend(["--driver-memory".into(), c.memory.clone()]);
+                for c in conf {
+                    args.extend(["--conf".into(), c]);
+                }
+                args
+            }
+        }
+    }
+
+    /// The environment the daemon starts with: the history server's settings (it reads them
+    /// from `SPARK_HISTORY_OPTS`).
+    fn start_env(self, lab: &Lab) -> Vec<String> {
+        match (self, lab.spark.history_port) {
+            (Self::History, Some(port)) => vec![format!(
+                "SPARK_HISTORY_OPTS=-Dspark.history.fs.logDirectory=file:{EVENTS_DIR} -Dspark.history.ui.port={port} -Dspark.history.fs.update.interval=5s"
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the daemon runs with, beyond Spark and spark-env.sh: its arguments and environment.
+    /// A running daemon whose settings differ from these is restarted.
+    pub fn settings(self, lab: &Lab) -> String {
+        let mut all = self.start_env(lab);
+        all.extend(self.start_args(lab));
+        all.join(" ")
+    }
+}
+
+/// Where applications write their event logs and the history server reads them (inside lab's
+/// own folder, owned by the lab user).
+pub const EVENTS_DIR: &str = "/var/lib/lab-spark/events";
+
+/// Executors for lab's own jobs and Connect sessions: at most 512 MiB, so they start on small
+/// workers and leave room for others.
+pub fn small_executor_memory(lab: &Lab) -> String {
+    format!("{}m", worker_memory_mib(lab).unwrap_or(512).min(512))
+}
+
+/// `sc://<master address>:15002`, when the lab runs a Spark Connect server.
+pub fn connect_url(lab: &Lab) -> Option<String> {
+    lab.spark.connect.as_ref().map(|c| format!("sc://{}:{}", lab.master().ip, c.port))
+}
+
+/// `http://<master address>:18080`, when the lab runs a history server.
+pub fn history_ui(lab: &Lab) -> Option<String> {
+    lab.spark.history_port.map(|p| format!("http://{}:{p}", lab.master().ip))
+}
+
+/// Memory a node's OS and sshd need beside Spark's JVMs (a minimal EL9 install uses ~300 MiB).
+pub const OS_MIB: u64 = 512;
+/// The heap of one application's driver on the master (`lab verify`'s job, `lab submit`, a
+/// shell): Spark's default `spark.driver.memory`.
+pub const DRIVER_MIB: u64 = 1024;
+
+/// The most memory Spark's JVMs on `node` may take: its daemons' heaps, on a worker the
+/// executors it offers (Spark's default: all but 1 GiB of the node), and on the master one
+/// application's driver.
+pub fn heap_mib(lab: &Lab, node: &Node) -> u64 {
+    let mib = |s: &str| crate::spec::checks::memory_mib(s).unwrap_or(1024);
+    let daemons: u64 = daemons(lab, node)
+        .into_iter()
+        .map(|d| match d {
+            Daemon::Connect => lab.spark.connect.as_ref().map_or(0, |c| mib(&c.memory)),
+            _ => mib(&lab.spark.daemon_memory),
+        })
+        .sum();
+    match node.role {
+        Role::Master => daemons + DRIVER_MIB,
+        Role::Worker => daemons + worker_memory_mib(lab).unwrap_or_else(|| u64::from(node.memory_mib).saturating_sub(1024).max(1024)),
+    }
+}
+
+/// The daemons of `node`, in the order they start.
+pub fn daemons(lab: &Lab, node: &Node) -> Vec<Daemon> {
+    match node.role {
+        Role::Worker => vec![Daemon::Worker],
+        Role::Master => {
+            let mut v = vec![Daemon::Master];
+            if lab.spark.history_port.is_some() {
+                v.push(Daemon::History);
+            }
+            if lab.spark.connect.is_some() {
+                v.push(Daemon::Connect);
+            }
+            v
         }
     }
 }
@@ -126,9 +249,18 @@ pub fn status(d: Daemon, user: &str) -> Sh {
 
 /// Starts a daemon (as the lab user).
 pub fn start(lab: &Lab, d: Daemon) -> Sh {
+    let mode = if d == Daemon::Connect { "submit" } else { "start" };
     sh(
-        "cd {{home}} && SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}} sbin/spark-daemon.sh start {{class}} 1 {{args}}",
-        &[("home", &HOME), ("pids", &PID_DIR), ("user", &lab.user), ("class", &d.class()), ("args", &crate::script::Words(&d.start_args(lab)))],
+        "cd {{home}} && env {{env}} SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}} sbin/spark-daemon.sh {{mode}} {{class}} 1 {{args}}",
+        &[
+            ("home", &HOME),
+            ("env", &crate::script::Words(&d.start_env(lab))),
+            ("pids", &PID_DIR),
+            ("user", &lab.user),
+            ("mode", &mode),
+            ("class", &d.class()),
+            ("args", &crate::script::Words(&d.start_args(lab))),
+        ],
     )
 }
 
@@ -142,9 +274,10 @@ pub fn stop(d: Daemon, user: &str) -> Sh {
     )
 }
 
-/// Stops both daemons, whatever Spark release `/opt/spark` points at now.
+/// Stops every daemon lab runs (applications first), whatever Spark release `/opt/spark`
+/// points at now.
 pub fn stop_all(user: &str) -> Sh {
-    stop(Daemon::Master, user).then(&stop(Daemon::Worker, user))
+    [Daemon::History, Daemon::Worker, Daemon::Master].iter().fold(stop(Daemon::Connect, user), |all, d| all.then(&stop(*d, user)))
 }
 
 /// The last `lines` lines of a daemon's log.

@@ -1,4 +1,5 @@
-//! `lab logs NODE [--follow] [--daemon master|worker]`: a Spark daemon's log on a node.
+//! `lab logs NODE [--follow] [--daemon master|worker|history|connect]`: a Spark daemon's log on
+//! a node.
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ pub fn run(cx: &LabCx<'_>, node: &str, follow: bool, daemon: Option<DaemonArg>, 
     let d = match daemon {
         Some(DaemonArg::Master) => Daemon::Master,
         Some(DaemonArg::Worker) => Daemon::Worker,
+        Some(DaemonArg::History) => Daemon::History,
+        Some(DaemonArg::Connect) => Daemon::Connect,
         None => Daemon::of(&n),
     };
     let keys = cx.keys()?;

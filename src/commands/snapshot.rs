@@ -35,7 +35,7 @@ fn resume(cx: &LabCx<'_>, spark: bool) -> Result<()> {
 /// installed counts as not running).
 fn spark_running(cx: &LabCx<'_>) -> bool {
     let (Ok(keys), Ok(rt)) = (cx.keys(), cx.rt()) else { return false };
-    rt.block_on(super::status::probe(cx, &keys, cx.lab.master())).1 == Some(0)
+    rt.block_on(super::status::probe(cx, &keys, cx.lab.master())).1.first().and_then(|d| d.1) == Some(0)
 }
 
 /// The state key that says whether the cluster ran when snapshot `name` was taken.

@@ -1,5 +1,6 @@
 //! `lab status`: each node as its provider sees it now, whether it answers SSH with its pinned
-//! key, and its Spark daemon; the master's web UI. Observed, never remembered.
+//! key, and its Spark daemons; the addresses to use (the master's web UI, Spark Connect's
+//! `sc://`, the history server). Observed, never remembered.
 
 use std::time::Duration;
 
@@ -9,13 +10,20 @@ use super::LabCx;
 use crate::error::Result;
 use crate::spark::{self, Daemon};
 
-/// Logs in to node `n` and asks about its Spark daemon: whether it answered SSH, and the exit
-/// code of [`spark::status`] (0 running, 3 not installed, else stopped).
-pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::spec::Node) -> (bool, Option<u32>) {
-    let Ok(s) = cx.session(keys, n, Duration::from_secs(3)).await else { return (false, None) };
-    let daemon = s.exec(&spark::status(Daemon::of(n), &cx.lab.user)).await.ok().map(|o| o.status);
+/// Whether a node answered SSH, and each of its daemons' status code.
+pub(super) type Probe = (bool, Vec<(Daemon, Option<u32>)>);
+
+/// Logs in to node `n` and asks about its Spark daemons: whether it answered SSH, and for each
+/// daemon the exit code of [`spark::status`] (0 running, 3 not installed, else stopped).
+pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::spec::Node) -> Probe {
+    let daemons = spark::daemons(&cx.lab, n);
+    let Ok(s) = cx.session(keys, n, Duration::from_secs(3)).await else { return (false, daemons.into_iter().map(|d| (d, None)).collect()) };
+    let mut found = Vec::new();
+    for d in daemons {
+        found.push((d, s.exec(&spark::status(d, &cx.lab.user)).await.ok().map(|o| o.status)));
+    }
     s.close().await;
-    (true, daemon)
+    (true, found)
 }
 
 pub fn run(cx: &LabCx<'_>) -> Result<i32> {
@@ -24,40 +32,57 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let machines = cx.provider.status(lab, &cx.sd)?;
     let keys = cx.keys().ok();
     let rt = cx.rt()?;
-    let probes: Vec<(bool, Option<u32>)> = rt.block_on(futures_util::future::join_all(lab.nodes.iter().map(|n| {
+    let probes: Vec<Probe> = rt.block_on(futures_util::future::join_all(lab.nodes.iter().map(|n| {
         let keys = keys.as_ref();
         let reachable = machines.iter().any(|m| m.node == n.name && m.reachable);
         async move {
             match keys.filter(|_| reachable) {
                 Some(keys) => probe(cx, keys, n).await,
-                None => (false, None),
+                None => (false, spark::daemons(lab, n).into_iter().map(|d| (d, None)).collect()),
             }
         }
     })));
     let ui = spark::master_ui(lab);
-    let word = |d: Option<u32>, n: &crate::spec::Node| match d {
-        Some(0) => format!("{} running", Daemon::of(n).short()),
+    let word = |d: Daemon, code: Option<u32>| match code {
+        Some(0) => format!("{} running", d.short()),
         Some(3) => "not installed".to_string(),
-        Some(_) => "stopped".to_string(),
+        Some(_) => format!("{} stopped", d.short()),
         None => "-".to_string(),
     };
+    let words = |ds: &[(Daemon, Option<u32>)]| {
+        let mut v: Vec<String> = ds.iter().map(|(d, c)| word(*d, *c)).collect();
+        v.dedup();
+        v.join(", ")
+    };
+    let connect = spark::connect_url(lab);
+    let history = spark::history_ui(lab);
     let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
     if cx.printer.is_json() {
         cx.printer.json(&json!({
             "lab": lab.name,
             "provider": lab.provider.name(),
             "master_ui": ui,
-            "nodes": lab.nodes.iter().zip(&probes).map(|(n, (ssh, d))| json!({
-                "name": n.name, "ip": n.ip.to_string(), "state": state_of(&n.name), "ssh": ssh, "spark": d.map(|c| c == 0),
+            "connect": connect,
+            "history_ui": history,
+            "nodes": lab.nodes.iter().zip(&probes).map(|(n, (ssh, ds))| json!({
+                "name": n.name, "ip": n.ip.to_string(), "state": state_of(&n.name), "ssh": ssh,
+                "spark": ds.first().and_then(|(_, c)| c.map(|c| c == 0)),
+                "daemons": ds.iter().map(|(d, c)| (d.short().to_string(), json!(c.map(|c| c == 0)))).collect::<serde_json::Map<_, _>>(),
             })).collect::<Vec<_>>(),
         }));
         return Ok(0);
     }
     let mut out = format!("{:<12} {:<15} {:<12} {:<5} {}\n", "NODE", "ADDRESS", "STATE", "SSH", "SPARK");
-    for (n, (ssh, d)) in lab.nodes.iter().zip(&probes) {
-        out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, state_of(&n.name), if *ssh { "yes" } else { "no" }, word(*d, n)));
+    for (n, (ssh, ds)) in lab.nodes.iter().zip(&probes) {
+        out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, state_of(&n.name), if *ssh { "yes" } else { "no" }, words(ds)));
     }
-    out.push_str(&format!("master web UI: {ui}"));
+    out.push_str(&format!("master web UI:  {ui}"));
+    if let Some(h) = &history {
+        out.push_str(&format!("\nhistory server: {h}"));
+    }
+    if let Some(c) = &connect {
+        out.push_str(&format!("\nSpark Connect:  {c}   (PySpark on this computer: SparkSession.builder.remote(\"{c}\"))"));
+    }
     cx.printer.out(&out);
     Ok(0)
 }

@@ -1,6 +1,6 @@
-//! `lab ui [--open] [--forward]`: the master's and workers' web UIs: their addresses, the
-//! master's opened in the browser, or local ports forwarded to them over SSH for machines this
-//! computer cannot reach directly.
+//! `lab ui [--open] [--forward]`: the master's and workers' web UIs, the history server and the
+//! Spark Connect server: their addresses, the master's UI opened in the browser, or local ports
+//! forwarded to them over SSH for machines this computer cannot reach directly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,16 +31,32 @@ fn open_url(url: &str) -> Result<()> {
 
 pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
     let lab = &cx.lab;
-    let uis: Vec<(String, std::net::Ipv4Addr, u16)> =
-        lab.nodes.iter().map(|n| (n.name.clone(), n.ip, if n.role == Role::Master { MASTER_UI_PORT } else { WORKER_UI_PORT })).collect();
+    // (what, node index, address, port, scheme)
+    let m = lab.master();
+    let at = |name: &str| lab.nodes.iter().position(|n| n.name == name).unwrap_or(0);
+    let mut uis: Vec<(String, usize, std::net::Ipv4Addr, u16, &str)> = lab
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i, n.ip, if n.role == Role::Master { MASTER_UI_PORT } else { WORKER_UI_PORT }, "http"))
+        .collect();
+    if let Some(p) = lab.spark.history_port {
+        uis.push(("history".into(), at(&m.name), m.ip, p, "http"));
+    }
+    if let Some(c) = &lab.spark.connect {
+        uis.push(("connect".into(), at(&m.name), m.ip, c.port, "sc"));
+    }
     if !forward {
         let master = crate::spark::master_ui(lab);
         if cx.printer.is_json() {
-            cx.printer.json(
-                &json!({"master": master, "nodes": uis.iter().map(|(n, ip, p)| json!({"node": n, "url": format!("http://{ip}:{p}")})).collect::<Vec<_>>()}),
-            );
+            cx.printer.json(&json!({
+                "master": master,
+                "history_ui": crate::spark::history_ui(lab),
+                "connect": crate::spark::connect_url(lab),
+                "nodes": uis.iter().filter(|u| u.4 == "http" && u.0 != "history").map(|(n, _, ip, p, _)| json!({"node": n, "url": format!("http://{ip}:{p}")})).collect::<Vec<_>>(),
+            }));
         } else {
-            cx.printer.out(&uis.iter().map(|(n, ip, p)| format!("{n:<12} http://{ip}:{p}")).collect::<Vec<_>>().join("\n"));
+            cx.printer.out(&uis.iter().map(|(n, _, ip, p, scheme)| format!("{n:<12} {scheme}://{ip}:{p}")).collect::<Vec<_>>().join("\n"));
         }
         if open {
             open_url(&master)?;
@@ -56,11 +72,12 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
         }
         let mut lines = Vec::new();
         let mut master_local = String::new();
-        for ((name, ip, port), s) in uis.iter().zip(&sessions) {
+        for (name, node, ip, port, scheme) in &uis {
+            let s = &sessions[*node];
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("listening on 127.0.0.1", e))?;
             let local = listener.local_addr().map_err(|e| Error::io("listening on 127.0.0.1", e))?;
-            let url = format!("http://{local}");
-            if *port == MASTER_UI_PORT {
+            let url = format!("{scheme}://{local}");
+            if *port == MASTER_UI_PORT && *node == at(&m.name) {
                 master_local.clone_from(&url);
             }
             lines.push(format!("{name:<12} {url}  ->  {ip}:{port} (over SSH)"));

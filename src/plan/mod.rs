@@ -80,11 +80,14 @@ fn cluster(lab: &Lab) -> Steps<'static> {
     list
 }
 
-/// The Spark daemons, and the check that every worker registered.
+/// The Spark daemons, the check that every worker registered, then what serves users on the
+/// master: the history server and the Spark Connect server (where the lab has them).
 fn daemons(lab: &Lab) -> Steps<'static> {
     let mut list: Steps<'static> = vec![steps::spark_daemon::master(lab)];
+    list.extend(steps::spark_daemon::history(lab));
     list.extend(lab.workers().map(|w| steps::spark_daemon::worker(lab, &w.name)));
     list.push(steps::workers_registered::step(lab));
+    list.extend(steps::spark_daemon::connect(lab));
     list
 }
 

@@ -1,11 +1,15 @@
-//! A Spark daemon runs: the master on the master, a worker on each worker, started through
-//! `sbin/spark-daemon.sh` (which every distribution of Spark has, the pyspark package
-//! included). A running daemon is left alone unless what it runs changed (the release, or
-//! `spark-env.sh`) since lab started it; a stale pid file is recovered by spark-daemon.sh itself.
+//! A Spark daemon runs: the master on the master, a worker on each worker, and on the master the
+//! history server and the Spark Connect server where the lab has them, all started through
+//! `sbin/spark-daemon.sh` (which every distribution of Spark has, the pyspark package included;
+//! the Connect server is `spark-daemon.sh submit`, as `sbin/start-connect-server.sh` does). A
+//! running daemon is left alone unless what it runs changed (the release, `spark-env.sh`, or its
+//! own settings such as the Connect port) since lab started it; a stale pid file is recovered by
+//! spark-daemon.sh itself.
 
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::files::short_hash;
 use crate::script::{Sh, sh};
 use crate::spark::{self, Daemon};
 use crate::spec::Lab;
@@ -15,6 +19,8 @@ use crate::ui::Outcome;
 
 pub const MASTER: &str = "spark_master_running";
 pub const WORKER: &str = "spark_worker_running";
+pub const HISTORY: &str = "history_server_running";
+pub const CONNECT: &str = "spark_connect_running";
 
 pub struct SparkDaemon {
     node: String,
@@ -36,48 +42,123 @@ pub fn worker(_: &Lab, node: &str) -> Box<dyn Step> {
     Box::new(SparkDaemon { node: node.to_string(), daemon: Daemon::Worker, goal: "Spark worker running".into() })
 }
 
+/// The history server on the master, when the lab has one: finished applications' event logs.
+pub fn history(lab: &Lab) -> Option<Box<dyn Step>> {
+    let ui = spark::history_ui(lab)?;
+    Some(Box::new(SparkDaemon {
+        node: lab.master().name.clone(),
+        daemon: Daemon::History,
+        goal: format!("history server at {ui}, reading {}", spark::EVENTS_DIR),
+    }))
+}
+
+/// The Spark Connect server on the master, when the lab has one, attached to the master.
+pub fn connect(lab: &Lab) -> Option<Box<dyn Step>> {
+    let url = spark::connect_url(lab)?;
+    let memory = lab.spark.connect.as_ref().map_or("", |c| c.memory.as_str());
+    Some(Box::new(SparkDaemon {
+        node: lab.master().name.clone(),
+        daemon: Daemon::Connect,
+        goal: format!("Spark Connect server at {url} ({memory} heap), its work on the workers"),
+    }))
+}
+
 /// A daemon's failure, with the last lines of its log.
 pub fn failure(cx: &Cx<'_>, node: &str, problem: &str) -> Error {
     let d = cx.lab.node(node).map_or(Daemon::Worker, Daemon::of);
+    daemon_failure(cx, node, d, problem)
+}
+
+fn daemon_failure(cx: &Cx<'_>, node: &str, d: Daemon, problem: &str) -> Error {
     let tail = cx.remote(node).and_then(|r| r.exec(&spark::log_tail(d, 25))).map(|o| o.stdout).unwrap_or_default();
     Error::node_hint(
         node,
-        format!("the Spark {} daemon: {problem}\n--- last lines of its log on {node}:\n{}", d.short(), tail.trim_end()),
+        format!("the {}: {problem}\n--- last lines of its log on {node}:\n{}", d.title(), tail.trim_end()),
         format!("the whole log: lab ssh {node} -- 'cat {}'", d.log_glob()),
     )
 }
 
+/// Whether something listens on `ip:port`, seen from the node itself.
+fn listening(ip: std::net::Ipv4Addr, port: u16) -> Sh {
+    sh("timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' {{ip}} {{port}} 2>/dev/null && echo open || echo closed", &[("ip", &ip), ("port", &port)])
+}
+
 impl SparkDaemon {
-    /// What the daemon runs: the release and spark-env.sh lab installed.
+    /// Where lab records what the running daemon runs (`daemon` for a node's own daemon).
+    fn key(&self) -> &'static str {
+        match self.daemon {
+            Daemon::Master | Daemon::Worker => "daemon",
+            Daemon::History => "daemon.history",
+            Daemon::Connect => "daemon.connect",
+        }
+    }
+
+    /// What the daemon runs: the release and spark-env.sh lab installed, and its own settings.
     fn fingerprint(&self, cx: &Cx<'_>) -> String {
-        format!("{}:{}", cx.current(&self.node, "spark").unwrap_or_default(), cx.current(&self.node, "spark_env").unwrap_or_default())
+        let base = format!("{}:{}", cx.current(&self.node, "spark").unwrap_or_default(), cx.current(&self.node, "spark_env").unwrap_or_default());
+        match self.daemon {
+            // Their arguments follow from the lab's nodes, which spark-env.sh already carries.
+            Daemon::Master | Daemon::Worker => base,
+            Daemon::History | Daemon::Connect => format!("{base}:{}", short_hash(&self.daemon.settings(cx.lab))),
+        }
     }
 
     fn runs(&self, cx: &Cx<'_>) -> Result<bool> {
         Ok(cx.fact(&self.node, self.id())?.lines().any(|l| l.trim() == "status=0"))
     }
 
-    fn wait_master(&self, cx: &Cx<'_>, within: Duration) -> Result<()> {
+    /// Waits until the daemon serves: the master's JSON says ALIVE; the history server's and the
+    /// Connect server's ports answer on the master's lab address.
+    fn wait_ready(&self, cx: &Cx<'_>, within: Duration) -> Result<()> {
+        let port = match self.daemon {
+            Daemon::Worker => return Ok(()),
+            Daemon::Master => None,
+            Daemon::History => cx.lab.spark.history_port,
+            Daemon::Connect => cx.lab.spark.connect.as_ref().map(|c| c.port),
+        };
+        let ip = cx.lab.master().ip;
         let deadline = Instant::now() + within;
         loop {
-            if cx.master_json().is_ok_and(|j| j.status == "ALIVE") {
+            let ready = match port {
+                None => cx.master_json().is_ok_and(|j| j.status == "ALIVE"),
+                Some(p) => cx.remote(&self.node)?.exec(&listening(ip, p))?.stdout.trim() == "open",
+            };
+            if ready {
                 return Ok(());
             }
+            let what = match port {
+                None => format!("{}/json/ did not show ALIVE", spark::master_ui(cx.lab)),
+                Some(p) => format!("nothing listened on {ip}:{p}"),
+            };
             if Instant::now() > deadline {
-                return Err(failure(cx, &self.node, &format!("{}/json/ did not show ALIVE within {} s", spark::master_ui(cx.lab), within.as_secs())));
+                return Err(daemon_failure(cx, &self.node, self.daemon, &format!("{what} within {} s", within.as_secs())));
             }
-            cx.reporter.phase(&self.node, "waiting for the master's web UI");
-            std::thread::sleep(Duration::from_millis(300));
+            let s = cx.remote(&self.node)?.exec(&spark::status(self.daemon, &cx.lab.user))?;
+            if s.status == 1 {
+                return Err(daemon_failure(cx, &self.node, self.daemon, "it stopped right after it started"));
+            }
+            cx.reporter.phase(&self.node, &format!("waiting for the {}", self.daemon.title()));
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
 
 impl Step for SparkDaemon {
     fn id(&self) -> &'static str {
-        if self.daemon == Daemon::Master { MASTER } else { WORKER }
+        match self.daemon {
+            Daemon::Master => MASTER,
+            Daemon::Worker => WORKER,
+            Daemon::History => HISTORY,
+            Daemon::Connect => CONNECT,
+        }
     }
     fn stage(&self) -> Stage {
-        if self.daemon == Daemon::Master { Stage::Cluster } else { Stage::Workers }
+        match self.daemon {
+            Daemon::Master | Daemon::History => Stage::Cluster,
+            Daemon::Worker => Stage::Workers,
+            // Its sessions need the workers.
+            Daemon::Connect => Stage::Ready,
+        }
     }
     fn target(&self) -> &str {
         &self.node
@@ -86,19 +167,17 @@ impl Step for SparkDaemon {
         self.goal.clone()
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
-        // Whether the node's daemon runs (`status=0`).
+        // Whether the daemon runs (`status=0`).
         Ok(vec![(self.node.clone(), sh("( {{status}} ); echo \"status=$?\"", &[("status", &spark::status(self.daemon, &cx.lab.user))]))])
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         if !self.runs(cx)? {
             return Ok(Check::Needed("it does not run".into()));
         }
-        if cx.current(&self.node, "daemon").as_deref() != Some(self.fingerprint(cx).as_str()) {
+        if cx.current(&self.node, self.key()).as_deref() != Some(self.fingerprint(cx).as_str()) {
             return Ok(Check::Needed("Spark or its settings changed since it started".into()));
         }
-        if self.daemon == Daemon::Master {
-            self.wait_master(cx, Duration::from_secs(90))?;
-        }
+        self.wait_ready(cx, Duration::from_secs(90))?;
         Ok(Check::Satisfied)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
@@ -109,12 +188,10 @@ impl Step for SparkDaemon {
         }
         let out = n.s.exec(&spark::start(cx.lab, self.daemon))?;
         if !out.ok() {
-            return Err(failure(cx, &self.node, &format!("starting it failed: {}{}", out.stdout.trim(), out.stderr.trim())));
+            return Err(daemon_failure(cx, &self.node, self.daemon, &format!("starting it failed: {}{}", out.stdout.trim(), out.stderr.trim())));
         }
-        cx.record(&self.node, "daemon", &self.fingerprint(cx))?;
-        if self.daemon == Daemon::Master {
-            self.wait_master(cx, Duration::from_secs(90))?;
-        }
+        cx.record(&self.node, self.key(), &self.fingerprint(cx))?;
+        self.wait_ready(cx, Duration::from_secs(120))?;
         Ok(Outcome::Applied)
     }
 }
@@ -181,5 +258,78 @@ mod tests {
         n.answer("tail -n 25", 0, "java.net.BindException: Cannot assign requested address\n");
         let e = plan[0].apply(&cx).expect_err("start fails").to_string();
         assert!(e.contains("starting it failed") && e.contains("BindException"), "{e}");
+    }
+
+    #[test]
+    fn the_connect_server_is_submitted_bound_to_the_masters_address_and_restarted_when_its_port_changes() {
+        let w = World::sandbox();
+        let plan: Vec<Box<dyn Step>> = connect(&w.lab).into_iter().collect();
+        assert_eq!(plan.len(), 1, "Spark 4.3.0 carries the Connect server");
+        assert!(plan[0].goal().contains("sc://192.168.57.10:15002"), "{}", plan[0].goal());
+        let cx = w.cx(&plan);
+        let m = w.remote(&cx, "master");
+        m.probe(&[(CONNECT, "status=1\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("does not run")));
+        m.answer("/dev/tcp", 0, "open\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let start = m.scripts().into_iter().find(|s| s.contains("spark-daemon.sh submit")).expect("submitted");
+        for want in [
+            "org.apache.spark.sql.connect.service.SparkConnectServer 1",
+            "--master spark://master:7077",
+            "spark.connect.grpc.binding.address=192.168.57.10",
+            "spark.connect.grpc.binding.port=15002",
+            "--driver-memory 768m",
+            "spark.dynamicAllocation.maxExecutors=2",
+            "SPARK_IDENT_STRING=spark",
+        ] {
+            assert!(start.contains(want), "{want} missing from {start}");
+        }
+        assert!(!m.ran_as_root("spark-daemon.sh submit"), "the lab user runs it");
+        // Running with the same settings: left alone.
+        m.probe(&[(CONNECT, "status=0\n")]);
+        let cx2 = w.cx(&plan);
+        let m2 = w.remote(&cx2, "master");
+        m2.probe(&[(CONNECT, "status=0\n")]);
+        m2.answer("/dev/tcp", 0, "open\n");
+        assert_eq!(plan[0].check(&cx2).expect("check"), Check::Satisfied);
+        // Another port in the lab file: restarted.
+        let moved =
+            World::with(&include_str!("../../labs/sandbox.yaml").replace("  connect_memory: 768m", "  connect_memory: 768m\n  connect_port: 15003"), false);
+        let plan3: Vec<Box<dyn Step>> = connect(&moved.lab).into_iter().collect();
+        let cx3 = moved.cx(&plan3);
+        cx3.record("master", "daemon.connect", &cx.current("master", "daemon.connect").expect("recorded")).expect("record");
+        moved.remote(&cx3, "master").probe(&[(CONNECT, "status=0\n")]);
+        assert!(matches!(plan3[0].check(&cx3).expect("check"), Check::Needed(ref why) if why.contains("settings changed")));
+    }
+
+    #[test]
+    fn the_history_server_reads_the_event_logs_on_its_port_and_a_server_that_dies_at_once_says_so() {
+        let w = World::sandbox();
+        let plan: Vec<Box<dyn Step>> = history(&w.lab).into_iter().collect();
+        let cx = w.cx(&plan);
+        let m = w.remote(&cx, "master");
+        m.probe(&[(HISTORY, "status=1\n")]);
+        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)));
+        m.answer("/dev/tcp", 0, "closed\n");
+        m.answer("/proc/$pid/cmdline", 1, "");
+        m.answer("tail -n 25", 0, "java.net.BindException: Address already in use\n");
+        let e = plan[0].apply(&cx).expect_err("it dies").to_string();
+        assert!(e.contains("history server") && e.contains("stopped right after it started") && e.contains("BindException"), "{e}");
+        let start = m.scripts().into_iter().find(|s| s.contains("spark-daemon.sh start")).expect("started");
+        assert!(start.contains("org.apache.spark.deploy.history.HistoryServer 1"), "{start}");
+        assert!(start.contains("-Dspark.history.fs.logDirectory=file:/var/lib/lab-spark/events") && start.contains("-Dspark.history.ui.port=18080"), "{start}");
+    }
+
+    #[test]
+    fn a_spark_3_lab_has_no_connect_server_and_stop_all_stops_every_daemon() {
+        let w = World::sandbox_3_5();
+        assert!(connect(&w.lab).is_none());
+        assert!(history(&w.lab).is_some(), "every line has a history server");
+        let all = spark::stop_all("spark");
+        let order: Vec<usize> = [Daemon::Connect, Daemon::History, Daemon::Worker, Daemon::Master]
+            .iter()
+            .map(|d| all.as_str().find(&format!("stop {} 1", d.class())).expect("stopped"))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "applications first: {order:?}");
     }
 }

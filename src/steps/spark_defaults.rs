@@ -13,9 +13,9 @@ use crate::ui::Outcome;
 
 pub const ID: &str = "spark_defaults";
 
-/// Where applications write their event logs (inside lab's own folder, owned by the lab user).
+/// Where applications write their event logs.
 pub fn events_dir() -> String {
-    format!("{}/events", spark::PID_DIR)
+    spark::EVENTS_DIR.to_string()
 }
 
 pub fn path(lab: &Lab) -> String {
@@ -96,7 +96,7 @@ mod tests {
         let scripts = node.scripts();
         assert!(scripts[1].contains("mkdir -p /var/lib/lab-spark/events") && !node.ran_as_root("mkdir -p /var/lib/lab-spark/events"), "{scripts:?}");
         let (script, input) = node.last();
-        assert!(script.contains("/opt/spark-3.5.8/conf/spark-defaults.conf"), "{script}");
+        assert!(script.contains("/opt/spark-4.3.0/conf/spark-defaults.conf"), "{script}");
         assert!(String::from_utf8(input).expect("utf-8").contains("spark.eventLog.dir file:/var/lib/lab-spark/events\n"));
     }
 }
