@@ -18,6 +18,7 @@ mod remote;
 mod runner;
 mod script;
 mod spark;
+mod sparkconnect;
 mod spec;
 mod state;
 mod steps;

@@ -33,7 +33,7 @@ public class LabVerify {
             numbers.add(i);
         }
         long sum = sc.parallelize(numbers).map(x -> (long) x).reduce((a, b) -> a + b);
-        System.out.println("#LAB" + "RESULT#" + "hosts=" + String.join(",", hosts) + ";sum=" + sum + ";#LAB" + "RESULT#");
+        System.out.println("#LAB" + "RESULT#" + "hosts=" + String.join(",", hosts) + ";sum=" + sum + ";app=" + sc.sc().applicationId() + ";#LAB" + "RESULT#");
         System.out.flush();
         // As the shell's job does: the shutdown hook stops the context.
         System.exit(0);

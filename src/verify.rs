@@ -44,9 +44,7 @@ fn profiles() -> Sh {
 
 /// The job's result, wherever it stands in the shell's output: `(hosts, sum)`.
 pub fn job_result(stdout: &str) -> Option<(Vec<String>, String)> {
-    let start = stdout.find(&format!("{MARK}hosts="))? + MARK.len();
-    let rest = &stdout[start..];
-    let body = &rest[..rest.find(MARK)?];
+    let body = job_body(stdout)?;
     let mut hosts = Vec::new();
     let mut sum = String::new();
     for part in body.split(';') {
@@ -57,6 +55,55 @@ pub fn job_result(stdout: &str) -> Option<(Vec<String>, String)> {
         }
     }
     Some((hosts, sum))
+}
+
+fn job_body(stdout: &str) -> Option<&str> {
+    let start = stdout.find(&format!("{MARK}hosts="))? + MARK.len();
+    let rest = &stdout[start..];
+    Some(&rest[..rest.find(MARK)?])
+}
+
+/// The job's application id, as it printed it (the history server lists it by that id).
+pub fn job_app(stdout: &str) -> Option<String> {
+    job_body(stdout)?.split(';').find_map(|p| p.strip_prefix("app=")).filter(|a| !a.is_empty()).map(str::to_string)
+}
+
+/// The Spark Connect server answers a gRPC call from this computer with the lab's release.
+async fn connect_check(lab: &Lab) -> Result<String, String> {
+    let (Some(c), Some(url)) = (&lab.spark.connect, spark::connect_url(lab)) else { return Err("the lab has no Spark Connect server".into()) };
+    let addr = std::net::SocketAddr::from((lab.master().ip, c.port));
+    let m = &lab.master().name;
+    match crate::sparkconnect::spark_version(addr, &lab.user, Duration::from_secs(20)).await {
+        Ok(v) if v == lab.spark.version.to_string() => Ok(format!("{url} answers over gRPC from this computer: Spark {v}")),
+        Ok(v) => Err(format!("{url} answers with Spark {v}, not the lab's {}; `lab up` restarts it on the lab's release", lab.spark.version)),
+        Err(e) => Err(format!("{url} from this computer: {e}. `lab up` starts the server again; its log: lab logs {m} --daemon connect")),
+    }
+}
+
+/// The history server lists the verify job (once its event log is complete), or, with no job to
+/// look for, answers.
+async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String> {
+    let Some(ui) = spark::history_ui(lab) else { return Err("the lab has no history server".into()) };
+    let m = &lab.master().name;
+    let hint = format!("`lab up` starts it again; its log: lab logs {m} --daemon history");
+    let Some(app) = app else {
+        return crate::http::get_text(&format!("{ui}/api/v1/applications?limit=1")).await.map(|_| format!("{ui} answers")).map_err(|e| format!("{e}; {hint}"));
+    };
+    let url = format!("{ui}/api/v1/applications/{app}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let last = match crate::http::get_text(&url).await {
+            Ok(text) if text.contains("\"completed\" : true") || text.contains("\"completed\":true") => {
+                return Ok(format!("{ui} lists the verify job {app}, completed"));
+            }
+            Ok(_) => format!("{ui} lists {app} but not as completed"),
+            Err(e) => format!("{e}"),
+        };
+        if Instant::now() > deadline {
+            return Err(format!("the verify job {app} is not listed as completed at {ui} after 60 s ({last}); {hint}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// names, java and jps of one node, in one round trip.
@@ -95,6 +142,7 @@ async fn node_checks(lab: &Lab, n: &Node, s: &Session) -> Vec<Check> {
     };
     let java = if major == Some(lab.java.version) { Ok(line) } else { Err(format!("expected Java {}, found: {line}", lab.java.version)) };
     // jps
+    // The node's own daemon (the Connect and history servers are checked from this computer).
     let want = Daemon::of(n).short();
     let procs: Vec<&str> = section("jps").into_iter().filter_map(|l| l.split_whitespace().nth(1)).filter(|p| *p != "Jps").collect();
     let jps = if procs.contains(&want) {
@@ -152,7 +200,7 @@ async fn master_ui(lab: &Lab) -> Result<String, String> {
 
 /// Executors of the verify job: small, so the job starts fast on small workers.
 fn executor_memory(lab: &Lab) -> String {
-    format!("{}m", spark::worker_memory_mib(lab).unwrap_or(512).min(512))
+    spark::small_executor_memory(lab)
 }
 
 /// Where the master keeps the compiled job: in Spark's own folder (the lab user's, removed with
@@ -167,7 +215,7 @@ fn job_jar() -> String {
 /// and run with spark-submit (seconds faster than the Scala shell's start); otherwise (a runtime
 /// without a compiler) the same job runs in spark-shell. Its output and log stay in a folder on
 /// the master, named in the evidence.
-async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<String, String> {
+async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<(String, Option<String>), String> {
     let workers: Vec<String> = lab.workers().map(|w| w.name.clone()).collect();
     let t = lab.verify.timeout_secs;
     let script = sh(
@@ -206,7 +254,9 @@ async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<String, String> {
     let mut expected = workers.clone();
     expected.sort();
     match job_result(&out.stdout) {
-        Some((hosts, sum)) if sum == "5000050000" && hosts == expected => Ok(format!("sum 5000050000; tasks ran on {} ({how})", hosts.join(", "))),
+        Some((hosts, sum)) if sum == "5000050000" && hosts == expected => {
+            Ok((format!("sum 5000050000; tasks ran on {} ({how})", hosts.join(", ")), job_app(&out.stdout)))
+        }
         Some((hosts, sum)) if sum == "5000050000" => {
             Err(format!("tasks ran on {hosts:?}, expected every worker {expected:?} (log: {dir}/job.log on {})", lab.master().name))
         }
@@ -269,12 +319,22 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
         let t = Instant::now();
         done("master_ui", &m.name, t, master_ui(lab).await)
     };
-    let (per_node, cluster, ui) = tokio::join!(per_node, cluster, ui);
+    let connect = async {
+        let t = Instant::now();
+        match lab.spark.connect {
+            Some(_) => Some(done("spark_connect", &m.name, t, connect_check(lab).await)),
+            None => None,
+        }
+    };
+    let (per_node, cluster, ui, connect) = tokio::join!(per_node, cluster, ui, connect);
     checks.extend(per_node.into_iter().flatten());
     checks.extend(cluster);
     checks.push(ui);
+    checks.extend(connect);
+    let mut app = None;
     if lab.verify.spark_shell {
-        let broken: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{} on {}", c.check, c.node)).collect();
+        // The job needs the master and workers, not the servers that serve users.
+        let broken: Vec<String> = checks.iter().filter(|c| !c.ok && c.check != "spark_connect").map(|c| format!("{} on {}", c.check, c.node)).collect();
         match job {
             // A job on a broken cluster would only wait for executors that cannot come.
             Some(handle) if !broken.is_empty() => {
@@ -292,7 +352,8 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
             }
             Some(handle) => {
                 let r = handle.await.unwrap_or_else(|e| Err(format!("the job's task failed: {e}")));
-                checks.push(done("spark_job", &m.name, job_start, r));
+                app = r.as_ref().ok().and_then(|(_, a)| a.clone());
+                checks.push(done("spark_job", &m.name, job_start, r.map(|(evidence, _)| evidence)));
             }
             None => checks.push(Check {
                 check: "spark_job".into(),
@@ -302,6 +363,10 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
                 evidence: "not run: no SSH session to the master".into(),
             }),
         }
+    }
+    if lab.spark.history_port.is_some() {
+        let t = Instant::now();
+        checks.push(done("history_server", &m.name, t, history_check(lab, app).await));
     }
     checks
 }
@@ -333,6 +398,10 @@ mod tests {
         let echoed = "scala> println(\"#LAB\" + \"RESULT#\" + \"hosts=\" + labHosts.mkString(\",\"))\n";
         assert_eq!(job_result(echoed), None);
         assert_eq!(job_result("#LABRESULT#hosts=node1;sum=1;#LABRESULT#").map(|r| r.1), Some("1".to_string()));
+        let with_app = "#LABRESULT#hosts=node1,node2;sum=5000050000;app=app-20261204190000-0003;#LABRESULT#";
+        assert_eq!(job_result(with_app), want);
+        assert_eq!(job_app(with_app).as_deref(), Some("app-20261204190000-0003"));
+        assert_eq!(job_app("#LABRESULT#hosts=node1;sum=1;#LABRESULT#"), None);
         assert!(JOB.contains("\"#LAB\" + \"RESULT#\""), "the job must build the marker at run time");
     }
 }
