@@ -1,4 +1,6 @@
-//! `lab validate`: the lab file, checked; every problem reported at once; nothing changed.
+//! `lab validate`: the lab file, checked; every problem reported at once; nothing changed. A
+//! valid file is also measured against this computer's memory (doctor's memory check): a lab
+//! that does not fit is said, without failing, since memory comes and goes.
 
 use serde_json::json;
 
@@ -8,6 +10,7 @@ use crate::error::Result;
 pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let lab = &cx.lab;
     let printer = cx.printer;
+    let memory = crate::doctor::memory_of(lab);
     if printer.is_json() {
         let nodes: Vec<_> = lab
             .nodes
@@ -26,6 +29,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             "nodes": nodes,
             "java": lab.java.version,
             "spark": lab.spark.version.to_string(),
+            "memory": memory,
         }));
         return Ok(0);
     }
@@ -40,5 +44,8 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         lab.java.version,
         lab.spark.version,
     ));
+    if matches!(memory.level, crate::doctor::Level::Warning | crate::doctor::Level::Problem) {
+        printer.out(crate::doctor::render(std::slice::from_ref(&memory)).trim_end());
+    }
     Ok(0)
 }

@@ -194,7 +194,51 @@ pub fn hostonly_range(s: &Signals, lab: Option<&Lab>) -> Finding {
 /// The VMs' memory, summed, against what this computer has.
 pub fn memory(s: &Signals, lab: Option<&Lab>) -> Finding {
     const C: &str = "memory";
-    let Some(lab) = lab.filter(|l| l.provider == ProviderKind::Virtualbox) else { return Finding::ok(C, "not needed (no VMs)") };
+    let Some(lab) = lab else { return Finding::ok(C, "not needed (no lab)") };
+    match lab.provider {
+        ProviderKind::Virtualbox => vm_memory(s, lab),
+        // The nodes' JVMs share this computer's memory.
+        ProviderKind::Sandbox => {
+            let sum: u64 = lab.nodes.iter().map(|n| crate::spark::heap_mib(lab, n)).sum();
+            let asks = format!("Spark's JVMs on the nodes may take {sum} MiB");
+            match s.mem_available_mib {
+                Some(free) if sum > free => Finding::warning(
+                    C,
+                    format!("{asks}; {free} MiB are free now"),
+                    "close other programs first, or lower spark.worker_memory, daemon_memory or connect_memory",
+                ),
+                Some(_) => Finding::ok(C, asks),
+                None => Finding::unknown(C, format!("{asks}; this computer's memory could not be read")),
+            }
+        }
+        ProviderKind::Existing => Finding::ok(C, "not checked (your machines' memory is theirs)"),
+    }
+}
+
+/// The VMs' memory against this computer's, and each VM's against what Spark's JVMs in it may take.
+fn vm_memory(s: &Signals, lab: &Lab) -> Finding {
+    const C: &str = "memory";
+    let tight: Vec<String> = lab
+        .nodes
+        .iter()
+        .filter(|n| crate::spark::heap_mib(lab, n) + crate::spark::OS_MIB > u64::from(n.memory_mib))
+        .map(|n| {
+            format!("{} ({} MiB; Spark's JVMs may take {} MiB and the OS needs {})", n.name, n.memory_mib, crate::spark::heap_mib(lab, n), crate::spark::OS_MIB)
+        })
+        .collect();
+    let host = host_memory(s, lab);
+    if tight.is_empty() || host.level == Level::Problem {
+        return host;
+    }
+    Finding::warning(
+        C,
+        format!("too little memory in {}", tight.join(", ")),
+        "raise that node's `memory`, or lower spark.worker_memory, daemon_memory or connect_memory",
+    )
+}
+
+fn host_memory(s: &Signals, lab: &Lab) -> Finding {
+    const C: &str = "memory";
     let sum: u64 = lab.nodes.iter().map(|n| u64::from(n.memory_mib)).sum();
     let each = lab.nodes.iter().map(|n| format!("{} {}", n.name, n.memory_mib)).collect::<Vec<_>>().join(", ");
     let asks = format!("the lab's VMs ask for {sum} MiB ({each})");

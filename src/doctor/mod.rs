@@ -50,6 +50,11 @@ impl Finding {
     }
 }
 
+/// Doctor's memory check of `lab` against this computer now (`lab validate` shows it).
+pub fn memory_of(lab: &crate::spec::Lab) -> Finding {
+    checks::memory(&signals::Signals::for_validate(lab), Some(lab))
+}
+
 /// Whether anything found stops the lab.
 pub fn blocks(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.level == Level::Problem)

@@ -87,7 +87,32 @@ pub fn mac_memory(memsize: &str, vm_stat: &str) -> (Option<u64>, Option<u64>) {
     (total, free)
 }
 
+/// This computer's memory, total and available, in MiB (`windows`: the PowerShell query's answer).
+fn memory(os: HostOs, windows: Option<&str>) -> (Option<u64>, Option<u64>) {
+    match os {
+        HostOs::Linux => meminfo(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default()),
+        HostOs::Macos => mac_memory(
+            &run(Cmd::new("/usr/sbin/sysctl").args(["-n", "hw.memsize"])).unwrap_or_default(),
+            &run(Cmd::new("/usr/bin/vm_stat")).unwrap_or_default(),
+        ),
+        HostOs::Windows => {
+            let kib = |k: &str| {
+                windows.and_then(|w| w.lines().find_map(|l| l.trim().strip_prefix(k)?.strip_prefix('=')?.trim().parse::<u64>().ok())).map(|v| v / 1024)
+            };
+            (kib("TotalVisibleMemorySize"), kib("FreePhysicalMemory"))
+        }
+    }
+}
+
 impl Signals {
+    /// What `lab validate` measures a lab against: `for_up`'s signals and this computer's memory.
+    pub fn for_validate(lab: &Lab) -> Self {
+        let os = HostOs::current();
+        let windows = (os == HostOs::Windows).then(|| run(Cmd::new("powershell").args(["-NoProfile", "-NonInteractive", "-Command", WINDOWS_QUERY]))).flatten();
+        let (mem_total_mib, mem_available_mib) = memory(os, windows.as_deref());
+        Self { mem_total_mib, mem_available_mib, ..Self::for_up(lab) }
+    }
+
     /// Only what `lab up` checks before it creates or downloads anything: this computer's free
     /// space where the lab is, and whether the cache can be written.
     pub fn for_up(lab: &Lab) -> Self {
@@ -132,22 +157,7 @@ impl Signals {
         let linux = os == HostOs::Linux;
         let mac = os == HostOs::Macos;
         let windows = (os == HostOs::Windows).then(|| run(Cmd::new("powershell").args(["-NoProfile", "-NonInteractive", "-Command", WINDOWS_QUERY]))).flatten();
-        let (mem_total_mib, mem_available_mib) = if linux {
-            meminfo(&read("/proc/meminfo").unwrap_or_default())
-        } else if mac {
-            mac_memory(
-                &run(Cmd::new("/usr/sbin/sysctl").args(["-n", "hw.memsize"])).unwrap_or_default(),
-                &run(Cmd::new("/usr/bin/vm_stat")).unwrap_or_default(),
-            )
-        } else {
-            let kib = |k: &str| {
-                windows
-                    .as_deref()
-                    .and_then(|w| w.lines().find_map(|l| l.trim().strip_prefix(k)?.strip_prefix('=')?.trim().parse::<u64>().ok()))
-                    .map(|v| v / 1024)
-            };
-            (kib("TotalVisibleMemorySize"), kib("FreePhysicalMemory"))
-        };
+        let (mem_total_mib, mem_available_mib) = memory(os, windows.as_deref());
         let disk_path = cx.map_or_else(|| std::env::current_dir().unwrap_or_default(), |c| c.lab.dir().to_path_buf());
         let cache_dir = crate::download::cache_dir();
         let mut s = Self {

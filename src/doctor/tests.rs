@@ -155,7 +155,7 @@ fn memory_disk_cache_range_and_addresses_name_what_is_wrong() {
     let small = Signals { mem_total_mib: Some(4096), mem_available_mib: Some(3000), ..host(HostOs::Linux) };
     let m = memory(&small, Some(&lab));
     assert_eq!(m.level, Level::Problem);
-    assert!(m.found.contains("6144 MiB (master 2048, node1 2048, node2 2048)") && m.found.contains("4096 MiB in all"), "{m:?}");
+    assert!(m.found.contains("7680 MiB (master 3584, node1 2048, node2 2048)") && m.found.contains("4096 MiB in all"), "{m:?}");
     let busy = Signals { mem_total_mib: Some(16000), mem_available_mib: Some(5000), ..host(HostOs::Linux) };
     assert_eq!(memory(&busy, Some(&lab)).level, Level::Warning);
     let full = Signals { disk_free_mib: Some(1500), ..host(HostOs::Linux) };
@@ -174,4 +174,27 @@ fn memory_disk_cache_range_and_addresses_name_what_is_wrong() {
     let a = addresses(&taken, Some(&lab));
     assert_eq!(a.level, Level::Problem);
     assert!(a.found.contains("192.168.56.11 (node1)"), "{a:?}");
+}
+
+#[test]
+fn the_default_lab_fits_a_16_gb_laptop_and_a_vm_too_small_for_its_jvms_is_named() {
+    let laptop = Signals { mem_total_mib: Some(16 * 1024), mem_available_mib: Some(11 * 1024), ..host(HostOs::Windows) };
+    let lab = vbox_lab();
+    let fits = memory(&laptop, Some(&lab));
+    assert_eq!(fits.level, Level::Ok, "{fits:?}");
+    // Every template's VMs hold what Spark's JVMs in them may take.
+    for t in crate::spec::templates::ALL.iter().filter(|t| t.name != "sandbox") {
+        let l = parse(Path::new("lab.yaml"), t.text, &HostFacts::default()).expect("valid");
+        assert_eq!(memory(&laptop, Some(&l)).level, Level::Ok, "{}: {:?}", t.name, memory(&laptop, Some(&l)));
+    }
+    let small = parse(Path::new("lab.yaml"), &include_str!("../../labs/spark.yaml").replace("    memory: 3584\n", ""), &HostFacts::default()).expect("valid");
+    let m = memory(&laptop, Some(&small));
+    assert_eq!(m.level, Level::Warning);
+    assert!(m.found.contains("master (2048 MiB; Spark's JVMs may take 3072 MiB"), "{m:?}");
+    // Sandbox nodes share this computer: their JVMs against what is free.
+    let sandbox = parse(Path::new("lab.yaml"), include_str!("../../labs/sandbox.yaml"), &HostFacts::default()).expect("valid");
+    let busy = Signals { mem_total_mib: Some(8192), mem_available_mib: Some(2000), ..host(HostOs::Linux) };
+    let s = memory(&busy, Some(&sandbox));
+    assert_eq!(s.level, Level::Warning, "{s:?}");
+    assert!(s.found.contains("may take 4864 MiB") && s.found.contains("2000 MiB are free"), "{s:?}");
 }
