@@ -81,6 +81,9 @@ fn init_writes_each_template_and_refuses_to_overwrite() {
         let written = std::fs::read_to_string(dir.path().join("lab.yaml")).expect("lab.yaml");
         let original = std::fs::read_to_string(repo().join(format!("labs/{t}.yaml"))).expect("template");
         assert_eq!(written, original, "lab init {t} must write labs/{t}.yaml");
+        if t == "spark" {
+            assert!(written.contains("version: 4.3.0") && written.contains("connect: true"), "the default lab is Spark 4.x with Spark Connect");
+        }
         Lab::new(dir.path()).args(["validate"]).run().ok();
         let again = Lab::new(dir.path()).args(["init", t]).run().expect_code(2);
         assert!(again.stderr.contains("exists already") && again.stderr.contains("--force"), "{}", again.stderr);

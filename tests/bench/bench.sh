@@ -29,8 +29,9 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l; }
 jdk_sum=$(cut -d' ' -f1 "$fx/jdk-17-lab.tar.gz.sha256")
+# The same work as handmade.sh, which starts no history server.
 software="java: {version: 17, install: tarball, url: \"file://$fx/jdk-17-lab.tar.gz\", sha256: $jdk_sum}
-spark: {version: 3.5.7, url: \"file://$fx/spark-3.5.7-bin-hadoop3.tgz\", checksum_url: \"file://$fx/spark-3.5.7-bin-hadoop3.tgz.sha512\", worker_cores: 1, worker_memory: 512m}"
+spark: {version: 3.5.7, url: \"file://$fx/spark-3.5.7-bin-hadoop3.tgz\", checksum_url: \"file://$fx/spark-3.5.7-bin-hadoop3.tgz.sha512\", worker_cores: 1, worker_memory: 512m, history: false}"
 
 sandbox_lab() { # NAME NET USER DIR
   cat > "$4/lab.yaml" <<YAML
