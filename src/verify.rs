@@ -80,6 +80,12 @@ async fn connect_check(lab: &Lab) -> Result<String, String> {
     }
 }
 
+/// Whether the history server's `/api/v1/applications/<id>` document shows an attempt completed.
+fn completed(json: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v["attempts"].as_array().is_some_and(|a| a.iter().any(|x| x["completed"] == true))
+}
+
 /// The history server lists the verify job (once its event log is complete), or, with no job to
 /// look for, answers.
 async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String> {
@@ -93,9 +99,7 @@ async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String>
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let last = match crate::http::get_text(&url).await {
-            Ok(text) if text.contains("\"completed\" : true") || text.contains("\"completed\":true") => {
-                return Ok(format!("{ui} lists the verify job {app}, completed"));
-            }
+            Ok(text) if completed(&text) => return Ok(format!("{ui} lists the verify job {app}, completed")),
             Ok(_) => format!("{ui} lists {app} but not as completed"),
             Err(e) => format!("{e}"),
         };
@@ -198,11 +202,6 @@ async fn master_ui(lab: &Lab) -> Result<String, String> {
     Ok(format!("{} ALIVE, workers ALIVE: {}", j.url, alive.join(", ")))
 }
 
-/// Executors of the verify job: small, so the job starts fast on small workers.
-fn executor_memory(lab: &Lab) -> String {
-    spark::small_executor_memory(lab)
-}
-
 /// Where the master keeps the compiled job: in Spark's own folder (the lab user's, removed with
 /// Spark), named by the source it was compiled from.
 fn job_jar() -> String {
@@ -244,7 +243,7 @@ async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<(String, Option<String>)
             ("jar", &job_jar()),
             ("java", &JOB_JAVA),
             ("url", &spark::master_url(&lab)),
-            ("mem", &executor_memory(&lab)),
+            ("mem", &spark::small_executor_memory(&lab)),
         ],
     );
     let out = s.exec_with(&script, Some(&mut JOB.as_bytes()), Duration::from_secs(t + 30), &mut |_, _| {}).await.map_err(|e| e.to_string())?;
@@ -380,11 +379,11 @@ mod tests {
     #[test]
     fn executor_memory_fits_the_worker() {
         let mut lab = parse(Path::new("x"), include_str!("../labs/sandbox.yaml"), &HostFacts::default()).expect("valid");
-        assert_eq!(executor_memory(&lab), "512m");
+        assert_eq!(spark::small_executor_memory(&lab), "512m");
         lab.spark.worker_memory = Some("384m".into());
-        assert_eq!(executor_memory(&lab), "384m");
+        assert_eq!(spark::small_executor_memory(&lab), "384m");
         lab.spark.worker_memory = Some("2g".into());
-        assert_eq!(executor_memory(&lab), "512m");
+        assert_eq!(spark::small_executor_memory(&lab), "512m");
     }
 
     #[test]
@@ -402,6 +401,10 @@ mod tests {
         assert_eq!(job_result(with_app), want);
         assert_eq!(job_app(with_app).as_deref(), Some("app-20261204190000-0003"));
         assert_eq!(job_app("#LABRESULT#hosts=node1;sum=1;#LABRESULT#"), None);
+        // The history server's answer (Spark 4.3's /api/v1/applications/<id>, pretty-printed).
+        assert!(completed("{\n  \"id\" : \"app-1\",\n  \"attempts\" : [ {\n    \"completed\" : true\n  } ]\n}"));
+        assert!(!completed("{\"id\":\"app-1\",\"attempts\":[{\"completed\":false}]}"));
+        assert!(!completed("not json"));
         assert!(JOB.contains("\"#LAB\" + \"RESULT#\""), "the job must build the marker at run time");
     }
 }

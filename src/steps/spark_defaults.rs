@@ -13,17 +13,15 @@ use crate::ui::Outcome;
 
 pub const ID: &str = "spark_defaults";
 
-/// Where applications write their event logs.
-pub fn events_dir() -> String {
-    spark::EVENTS_DIR.to_string()
-}
-
 pub fn path(lab: &Lab) -> String {
     format!("{}/conf/spark-defaults.conf", spark::install_dir(lab.spark.version))
 }
 
 fn text() -> String {
-    format!("# Written by lab: settings of every application started on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:{}\n", events_dir())
+    format!(
+        "# Written by lab: settings of every application started on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:{}\n",
+        spark::EVENTS_DIR
+    )
 }
 
 pub struct SparkDefaults {
@@ -45,17 +43,17 @@ impl Step for SparkDefaults {
         &self.node
     }
     fn goal(&self) -> String {
-        format!("conf/spark-defaults.conf: event logs in {}", events_dir())
+        format!("conf/spark-defaults.conf: event logs in {}", spark::EVENTS_DIR)
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
-        let check = sh("stat -c events=%U {{d}} 2>/dev/null || echo events=; {{file}}", &[("d", &events_dir()), ("file", &file_check(&path(cx.lab)))]);
+        let check = sh("stat -c events=%U {{d}} 2>/dev/null || echo events=; {{file}}", &[("d", &spark::EVENTS_DIR), ("file", &file_check(&path(cx.lab)))]);
         Ok(vec![(self.node.clone(), check)])
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let fact = cx.fact(&self.node, ID)?;
         let (events, file) = fact.split_once('\n').unwrap_or((fact.as_str(), ""));
         if events != format!("events={}", cx.lab.user) {
-            return Ok(Check::Needed(format!("no {} owned by {}", events_dir(), cx.lab.user)));
+            return Ok(Check::Needed(format!("no {} owned by {}", spark::EVENTS_DIR, cx.lab.user)));
         }
         if file != format!("644:{0}:{0}\n{1}", cx.lab.user, text()) {
             return Ok(Check::Needed(format!("{} does not turn event logs on", path(cx.lab))));
@@ -65,7 +63,7 @@ impl Step for SparkDefaults {
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let n = NodeCx::new(cx, &self.node)?;
         // The folder is inside lab's own (made by the Spark step, the lab user's): no root needed.
-        n.s.check(&sh("mkdir -p {{d}}", &[("d", &events_dir())]))?;
+        n.s.check(&sh("mkdir -p {{d}}", &[("d", &spark::EVENTS_DIR)]))?;
         let fact = cx.fact(&self.node, ID)?;
         let file = fact.split_once('\n').map_or("", |(_, f)| f);
         n.put_file_unless(file, &path(cx.lab), &text(), 0o644, &Owner::user(&cx.lab.user))?;
