@@ -19,6 +19,20 @@ const IMAGES: &[(&str, &str, bool)] = &[
 /// The lab file on another image; an image whose ISO has no cloud-init has no base.
 fn with_image(text: &str, image: &str) -> String {
     let base = IMAGES.iter().any(|(i, _, b)| *i == image && *b);
+    // CentOS 7 packages no Java 17 or 21: the lab takes a JDK tarball there (the 3.5 lab's).
+    let tarball = include_str!("../labs/spark-3.5.yaml");
+    let java = |t: &str| {
+        let start = t.find("\njava:\n").map_or(0, |s| s + 1);
+        let end = t[start..].find("\n\n").map_or(t.len(), |e| start + e + 1);
+        (start, end)
+    };
+    let text = if image == "centos-7" && text.contains("  install: package\n") {
+        let (s, e) = java(text);
+        let (ts, te) = java(tarball);
+        format!("{}{}{}", &text[..s], &tarball[ts..te], &text[e..])
+    } else {
+        text.to_string()
+    };
     text.lines()
         .map(|l| match l {
             _ if l.starts_with("image: ") => format!("image: {image}"),

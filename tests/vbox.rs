@@ -104,7 +104,7 @@ impl VboxLab {
         std::fs::create_dir_all(&dir).expect("lab folder");
         let name = format!("vb{tag}");
         let text = format!(
-            "name: {name}\nprovider: virtualbox\nimage: centos-stream-9\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: {workers}\ninstall: per-node\n\
+            "name: {name}\nprovider: virtualbox\nimage: centos-stream-9\noffline: true\niso:\n  url: {}\n  sha256: {iso_sum}\nnetwork:\n  cidr: 192.168.{subnet}.0/24\n  host: 192.168.{subnet}.1\nworkers: {workers}\ninstall: per-node\n\
              java:\n  version: 17\n  install: tarball\n  url: {}\n  sha256: {}\nspark:\n  version: 3.5.7\n  url: {}\n  checksum_url: {}\n  worker_cores: 1\n  worker_memory: 512m\n  history: false\n",
             server.url("CentOS-Stream-9-latest-x86_64-dvd1.iso"),
             server.url("jdk-17-lab.tar.gz"),

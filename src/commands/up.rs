@@ -24,6 +24,9 @@ pub fn run(cx: &LabCx<'_>, dry_run: bool, provision: bool, accept_host_keys: boo
             cx.printer.json(&json!(plan::lines(&steps)));
         } else {
             cx.printer.out(&plan::render(&steps));
+            if provision {
+                cx.printer.out(&format!("\n{}", plan::render_downloads(&plan::downloads(&cx.lab))));
+            }
         }
         return Ok(0);
     }

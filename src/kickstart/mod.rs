@@ -125,6 +125,7 @@ pub fn render_base(lab: &Lab) -> std::result::Result<String, String> {
         arch => image.arch.name(),
         locale => context! { lang => lab.locale.lang, keyboard => lab.locale.keyboard, timezone => lab.locale.timezone },
         packages => packages(image.kickstart, true, java_package(lab)?),
+        repos => image.mirror_repos(),
     })
     .map_err(|e| format!("rendering the base kickstart: {e}"))
 }
@@ -165,6 +166,7 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
         host_public => host_public,
         hosts_file => crate::files::hosts_file(lab),
         packages => packages(image.kickstart, false, java_package),
+        repos => image.mirror_repos(),
     })
     .map_err(|e| format!("rendering the kickstart: {e}"))
 }

@@ -32,7 +32,14 @@ fn el9_kickstart_carries_the_node_identity() {
     assert!(ks.contains("192.168.56.12   node2\n"));
     assert!(ks.contains(HOST_PRIV));
     assert!(ks.contains("firewall-offline-cmd --zone=trusted --add-source=192.168.56.0/24"));
-    assert!(!ks.contains("openjdk"), "tarball Java must not add a package");
+    // The default lab installs over the network, and its Java (a package) with the OS.
+    assert!(ks.contains("\nurl --url=https://mirror.stream.centos.org/9-stream/BaseOS/x86_64/os/\n"), "{ks}");
+    assert!(ks.contains("\nrepo --name=AppStream --baseurl=https://mirror.stream.centos.org/9-stream/AppStream/x86_64/os/\n"), "{ks}");
+    assert!(!ks.contains("\ncdrom\n"), "{ks}");
+    assert!(ks.contains("\njava-21-openjdk-devel\n"), "{ks}");
+    let offline = lab(&include_str!("../../labs/spark.yaml").replace("# offline: true", "offline: true"));
+    let dvd = render_node(&offline, "node1").expect("renders");
+    assert!(dvd.contains("\ncdrom\n") && !dvd.contains("\nurl ") && !dvd.contains("\nrepo "), "{dvd}");
 }
 
 #[test]
@@ -55,7 +62,7 @@ fn kickstarts_fail_fast_and_report_on_the_serial_port() {
     let lab = spark_lab();
     let ks = render_node(&lab, "master").expect("renders");
     assert!(!ks.contains("--ignoremissing"));
-    assert!(ks.contains("for p in openssh-server tar which procps-ng; do"), "{ks}");
+    assert!(ks.contains("for p in openssh-server tar which procps-ng java-21-openjdk-devel; do"), "{ks}");
     assert!(ks.contains("%onerror\n") && ks.contains("> \"$t\"") && ks.contains("/tmp/packaging.log"), "{ks}");
     let base = render_base(&lab).expect("base");
     assert!(base.contains("\ncloud-init\n") && base.contains("services --enabled=sshd\n") && !base.contains("cloud-init-local"), "{base}");
@@ -67,7 +74,9 @@ fn kickstarts_fail_fast_and_report_on_the_serial_port() {
 
 #[test]
 fn el10_differs_from_el9_only_in_its_header() {
-    let el9 = spark_lab();
+    // Both from their DVDs (CentOS Stream 10 has no network install in the catalog).
+    let mut el9 = spark_lab();
+    el9.image = crate::spec::images::find("centos-stream-9", crate::spec::Arch::X86_64).ok();
     let mut el10 = el9.clone();
     el10.image = crate::spec::images::find("centos-stream-10", crate::spec::Arch::X86_64).ok();
     let (a, b) = (render_node(&el9, "master").expect("el9"), render_node(&el10, "master").expect("el10"));

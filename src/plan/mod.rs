@@ -116,3 +116,89 @@ pub fn render(steps: &[Box<dyn Step + '_>]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Something `lab up` downloads, and about how much: what `--dry-run` states.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Download {
+    pub what: String,
+    /// Where it comes from (a URL, or the mirror a network install reads).
+    pub from: String,
+    /// About how many MiB (published sizes, rounded up; a "latest" ISO moves a little).
+    pub mib: u64,
+    /// Fetched by this computer (into the download cache), or by the installer in a VM.
+    pub by_host: bool,
+    /// When it is needed at all.
+    pub when: String,
+}
+
+/// Approximate sizes of what lab fetches that the lab file gives no size for: Apache's
+/// `spark-X-bin-hadoop3.tgz` per line, a JDK tarball (Temurin's, per major version).
+fn spark_mib(v: &crate::spec::Version) -> u64 {
+    match v.0 {
+        0..=2 => 230,
+        3 => 400,
+        _ => 560,
+    }
+}
+
+fn jdk_mib(version: u32) -> u64 {
+    if version <= 8 { 105 } else { 200 }
+}
+
+/// What `lab up` of `lab` downloads on an empty cache, host side and (as the image states it)
+/// what a network install fetches from the mirror.
+pub fn downloads(lab: &Lab) -> Vec<Download> {
+    let mut out = Vec::new();
+    let base = lab.install == crate::spec::InstallMode::Base;
+    if let Some(img) = &lab.image {
+        let (kind, when) = if base { ("ISO", "only while the base is made") } else { ("ISO", "while the nodes install") };
+        let label = match img.source {
+            crate::spec::images::Source::Network { .. } => format!("{} boot {kind} ({})", img.title, img.arch.name()),
+            crate::spec::images::Source::Media => format!("{} {kind} ({})", img.title, img.arch.name()),
+        };
+        out.push(Download { what: label, from: img.iso.url.clone(), mib: img.size_mib, by_host: true, when: when.into() });
+        if let crate::spec::images::Source::Network { repos, packages_mib } = &img.source {
+            let installs = if base { 1 } else { lab.nodes.len() as u64 };
+            out.push(Download {
+                what: format!("packages of the network install ({})", repos.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
+                from: repos.first().map(|(_, u)| u.clone()).unwrap_or_default(),
+                mib: packages_mib * installs,
+                by_host: false,
+                when: if base { "once, by the base's installer".into() } else { format!("by each of the {installs} installs") },
+            });
+        }
+    }
+    if let crate::spec::JavaInstall::Tarball(t) = &lab.java.install {
+        for (_, a) in t.needed(lab.machine_arch()) {
+            out.push(Download {
+                what: format!("JDK {} ({})", lab.java.version, a.file_name()),
+                from: a.url.clone(),
+                mib: jdk_mib(lab.java.version),
+                by_host: true,
+                when: "once".into(),
+            });
+        }
+    }
+    out.push(Download {
+        what: format!("Spark {} ({})", lab.spark.version, lab.spark.artifact.file_name()),
+        from: lab.spark.artifact.url.clone(),
+        mib: spark_mib(&lab.spark.version),
+        by_host: true,
+        when: "once".into(),
+    });
+    out
+}
+
+/// The downloads as `lab up --dry-run` prints them, ending with the line the benchmark reads:
+/// `downloads: about N MB in all (host H MB, network install I MB)`.
+pub fn render_downloads(list: &[Download]) -> String {
+    let mb = |mib: u64| mib * 1_048_576 / 1_000_000;
+    let mut s = String::from("Downloads on an empty cache (already cached files are not fetched again):\n");
+    for d in list {
+        let _ = writeln!(s, "  {:<5} {:>6} MB  {}  ({}; {})", if d.by_host { "host" } else { "vm" }, mb(d.mib), d.what, d.from, d.when);
+    }
+    let host: u64 = list.iter().filter(|d| d.by_host).map(|d| d.mib).sum();
+    let vm: u64 = list.iter().filter(|d| !d.by_host).map(|d| d.mib).sum();
+    let _ = write!(s, "downloads: about {} MB in all (host {} MB, network install {} MB)", mb(host + vm), mb(host), mb(vm));
+    s
+}

@@ -44,7 +44,7 @@ fn no_provision_stops_at_ssh() {
 #[test]
 fn dry_run_keeps_every_line_it_printed_before_steps_were_types() {
     let spark = include_str!("../../labs/spark-3.5.yaml")
-        .replace("name: spark35", "name: spark")
+        .replace("name: spark35", "name: spark\noffline: true")
         .replace("    memory: 2560        # the Spark master, the history server and your job's driver\n", "");
     let sandbox = include_str!("../../labs/sandbox.yaml").replace("4.3.0", "3.5.8").replace("  connect_memory: 768m\n", "");
     let mut labs = vec![
@@ -67,4 +67,34 @@ fn dry_run_keeps_every_line_it_printed_before_steps_were_types() {
             at += found.unwrap_or(0) + 1;
         }
     }
+}
+
+/// A student's first lab: the default lab downloads at most 2.5 GB in all (the boot ISO, Spark,
+/// and the packages its network install fetches, once for the base); from the DVD it is about
+/// 13 GB, and the dry run says so.
+#[test]
+fn the_default_lab_states_its_downloads_and_they_are_small() {
+    let text = include_str!("../../labs/spark.yaml");
+    let total = |l: &Lab| downloads(l).iter().map(|d| d.mib).sum::<u64>() * 1_048_576 / 1_000_000;
+    let net = lab(text);
+    let list = downloads(&net);
+    assert!(list.iter().any(|d| !d.by_host && d.from.starts_with("https://mirror.stream.centos.org/9-stream/BaseOS/")), "{list:?}");
+    assert!(list.iter().any(|d| d.by_host && d.from.ends_with("-boot.iso")), "{list:?}");
+    assert!(total(&net) <= 2500, "{} MB: {list:?}", total(&net));
+    let printed = render_downloads(&list);
+    assert!(
+        printed.ends_with(&format!(
+            "(host {} MB, network install {} MB)",
+            list.iter().filter(|d| d.by_host).map(|d| d.mib).sum::<u64>() * 1_048_576 / 1_000_000,
+            list.iter().filter(|d| !d.by_host).map(|d| d.mib).sum::<u64>() * 1_048_576 / 1_000_000
+        )),
+        "{printed}"
+    );
+    let dvd = lab(&text.replace("# offline: true", "offline: true"));
+    assert!(total(&dvd) > 10_000, "the DVD is about 12 GB");
+    assert!(downloads(&dvd).iter().all(|d| d.by_host), "an offline install fetches nothing in the VM");
+    // Per node, each install fetches its packages.
+    let per_node = lab(&text.replace("install: base", "install: per-node"));
+    let vm: u64 = downloads(&per_node).iter().filter(|d| !d.by_host).map(|d| d.mib).sum();
+    assert_eq!(vm, 3 * downloads(&net).iter().filter(|d| !d.by_host).map(|d| d.mib).sum::<u64>());
 }

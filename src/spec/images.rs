@@ -65,6 +65,37 @@ pub struct Image {
     pub repositories: Vec<String>,
     /// Which of the packages lab relies on the ISO carries.
     pub carries: Vec<Carried>,
+    /// The image's network install, when it has one: a boot ISO (the installer only) and the
+    /// distribution's repositories the packages come from.
+    pub network: Option<NetInstall>,
+    /// Where this lab installs from: the ISO's own repositories, or a network install (then
+    /// `iso` is the boot ISO and `repositories` the mirror's).
+    pub source: Source,
+}
+
+/// A network install as the image file states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetInstall {
+    /// The boot ISO: Anaconda and no packages.
+    pub iso: Artifact,
+    pub size_mib: u64,
+    /// The mirror's root; each repository lives at `repo_path` below it.
+    pub mirror: String,
+    /// `{repo}` and `{arch}` are replaced: `BaseOS/x86_64/os/`.
+    pub repo_path: String,
+    /// What a minimal install with cloud-init and a JDK fetches from the mirror (dnf's "Total
+    /// download size", rounded up).
+    pub packages_mib: u64,
+}
+
+/// Where the installer takes its packages from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The install ISO's own repositories (a DVD): no network while installing.
+    Media,
+    /// The distribution's mirror: `(name, URL)` of each repository, the first the base one
+    /// (the kickstart's `url`, the others `repo` lines); about `packages_mib` fetched per install.
+    Network { repos: Vec<(String, String)>, packages_mib: u64 },
 }
 
 /// A package lab relies on that an ISO may or may not carry.
@@ -90,6 +121,34 @@ impl Image {
     pub fn can_make_base(&self) -> bool {
         self.kickstart != Family::El7 && self.carries(Carried::CloudInit)
     }
+
+    /// This image installing over the network from `mirror` (the image's own when `None`): the
+    /// boot ISO instead of the DVD. `None` when the image has no network install.
+    pub fn over_network(&self, mirror: Option<&str>) -> Option<Self> {
+        let net = self.network.as_ref()?;
+        let root = mirror.unwrap_or(&net.mirror);
+        let root = if root.ends_with('/') { root.to_string() } else { format!("{root}/") };
+        let repos = self
+            .repositories
+            .iter()
+            .map(|r| (r.clone(), format!("{root}{}", net.repo_path.replace("{repo}", r).replace("{arch}", self.arch.name()))))
+            .collect();
+        Some(Self {
+            iso: net.iso.clone(),
+            size_mib: net.size_mib,
+            offline: false,
+            source: Source::Network { repos, packages_mib: net.packages_mib },
+            ..self.clone()
+        })
+    }
+
+    /// The repositories' URLs of a network install (empty for an install from media).
+    pub fn mirror_repos(&self) -> &[(String, String)] {
+        match &self.source {
+            Source::Network { repos, .. } => repos,
+            Source::Media => &[],
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -102,6 +161,16 @@ struct RawImage {
     offline: bool,
     repositories: Vec<String>,
     carries: Vec<Carried>,
+    network: Option<RawNetwork>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    mirror: String,
+    repo_path: String,
+    packages_mib: u64,
+    iso: BTreeMap<String, RawIso>,
 }
 
 #[derive(Deserialize)]
@@ -119,33 +188,52 @@ fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
     let doc = Document::parse(Path::new(file), text).map_err(|d| d.to_string())?;
     let raw: RawImage = doc.get(&FieldPath::root()).map_err(|d| d.to_string())?.ok_or("empty image file")?;
     let mut out = Vec::new();
-    for (arch, iso) in raw.iso {
-        let arch = Arch::parse(&arch).ok_or_else(|| format!("{file}: unknown architecture {arch}"))?;
+    let artifact = |arch: Arch, iso: &RawIso| -> Result<Artifact, String> {
         checks::url(&iso.url)?;
-        let checksum = match (iso.sha256, iso.checksum_url) {
-            (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(&h, 64)? },
+        let checksum = match (&iso.sha256, &iso.checksum_url) {
+            (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(h, 64)? },
             (None, Some(u)) => {
-                checks::url(&u)?;
+                checks::url(u)?;
                 let algo = match iso.algorithm.as_deref() {
                     Some("sha256") | None => ChecksumAlgo::Sha256,
                     Some("sha512") => ChecksumAlgo::Sha512,
                     Some(other) => return Err(format!("{file}: unknown algorithm {other}")),
                 };
-                Checksum::File { algo, url: u }
+                Checksum::File { algo, url: u.clone() }
             }
             _ => return Err(format!("{file}: give exactly one of sha256 and checksum_url for {}", arch.name())),
+        };
+        Ok(Artifact { url: iso.url.clone(), checksum })
+    };
+    for (arch, iso) in &raw.iso {
+        let arch = Arch::parse(arch).ok_or_else(|| format!("{file}: unknown architecture {arch}"))?;
+        let network = match &raw.network {
+            Some(n) => {
+                checks::url(&n.mirror)?;
+                let boot = n.iso.get(arch.name()).ok_or_else(|| format!("{file}: the network install has no boot ISO for {}", arch.name()))?;
+                Some(NetInstall {
+                    iso: artifact(arch, boot)?,
+                    size_mib: boot.size_mib,
+                    mirror: n.mirror.clone(),
+                    repo_path: n.repo_path.clone(),
+                    packages_mib: n.packages_mib,
+                })
+            }
+            None => None,
         };
         out.push(Image {
             name: raw.name.clone(),
             title: raw.title.clone(),
             arch,
-            iso: Artifact { url: iso.url, checksum },
+            iso: artifact(arch, iso)?,
             size_mib: iso.size_mib,
-            ostype: iso.ostype,
+            ostype: iso.ostype.clone(),
             kickstart: raw.kickstart,
             offline: raw.offline,
             repositories: raw.repositories.clone(),
             carries: raw.carries.clone(),
+            network,
+            source: Source::Media,
         });
     }
     Ok(out)

@@ -6,7 +6,7 @@ use serde::Deserialize;
 /// Top-level keys, in the order the reference documents them.
 pub const TOP_KEYS: &[&str] = &[
     "name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify", "locale", "sandbox", "existing", "iso",
-    "install",
+    "install", "offline", "mirror",
 ];
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -304,14 +304,46 @@ fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> 
         if name.is_some() {
             c.error(&path, "`image` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
         }
-        if c.doc.has(&FieldPath::root().key("iso")) {
-            c.error(&FieldPath::root().key("iso"), "`iso` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
+        for key in ["iso", "offline", "mirror"] {
+            if c.doc.has(&FieldPath::root().key(key)) {
+                c.error(
+                    &FieldPath::root().key(key),
+                    format!("`{key}` is used only by the virtualbox provider"),
+                    Some("remove it, or set `provider: virtualbox`"),
+                );
+            }
         }
         return None;
     }
     let name = name.unwrap_or_else(|| DEFAULT_IMAGE.into());
     match images::find(&name, arch) {
         Ok(mut img) => {
+            // A network install (the boot ISO, packages from the mirror) where the image has
+            // one, unless the lab asks to install offline from the image's own ISO.
+            let offline_path = FieldPath::root().key("offline");
+            let mirror_path = FieldPath::root().key("mirror");
+            let offline = c.get::<bool>(&offline_path).unwrap_or(false);
+            let mirror: Option<String> = c.get(&mirror_path);
+            if let Some(m) = &mirror {
+                url(c, &mirror_path, m);
+            }
+            match img.over_network(mirror.as_deref()) {
+                Some(net) if !offline => img = net,
+                Some(_) => {
+                    if mirror.is_some() {
+                        c.error(
+                            &mirror_path,
+                            "`mirror` is for network installs, and this lab installs offline from the DVD",
+                            Some("remove `mirror`, or `offline: true`"),
+                        );
+                    }
+                }
+                None => {
+                    if mirror.is_some() {
+                        c.error(&mirror_path, format!("{} has no network install", img.title), Some("remove `mirror`; this image installs from its ISO"));
+                    }
+                }
+            }
             let ip = FieldPath::root().key("iso");
             if let Some(raw) = c.get::<raw::Iso>(&ip) {
                 let ok = url(c, &ip.key("url"), &raw.url);

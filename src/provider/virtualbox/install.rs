@@ -172,7 +172,7 @@ impl VirtualBox {
                     who,
                     format!("the installer stopped with an error after {}:\n{}", clock(elapsed), indent(&words)),
                     format!(
-                        "the installer's words above say why (kept in {}): for missing packages use an image whose ISO carries them (the distribution's DVD) or `install: per-node`; then run `lab up` again, which installs anew",
+                        "the installer's words above say why (kept in {}): for missing packages use an image whose ISO carries them (the distribution's DVD) or `install: per-node`; for a mirror that fails, `mirror:` another copy of the distribution's tree or `offline: true` (the DVD); then run `lab up` again, which installs anew",
                         kept.display()
                     ),
                 ));
@@ -187,7 +187,13 @@ impl VirtualBox {
                 keys_at = elapsed + self.boot_keys_delay.max(self.poll);
             }
             let phase = if started {
-                "installing".to_string()
+                match cx.lab.image.as_ref().map(|i| &i.source) {
+                    Some(crate::spec::images::Source::Network { repos, packages_mib }) => {
+                        let mirror = repos.first().map_or_else(|| "the mirror".to_string(), |(_, u)| u.split('/').take(3).collect::<Vec<_>>().join("/"));
+                        format!("installing over the network: about {packages_mib} MiB of packages from {mirror}")
+                    }
+                    _ => "installing from the ISO".to_string(),
+                }
             } else if elapsed < self.boot_keys_delay {
                 "booting the installer".to_string()
             } else if elapsed < BOOT_MENU_TIMEOUT + Duration::from_secs(30) || !typed {
