@@ -154,6 +154,55 @@ impl VboxLab {
         self
     }
 
+    /// The lab installs over the network, as the default lab does: a boot ISO (the installer,
+    /// no repositories) and the packages from a mirror served here, laid out as the
+    /// distribution's (`BaseOS/x86_64/os/`, `AppStream/x86_64/os/`, each with `repodata/` and
+    /// `Packages/<letter>/`). Returns the mirror's URL.
+    pub fn with_network_install(self) -> (Self, String) {
+        use sha2::Digest;
+        let served = self._served.path();
+        let iso = crate::support::dvd::install_iso("CentOS-Stream-9-BaseOS-x86_64", &[], 1_000_000);
+        std::fs::write(served.join("CentOS-Stream-9-latest-x86_64-dvd1.iso"), &iso).expect("boot iso");
+        for (repo, pkgs) in [
+            ("BaseOS", &["openssh-server", "tar", "which", "procps-ng", "python3", "bash", "rpm"][..]),
+            ("AppStream", &["cloud-init", "java-17-openjdk-devel", "java-21-openjdk-devel"][..]),
+        ] {
+            let root = served.join("mirror").join(repo).join("x86_64/os");
+            std::fs::create_dir_all(root.join("repodata")).expect("repodata");
+            let mut primary = String::from("<?xml version=\"1.0\"?>\n<metadata xmlns=\"http://linux.duke.edu/metadata/common\">\n");
+            for p in pkgs {
+                let href = format!("Packages/{}/{p}-1.0-1.el9.x86_64.rpm", &p[..1]);
+                std::fs::create_dir_all(root.join(&href).parent().expect("dir")).expect("Packages");
+                std::fs::write(root.join(&href), format!("an rpm of {p}\n").repeat(100)).expect("rpm");
+                primary += &format!("<package type=\"rpm\"><name>{p}</name><arch>x86_64</arch><location href=\"{href}\"/></package>\n");
+            }
+            primary += "</metadata>\n";
+            std::fs::write(root.join("repodata/primary.xml"), primary).expect("primary");
+            std::fs::write(
+                root.join("repodata/repomd.xml"),
+                "<?xml version=\"1.0\"?>\n<repomd><data type=\"primary\"><location href=\"repodata/primary.xml\"/></data></repomd>\n",
+            )
+            .expect("repomd");
+        }
+        let mirror = self._server.url("mirror/");
+        let file = self.dir.join("lab.yaml");
+        let text = std::fs::read_to_string(&file).expect("lab.yaml").replace("offline: true\n", &format!("mirror: {mirror}\n"));
+        let old = text.lines().find(|l| l.starts_with("  sha256: ")).expect("the ISO's sha256").to_string();
+        let text = text.replacen(&old, &format!("  sha256: {:x}", sha2::Sha256::digest(&iso)), 1);
+        std::fs::write(&file, text).expect("lab.yaml");
+        (self, mirror)
+    }
+
+    /// Requests the lab's file server answered for `path` (below its root).
+    pub fn served(&self, path: &str) -> usize {
+        self._server.requests(path)
+    }
+
+    /// A file the lab's file server serves.
+    pub fn served_path(&self, path: &str) -> std::path::PathBuf {
+        self._served.path().join(path)
+    }
+
     /// This lab uses `other`'s VirtualBox (stand-in world) and download cache, as a second lab
     /// on the same computer does.
     pub fn sharing(mut self, other: &VboxLab) -> Self {

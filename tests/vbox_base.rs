@@ -122,3 +122,38 @@ fn a_snapshot_brings_back_the_cluster_as_it_was() {
     lab.lab().args(["base", "prune"]).run().ok();
     assert!(lab.leftovers().is_empty(), "{:?}", lab.leftovers());
 }
+
+/// The default lab installs over the network: a boot ISO and the packages from the
+/// distribution's mirror. A mirror that fails a package stops the install at once with the
+/// installer's words naming the mirror and the package (not at the install's timeout); with
+/// the mirror mended, `lab up` installs the base from it.
+#[test]
+fn a_network_install_takes_its_packages_from_the_mirror_and_names_a_failing_one() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let (a, mirror) = VboxLab::new("73", 3).with_base().with_network_install();
+    let plan = a.lab().args(["up", "--dry-run"]).run().ok();
+    assert!(plan.stdout.contains("packages of the network install (BaseOS, AppStream)") && plan.stdout.contains(&mirror), "{}", plan.stdout);
+    let rpm = "mirror/AppStream/x86_64/os/Packages/c/cloud-init-1.0-1.el9.x86_64.rpm";
+    let kept = std::fs::read(a.served_path(rpm)).expect("rpm");
+    std::fs::remove_file(a.served_path(rpm)).expect("rm");
+    let start = Instant::now();
+    let failed = a.lab().args(["up", "--no-provision"]).run();
+    let took = start.elapsed();
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("Failed to download the following packages"), "{}", failed.stderr);
+    assert!(failed.stderr.contains(&format!("{mirror}AppStream/x86_64/os/Packages/c/cloud-init-1.0-1.el9.x86_64.rpm")), "{}", failed.stderr);
+    assert!(failed.stderr.contains("`mirror:` another copy"), "{}", failed.stderr);
+    assert!(took < Duration::from_secs(120), "the failing mirror was reported after {took:?}");
+
+    std::fs::write(a.served_path(rpm), kept).expect("rpm back");
+    let up = a.lab().args(["up", "--no-provision"]).run().ok();
+    assert!(up.stderr.contains("installing over the network"), "{}", up.stderr);
+    assert_eq!(a.served("mirror/BaseOS/x86_64/os/repodata/repomd.xml"), 2, "each install read the metadata once");
+    assert!(a.served("mirror/BaseOS/x86_64/os/Packages/o/openssh-server-1.0-1.el9.x86_64.rpm") >= 1);
+    assert!(a.served(rpm) >= 1);
+    assert_eq!(a.calls("clonevm"), 3);
+    assert_eq!(a.lab().args(["ssh", "node1", "--", "hostname"]).run().ok().stdout, "node1\n");
+    a.lab().args(["destroy", "--yes"]).run().ok();
+    a.lab().args(["base", "prune"]).run().ok();
+    assert!(a.leftovers().is_empty(), "{:?}", a.leftovers());
+}

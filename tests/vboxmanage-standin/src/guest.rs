@@ -312,10 +312,12 @@ pub fn install(uuid: &str) {
         .find(|d| !matches!(crate::iso::label(d).as_deref(), Some("OEMDRV" | "cidata")))
         .and_then(|d| crate::anaconda::variants(&d))
         .unwrap_or_default();
-    let mut logs = vec![
-        ("anaconda.log", format!("INFO:anaconda.modules.payloads.source.cdrom: repositories on the install media: {}\n", variants.join(", "))),
-        ("packaging.log", String::new()),
-    ];
+    let media_line = if crate::mirror::repos(&ks).is_empty() {
+        format!("INFO:anaconda.modules.payloads.source.cdrom: repositories on the install media: {}\n", variants.join(", "))
+    } else {
+        String::new()
+    };
+    let mut logs = vec![("anaconda.log", media_line), ("packaging.log", String::new())];
     for body in crate::anaconda::scripts(&ks, "%pre") {
         log("anaconda: running a %pre script");
         crate::anaconda::run_script(&work, &body, &logs, serial.as_deref());
@@ -336,7 +338,27 @@ pub fn install(uuid: &str) {
             wanted.push(line.to_string());
         }
     }
-    let (packages, missing): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|p| variants.iter().any(|v| crate::anaconda::carries(v, p)));
+    // A network install (`url`, `repo`): the packages are those the mirror's metadata lists;
+    // from media, those of the ISO's repositories.
+    let repos = crate::mirror::repos(&ks);
+    let mut listed: Vec<(crate::mirror::Repo, Vec<(String, String)>)> = Vec::new();
+    for r in &repos {
+        log(&format!("anaconda: loading the metadata of repository {} from {}", r.name, r.url));
+        logs[0].1 += &format!("INFO:anaconda.modules.payloads.payload.dnf.dnf_manager:Adding the '{}' repository: {}\n", r.name, r.url);
+        match crate::mirror::packages(r, &mut logs[1].1) {
+            Ok(p) => listed.push((r.clone(), p)),
+            Err(e) => {
+                logs[0].1 += &format!(
+                    "ERROR:anaconda.modules.payloads.payload.dnf.dnf_manager:{e}\nERROR:anaconda:Non interactive installation failed: Error setting up software source: {e}\n"
+                );
+                install_failed(&ks, &work, &logs, serial.as_deref(), &e);
+            }
+        }
+    }
+    let carried = |p: &str| {
+        if repos.is_empty() { variants.iter().any(|v| crate::anaconda::carries(v, p)) } else { listed.iter().any(|(_, ps)| ps.iter().any(|(n, _)| n == p)) }
+    };
+    let (packages, missing): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|p| carried(p));
     for m in &missing {
         logs[1].1 += &format!("DEBUG:dnf:No match for argument: {m}\n");
     }
@@ -347,6 +369,28 @@ pub fn install(uuid: &str) {
             missing.join(", ")
         );
         install_failed(&ks, &work, &logs, serial.as_deref(), &format!("missing packages: {}", missing.join(", ")));
+    }
+    // dnf downloads the transaction's packages before installing any.
+    let mut fetched = 0usize;
+    for p in &packages {
+        let Some((repo, href)) = listed.iter().find_map(|(r, ps)| ps.iter().find(|(n, _)| n == p).map(|(_, h)| (r, h))) else { continue };
+        match crate::mirror::download(repo, href) {
+            Ok(n) => {
+                fetched += n;
+                logs[1].1 += &format!("DEBUG:dnf:downloaded {href} from {}\n", repo.url);
+            }
+            Err(e) => {
+                logs[1].1 += &format!("ERROR:dnf.librepo:{e}\n");
+                logs[0].1 += &format!(
+                    "ERROR:anaconda.modules.payloads.payload.dnf.dnf_manager:Failed to download the following packages: {e}\n\
+                     ERROR:anaconda:Non interactive installation failed: Failed to download the following packages: {e}\n"
+                );
+                install_failed(&ks, &work, &logs, serial.as_deref(), &format!("Failed to download the following packages: {e}"));
+            }
+        }
+    }
+    if !repos.is_empty() {
+        log(&format!("anaconda: downloaded {} packages ({fetched} bytes) from the network", packages.len()));
     }
     // A disk that holds a system is wiped only when the kickstart says so; otherwise Anaconda
     // asks a person what to do with it.

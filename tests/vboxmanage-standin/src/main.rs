@@ -28,6 +28,7 @@ mod anaconda;
 mod guest;
 mod iso;
 mod media;
+mod mirror;
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
