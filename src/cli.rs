@@ -65,6 +65,10 @@ pub enum Command {
         /// Make NODE's machine anew (its disk and what is on it are lost); repeat for more nodes
         #[arg(long, value_name = "NODE")]
         recreate: Vec<String>,
+        /// Download nothing: every file comes from the cache or a LAB_CACHE_PATH folder; fails
+        /// first, naming what is missing
+        #[arg(long)]
+        offline: bool,
     },
     /// Stop the nodes and keep their disks (`lab up` starts them again)
     #[command(after_help = "Example:\n  lab halt && lab up")]
@@ -124,9 +128,20 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Download and verify the lab's artifacts (ISO, JDK, Spark) into the cache, touching no node
-    #[command(after_help = "Examples:\n  lab fetch                 fill the cache before going offline\n  LAB_CACHE_DIR=/srv/cache lab fetch")]
-    Fetch,
+    /// Download and verify the lab's artifacts (ISO, JDK, Spark) into the cache, touching no node;
+    /// with --into, also copy them (and with --base the lab's base image) into a folder to share
+    #[command(
+        after_help = "Examples:\n  lab fetch                       fill the cache before going offline\n  lab fetch --into E:\\lab --base   a USB stick for a classroom (students: LAB_CACHE_PATH=E:\\lab)\n  LAB_CACHE_DIR=/srv/cache lab fetch"
+    )]
+    Fetch {
+        /// Also copy every file into DIR, with a manifest of checksums (lab-cache.json) that
+        /// other computers read through LAB_CACHE_PATH
+        #[arg(long, value_name = "DIR")]
+        into: Option<std::path::PathBuf>,
+        /// With --into: also export the lab's base image there (VirtualBox; `lab up` made it)
+        #[arg(long, requires = "into")]
+        base: bool,
+    },
     /// Print the kickstart lab generates for a node (and optionally write its OEMDRV image)
     #[command(
         after_help = "Examples:\n  lab kickstart master\n  lab kickstart node1 --iso node1-oemdrv.iso\n  lab kickstart node1 --seed node1-cidata.iso\n  lab kickstart --base"
@@ -240,7 +255,7 @@ pub enum Command {
     },
     /// The base images lab keeps for every lab (the OS installed once; nodes are linked clones)
     #[command(
-        after_help = "Examples:\n  lab base list            each base: image, architecture, size on disk, labs using it\n  lab base rm NAME         remove a base no lab uses\n  lab base prune           remove every base no lab uses\n\n`lab destroy` keeps bases for the next lab; it never removes one another lab uses."
+        after_help = "Examples:\n  lab base list            each base: image, architecture, size on disk, labs using it\n  lab base rm NAME         remove a base no lab uses\n  lab base prune           remove every base no lab uses\n  lab base export NAME F   write a base into one file for other computers\n  lab base import F        register a base from such a file\n\n`lab destroy` keeps bases for the next lab; it never removes one another lab uses."
     )]
     Base {
         #[command(subcommand)]
@@ -279,6 +294,16 @@ pub enum BaseCmd {
     Rm { name: String },
     /// Remove every base no lab uses
     Prune,
+    /// Write base NAME into FILE (one file: its fingerprint, the ISO it came from, checksums,
+    /// and VirtualBox's OVA of it), to import on other computers of the same architecture
+    Export {
+        name: String,
+        /// The file to write (NAME.labbase is a good name)
+        file: std::path::PathBuf,
+    },
+    /// Check and register a base from FILE (`lab base export`'s): labs whose base has its
+    /// fingerprint clone it, with no ISO and no install
+    Import { file: std::path::PathBuf },
 }
 
 /// A Spark daemon, for `lab logs --daemon`.

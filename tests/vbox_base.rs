@@ -157,3 +157,74 @@ fn a_network_install_takes_its_packages_from_the_mirror_and_names_a_failing_one(
     a.lab().args(["base", "prune"]).run().ok();
     assert!(a.leftovers().is_empty(), "{:?}", a.leftovers());
 }
+
+/// A classroom shares one base: made by one lab, exported to one file, removed from this
+/// computer (and the download cache emptied), imported from the file; a second lab then makes
+/// its nodes from it with no ISO (none is served any more) and no install. A damaged copy of
+/// the file is refused naming it; a base of another architecture is refused saying why.
+#[test]
+fn an_exported_base_is_imported_and_cloned_with_no_iso_and_no_install() {
+    let _one_cluster_at_a_time = crate::support::heavy();
+    let a = VboxLab::new("74", 3).with_base();
+    a.lab().args(["up", "--no-provision"]).run().ok();
+    let base = base_names(&a)[0].split(' ').next().expect("name").to_string();
+    let file = a.dir.join("classroom base.labbase");
+    let exported = a.lab().args(["base", "export", &base]).args([file.to_str().expect("utf-8")]).run().ok();
+    assert!(exported.stdout.contains("sha256 "), "{}", exported.stdout);
+    a.lab().args(["destroy", "--yes"]).run().ok();
+    a.lab().args(["base", "rm", &base]).run().ok();
+    std::fs::remove_dir_all(a.cache_dir()).expect("empty the cache");
+    std::fs::create_dir_all(a.cache_dir()).expect("cache");
+    assert!(base_names(&a).is_empty());
+
+    // A copy damaged in its disk image: refused, naming the file; nothing registered.
+    let mut bytes = std::fs::read(&file).expect("export");
+    let at = bytes.len() - 4096;
+    bytes[at] ^= 0xff;
+    let bad = a.dir.join("damaged.labbase");
+    std::fs::write(&bad, &bytes).expect("write");
+    let refused = a.lab().args(["base", "import"]).args([bad.to_str().expect("utf-8")]).run();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&bad.display().to_string()) && refused.stderr.contains("not a whole lab base export"), "{}", refused.stderr);
+    // The same base said to be for arm64 machines: refused before anything is read or made.
+    let arm = a.dir.join("arm64.labbase");
+    {
+        let mut out = tar::Builder::new(std::fs::File::create(&arm).expect("arm"));
+        let mut archive = tar::Archive::new(std::fs::File::open(&file).expect("export"));
+        for e in archive.entries().expect("entries") {
+            let mut e = e.expect("entry");
+            let name = e.path().expect("path").to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).expect("read");
+            if name == "lab-base.json" {
+                data = String::from_utf8(data).expect("utf-8").replace("\"x86_64\"", "\"aarch64\"").replace("-x86_64-", "-aarch64-").into_bytes();
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            out.append_data(&mut h, &name, data.as_slice()).expect("append");
+        }
+        out.finish().expect("finish");
+    }
+    let refused = a.lab().args(["base", "import"]).args([arm.to_str().expect("utf-8")]).run();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("for aarch64 machines") && refused.stderr.contains("runs only x86_64 machines"), "{}", refused.stderr);
+    assert_eq!(a.calls("import"), 0, "nothing reached VirtualBox");
+
+    let imported = a.lab().args(["base", "import"]).args([file.to_str().expect("utf-8")]).run().ok();
+    assert!(imported.stdout.contains(&format!("base {base} imported")), "{}", imported.stdout);
+    assert_eq!(base_names(&a), vec![format!("{base} 0")]);
+
+    // A second lab with the same base: no ISO to be had, none needed; no install.
+    let b = VboxLab::new("75", 3).with_base().sharing(&a);
+    std::fs::remove_file(b.served_path("CentOS-Stream-9-latest-x86_64-dvd1.iso")).expect("no ISO served");
+    let (createvm, startvm_base) = (a.calls("createvm"), a.calls("startvm lab-base"));
+    b.lab().args(["up", "--no-provision"]).run().ok();
+    assert_eq!(a.calls("createvm"), createvm, "no VM was installed");
+    assert_eq!(a.calls("startvm lab-base"), startvm_base, "the base was not booted");
+    assert_eq!(a.calls("clonevm"), 6);
+    assert_eq!(b.lab().args(["ssh", "node2", "--", "hostname"]).run().ok().stdout, "node2\n");
+    b.lab().args(["destroy", "--yes"]).run().ok();
+    b.lab().args(["base", "prune"]).run().ok();
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -63,6 +63,31 @@ pub fn run(printer: &Printer, cmd: &BaseCmd) -> Result<i32> {
             let d = Driver::detect(Arc::new(crate::proc::System))?;
             remove(&d, printer, name)?;
         }
+        BaseCmd::Export { name, file } => {
+            let d = Driver::detect(Arc::new(crate::proc::System))?;
+            let (sha256, size) = base::export(&d, name, file, &|m| printer.info(m))?;
+            if printer.is_json() {
+                printer.json(&json!({"name": name, "file": file.display().to_string(), "sha256": sha256, "size_bytes": size}));
+            } else {
+                printer.out(&format!(
+                    "{}  {}  sha256 {sha256}\n`lab base import {}` on another computer of the same architecture",
+                    file.display(),
+                    mib(size),
+                    file.display()
+                ));
+            }
+        }
+        BaseCmd::Import { file } => {
+            let d = Driver::detect(Arc::new(crate::proc::System))?;
+            let (name, new) = base::import(&d, file, &|m| printer.info(m))?;
+            if printer.is_json() {
+                printer.json(&json!({"name": name, "imported": new}));
+            } else if new {
+                printer.out(&format!("base {name} imported; `lab up` of a lab with this base clones it (no ISO, no install)"));
+            } else {
+                printer.out(&format!("base {name} is here already"));
+            }
+        }
         BaseCmd::Prune => {
             let unused: Vec<&base::Record> = records.iter().filter(|r| base::users(&r.name).is_empty()).collect();
             if unused.is_empty() {

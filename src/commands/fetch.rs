@@ -1,15 +1,20 @@
-//! `lab fetch`: downloads and verifies the lab's artifacts into the cache, touching no node.
+//! `lab fetch`: downloads and verifies the lab's artifacts into the cache, touching no node;
+//! `--into DIR` also copies them (and with `--base` the lab's base, exported) into a folder
+//! other computers read through `LAB_CACHE_PATH`. Also the check `lab up --offline` makes
+//! before anything runs.
+
+use std::path::Path;
 
 use serde_json::json;
 
 use super::LabCx;
 use crate::download::Downloader;
+use crate::download::shelf::{BaseEntry, Entry, Manifest};
 use crate::error::{Error, Result};
-use crate::spec::JavaInstall;
+use crate::spec::{Artifact, Checksum, JavaInstall, Lab};
 
-pub fn run(cx: &LabCx<'_>) -> Result<i32> {
-    let lab = &cx.lab;
-    let printer = cx.printer;
+/// What a lab downloads on this computer: `(what, artifact)`.
+pub fn artifacts(lab: &Lab) -> Vec<(&'static str, Artifact)> {
     let mut wanted = Vec::new();
     if let Some(img) = &lab.image {
         wanted.push(("ISO", img.iso.clone()));
@@ -20,23 +25,146 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         }
     }
     wanted.push(("Spark", lab.spark.artifact.clone()));
-    let paths = cx.rt()?.block_on(async {
+    wanted
+}
+
+/// `lab up --offline`: every file the run needs is in the cache or a LAB_CACHE_PATH folder,
+/// or it fails now, naming each missing one. The ISO is not needed where the base is here or
+/// in a folder.
+pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
+    let dl = Downloader::new(cx.printer)?;
+    let base_at_hand = cx.lab.install == crate::spec::InstallMode::Base
+        && cx.lab.image.is_some()
+        && crate::provider::virtualbox::base::spec(&cx.lab).is_ok_and(|s| {
+            crate::provider::virtualbox::base::records().iter().any(|r| r.fingerprint == s.fingerprint)
+                || crate::download::shelf::base_with(&s.fingerprint).is_some()
+        });
+    let missing: Vec<String> = artifacts(&cx.lab)
+        .into_iter()
+        .filter(|(what, _)| provision || *what == "ISO")
+        .filter(|(what, _)| !(*what == "ISO" && base_at_hand))
+        .filter(|(_, a)| !dl.available_offline(a))
+        .map(|(what, a)| format!("{what} {} ({})", a.file_name(), a.url))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let folders = crate::download::shelf::dirs();
+    Err(Error::Preflight {
+        problem: format!(
+            "--offline, and {} not in the download cache{}:\n  {}",
+            if missing.len() == 1 { "this file is" } else { "these files are" },
+            if folders.is_empty() {
+                " (LAB_CACHE_PATH names no folder)".to_string()
+            } else {
+                format!(" nor in {}", folders.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
+            },
+            missing.join("\n  ")
+        ),
+        fix: "on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into(),
+    })
+}
+
+pub fn run(cx: &LabCx<'_>, into: Option<&Path>, base: bool) -> Result<i32> {
+    let lab = &cx.lab;
+    let printer = cx.printer;
+    let wanted = artifacts(lab);
+    let fetched = cx.rt()?.block_on(async {
         let dl = Downloader::new(printer)?;
-        let mut paths = Vec::new();
+        let mut out = Vec::new();
         for (what, a) in wanted {
             let mut fetched = false;
             let c = dl.fetch(&a, &mut fetched).await?;
-            paths.push((what, a.url.clone(), c.path));
+            out.push((what, a, c));
         }
-        Ok::<_, Error>(paths)
+        Ok::<_, Error>(out)
     })?;
+    let mut copied = Vec::new();
+    if let Some(dir) = into {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let mut manifest = Manifest::read(dir)?;
+        for (_, a, c) in &fetched {
+            let target = dir.join(a.file_name());
+            let size = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+            let (algo, digest) = c.digest.split_once('-').map_or(("sha256", c.hex()), |(a, _)| (a, c.hex()));
+            let entry = Entry {
+                file: a.file_name().to_string(),
+                url: a.url.clone(),
+                checksum_url: match &a.checksum {
+                    Checksum::File { url, .. } => Some(url.clone()),
+                    Checksum::Pinned { .. } => None,
+                },
+                algo: algo.to_string(),
+                digest: digest.to_string(),
+                size,
+            };
+            let same = manifest.files.iter().any(|e| e == &entry) && std::fs::metadata(&target).is_ok_and(|m| m.len() == size);
+            if !same {
+                printer.info(&format!("copying {} into {}", a.file_name(), dir.display()));
+                let partial = dir.join(format!(".{}.partial", a.file_name()));
+                std::fs::copy(&c.path, &partial).map_err(|e| Error::io(format!("copying into {}", partial.display()), e))?;
+                std::fs::rename(&partial, &target).map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+            }
+            manifest.put(entry);
+            manifest.write(dir)?;
+            copied.push(target);
+        }
+        if base {
+            copied.push(export_base(cx, dir, &mut manifest)?);
+            manifest.write(dir)?;
+        }
+    }
     printer.finish();
     if printer.is_json() {
-        printer.json(&json!(paths.iter().map(|(w, u, p)| json!({"artifact": w, "url": u, "path": p.display().to_string()})).collect::<Vec<_>>()));
+        printer.json(&json!({
+            "artifacts": fetched.iter().map(|(w, a, c)| json!({"artifact": w, "url": a.url, "path": c.path.display().to_string()})).collect::<Vec<_>>(),
+            "into": copied.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        }));
     } else {
-        for (what, url, path) in &paths {
-            printer.out(&format!("{what:<6} {}  ({url})", path.display()));
+        for (what, a, c) in &fetched {
+            printer.out(&format!("{what:<6} {}  ({})", c.path.display(), a.url));
+        }
+        if let Some(dir) = into {
+            printer.out(&format!(
+                "\n{} holds {} file(s) and lab-cache.json; on another computer: LAB_CACHE_PATH={} lab up",
+                dir.display(),
+                copied.len(),
+                dir.display()
+            ));
         }
     }
     Ok(0)
+}
+
+/// The lab's base, exported into `dir` (VirtualBox labs whose base `lab up` made).
+fn export_base(cx: &LabCx<'_>, dir: &Path, manifest: &mut Manifest) -> Result<std::path::PathBuf> {
+    use crate::provider::virtualbox::base;
+    if cx.lab.image.is_none() || cx.lab.install != crate::spec::InstallMode::Base {
+        return Err(Error::Usage("--base is for VirtualBox labs with `install: base`".into()));
+    }
+    let spec = base::spec(&cx.lab)?;
+    let file_name = format!("{}.labbase", spec.name);
+    let target = dir.join(&file_name);
+    if manifest.bases.iter().any(|b| b.fingerprint == spec.fingerprint && b.file == file_name) && target.is_file() {
+        cx.printer.info(&format!("{file_name} is in {} already", dir.display()));
+        return Ok(target);
+    }
+    if !base::records().iter().any(|r| r.name == spec.name) {
+        return Err(Error::Preflight {
+            problem: format!("this lab's base {} is not on this computer yet", spec.name),
+            fix: "`lab up` makes it; then `lab fetch --into DIR --base` again".into(),
+        });
+    }
+    let d = crate::provider::virtualbox::driver::Driver::detect(std::sync::Arc::new(crate::proc::System))?;
+    let (sha256, size) = base::export(&d, &spec.name, &target, &|m| cx.printer.info(m))?;
+    manifest.put_base(BaseEntry {
+        file: file_name,
+        name: spec.name.clone(),
+        fingerprint: spec.fingerprint.clone(),
+        arch: spec.arch.name().into(),
+        image: spec.image.clone(),
+        sha256,
+        size,
+    });
+    Ok(target)
 }

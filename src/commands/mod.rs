@@ -51,7 +51,14 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Init { template, force, list } => init::run(&cx, &template, force, list),
         Command::Validate => validate::run(&cx.lab()?),
         Command::Doctor { online } => doctor::run(&cx, online),
-        Command::Up { dry_run, no_provision, accept_host_keys, recreate } => up::run(&cx.lab()?, dry_run, !no_provision, accept_host_keys, &recreate),
+        Command::Up { dry_run, no_provision, accept_host_keys, recreate, offline } => {
+            let lab = cx.lab()?;
+            if offline && !dry_run {
+                crate::download::set_offline(true);
+                fetch::offline_check(&lab, !no_provision)?;
+            }
+            up::run(&lab, dry_run, !no_provision, accept_host_keys, &recreate)
+        }
         Command::Kickstart { node, base, iso, seed, show_secrets } => {
             kickstart::run(&cx.lab()?, node.as_deref(), base, iso.as_deref(), seed.as_deref(), show_secrets)
         }
@@ -61,7 +68,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Verify => verify::run(&cx.lab()?),
         Command::Status => status::run(&cx.lab()?),
         Command::Halt => halt::run(&cx.lab()?),
-        Command::Fetch => fetch::run(&cx.lab()?),
+        Command::Fetch { into, base } => fetch::run(&cx.lab()?, into.as_deref(), base),
         Command::Provision => provision::run(&cx.lab()?),
         Command::Run { nodes, master, workers, command } => run::run(&cx.lab()?, &nodes, master, workers, &command),
         Command::Copy { src, dst } => copy::run(&cx.lab()?, &src, &dst),

@@ -15,6 +15,26 @@ use crate::error::{Error, Result};
 use crate::spec::{Artifact, Checksum, ChecksumAlgo, checks};
 use crate::ui::Reporter;
 
+pub mod shelf;
+
+/// No network: every file must come from the cache or a shelf (`lab up --offline`).
+static OFFLINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_offline(on: bool) {
+    OFFLINE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn offline() -> bool {
+    OFFLINE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn offline_error(what: &str, url: &str) -> Error {
+    Error::Preflight {
+        problem: format!("offline (--offline), and {what} is in neither the download cache nor a LAB_CACHE_PATH folder ({url})"),
+        fix: "on a computer with network, `lab fetch --into DIR` for this lab file; then set LAB_CACHE_PATH=DIR here (or drop --offline)".into(),
+    }
+}
+
 /// A verified file in the cache, named after its checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cached {
@@ -131,6 +151,11 @@ fn stamp(path: &Path) {
     }
 }
 
+/// Where a checksum read from `url` for `artifact` is kept in the cache.
+fn sums_key(url: &str, artifact: &Artifact) -> String {
+    format!("{:x}", Sha256::digest(format!("{url}\n{}", artifact.file_name()).as_bytes()))
+}
+
 #[derive(Debug)]
 enum Failure {
     /// Worth another try (connection reset, timeout, 5xx, 429).
@@ -154,6 +179,22 @@ impl<'r> Downloader<'r> {
             fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating the download cache {}", d.display()), e))?;
         }
         Ok(Self { cache, reporter })
+    }
+
+    /// Whether `artifact` can be had without the network: its checksum known here (pinned, or
+    /// read before) or in a shelf, and the file in the cache or a shelf.
+    pub fn available_offline(&self, artifact: &Artifact) -> bool {
+        let (algo, digest) = match &artifact.checksum {
+            Checksum::Pinned { algo, hex } => (algo.clone(), hex.clone()),
+            Checksum::File { algo, url } => {
+                let known = fs::read_to_string(self.cache.join("sums").join(sums_key(url, artifact))).ok().map(|d| d.trim().to_string());
+                match known.or_else(|| shelf::digest_for(url, artifact.file_name(), &algo.to_string())) {
+                    Some(d) => (algo.clone(), d),
+                    None => return false,
+                }
+            }
+        };
+        self.cache.join(format!("{algo}-{digest}")).is_file() || !shelf::with_digest(&algo.to_string(), &digest).is_empty()
     }
 
     /// The verified file for `artifact`, downloading it only when the cache lacks it (`fetched`
@@ -211,8 +252,26 @@ impl<'r> Downloader<'r> {
         if self.still_verified(&final_path, &algo, &digest)? {
             return Ok(cached); // another run finished it while we waited
         }
-        *fetched = true;
         let partial = self.cache.join("partial").join(&name);
+        // A shelf (LAB_CACHE_PATH) that has it: copied in and checked like a download.
+        for from in shelf::with_digest(&algo.to_string(), &digest) {
+            self.reporter.note(&format!("{}: taking it from {}", artifact.file_name(), from.display()));
+            if let Err(e) = self.copy_local(&from, &partial, artifact.file_name()) {
+                self.reporter.note(&format!("{}: cannot read it ({e}); trying elsewhere", from.display()));
+                continue;
+            }
+            if hash_file(&partial, &algo)? == digest {
+                fs::rename(&partial, &final_path).map_err(|e| Error::io(format!("moving {} into the cache", partial.display()), e))?;
+                stamp(&final_path);
+                return Ok(cached);
+            }
+            let _ = fs::remove_file(&partial);
+            self.reporter.note(&format!("{} is damaged (its {algo} is not the manifest's); not using it", from.display()));
+        }
+        if offline() {
+            return Err(offline_error(artifact.file_name(), &artifact.url));
+        }
+        *fetched = true;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
             match self.transfer(&artifact.url, &partial).await {
@@ -271,10 +330,15 @@ impl<'r> Downloader<'r> {
         match &artifact.checksum {
             Checksum::Pinned { algo, hex } => Ok((algo.clone(), hex.clone())),
             Checksum::File { algo, url } => {
-                let key = format!("{:x}", Sha256::digest(format!("{url}\n{}", artifact.file_name()).as_bytes()));
-                let cached = self.cache.join("sums").join(&key);
+                let cached = self.cache.join("sums").join(sums_key(url, artifact));
                 if !fresh && let Ok(d) = fs::read_to_string(&cached) {
                     return Ok((algo.clone(), d.trim().to_string()));
+                }
+                if !fresh && let Some(d) = shelf::digest_for(url, artifact.file_name(), &algo.to_string()) {
+                    return Ok((algo.clone(), d));
+                }
+                if offline() {
+                    return Err(offline_error(&format!("the checksum of {}", artifact.file_name()), url));
                 }
                 let text = self.small_text(url).await?;
                 let digest = parse_checksum_file(&text, artifact.file_name(), algo)

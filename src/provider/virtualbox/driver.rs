@@ -182,7 +182,12 @@ impl Driver {
     /// writes to a pipe on this host (the only place lab decodes VBoxManage's bytes). A
     /// `VBoxManage: error:` line is a failure even with exit 0.
     pub fn run(&self, args: &[String]) -> Result<String> {
-        let cmd = Cmd::new(&self.program).args(args).env("LC_ALL", self.locale).env("LANG", self.locale).timeout(CALL_TIMEOUT);
+        self.run_within(args, CALL_TIMEOUT)
+    }
+
+    /// `run` for a call that may take long (an appliance's export or import: gigabytes).
+    pub fn run_within(&self, args: &[String], timeout: Duration) -> Result<String> {
+        let cmd = Cmd::new(&self.program).args(args).env("LC_ALL", self.locale).env("LANG", self.locale).timeout(timeout);
         let out = self.runner.run_raw(&cmd).map_err(|e| match e {
             Error::Timeout { after, .. } => Error::Timeout { what: format!("`{}`", crate::proc::argv_text("VBoxManage", args)), after },
             other => other,

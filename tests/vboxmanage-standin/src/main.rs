@@ -25,6 +25,7 @@ macro_rules! errln {
 }
 
 mod anaconda;
+mod appliance;
 mod guest;
 mod iso;
 mod media;
@@ -525,6 +526,8 @@ fn main() {
         "closemedium" => closemedium(rest),
         "clonevm" => media::clonevm(rest),
         "snapshot" => media::snapshot(rest),
+        "export" => appliance::export(rest),
+        "import" => appliance::import(rest),
         other => syntax(&format!("Invalid command '{other}'")),
     }
     exit(0)

@@ -134,7 +134,7 @@ fn is_whiteout(p: &Path) -> bool {
 
 /// Copies `from` onto `to` as an overlay upper layer over it would show: a whiteout in `from`
 /// removes what `to` has; with `keep`, what `to` has wins.
-fn overlay_copy(from: &Path, to: &Path, keep: bool) {
+pub fn overlay_copy(from: &Path, to: &Path, keep: bool) {
     let Ok(entries) = fs::read_dir(from) else { return };
     let _ = fs::create_dir_all(to);
     for e in entries.flatten() {
@@ -158,14 +158,14 @@ fn overlay_copy(from: &Path, to: &Path, keep: bool) {
     }
 }
 
-fn vm_disks(vm: &Vm) -> Vec<(String, String)> {
+pub fn vm_disks(vm: &Vm) -> Vec<(String, String)> {
     vm.controllers
         .iter()
         .flat_map(|c| c.attachments.iter().filter(|(_, a)| a.kind == "hdd").map(move |(k, a)| (format!("{}/{k}", c.name), a.medium.clone())))
         .collect()
 }
 
-fn attach(vm: &mut Vm, key: &str, disk: &str) {
+pub fn attach(vm: &mut Vm, key: &str, disk: &str) {
     let Some((ctl, port)) = key.split_once('/') else { return };
     if let Some(c) = vm.controllers.iter_mut().find(|c| c.name == ctl)
         && let Some(a) = c.attachments.get_mut(port)

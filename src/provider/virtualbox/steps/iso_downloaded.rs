@@ -45,8 +45,13 @@ impl Step for IsoDownloaded<'_> {
         self.goal.clone()
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
-        if cx.lab.install == InstallMode::Base && self.vb.base_ready(&base::spec(cx.lab)?)? {
-            return Ok(Check::Satisfied);
+        if cx.lab.install == InstallMode::Base {
+            let spec = base::spec(cx.lab)?;
+            // A base here, or one exported into a LAB_CACHE_PATH folder (imported instead of
+            // installed): no ISO.
+            if self.vb.base_ready(&spec)? || crate::download::shelf::base_with(&spec.fingerprint).is_some() {
+                return Ok(Check::Satisfied);
+            }
         }
         Ok(Check::InApply)
     }
