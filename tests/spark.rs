@@ -169,8 +169,24 @@ fn spark_3_5_up_verify_break_repair_grow_then_upgrade_to_4() {
 fn spark_4_up_verify_break_repair_rest() {
     let _one_cluster_at_a_time = crate::support::heavy();
     let s = serve();
-    let lab = SandboxLab::with(2, |_| software(&s, SPARK_4, 17));
-    up(&lab, &s);
+    // A classroom: the teacher fills a stick with `lab fetch --into` (from the teacher's own
+    // server, gone afterwards); the student's `lab up --offline`, with an empty cache and the
+    // stick on LAB_CACHE_PATH, downloads nothing and builds the lab.
+    let teacher = serve();
+    let lab = SandboxLab::with(2, |_| software(&teacher, SPARK_4, 17));
+    let stick = tempfile::tempdir().expect("stick");
+    let stick_path = stick.path().to_str().expect("utf-8");
+    let filled = lab.lab().env("LAB_CACHE_DIR", teacher.cache.path().to_str().expect("utf-8")).args(["fetch", "--into", stick_path]).run().ok();
+    assert!(filled.stdout.contains(&format!("LAB_CACHE_PATH={stick_path}")), "{}", filled.stdout);
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stick.path().join("lab-cache.json")).expect("manifest")).expect("json");
+    assert_eq!(manifest["files"].as_array().map(Vec::len), Some(2), "{manifest}");
+    drop(teacher);
+    let missing = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["up", "--offline"]).run().expect_code(1);
+    assert!(missing.stderr.contains(&format!("spark-{SPARK_4}-bin-hadoop3.tgz")) && missing.stderr.contains("jdk-17-lab.tar.gz"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("lab fetch --into"), "{}", missing.stderr);
+    let offline =
+        lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).env("LAB_CACHE_PATH", stick_path).args(["up", "--offline"]).run().ok();
+    assert!(offline.stderr.contains(&format!("spark-{SPARK_4}-bin-hadoop3.tgz: taking it from {stick_path}")), "{}", offline.stderr);
     assert_eq!(lab.ssh(10, "cat /opt/spark/conf/workers; test ! -e /opt/spark/conf/slaves && echo no-slaves").ok().stdout, "node1\nnode2\nno-slaves\n");
     let v = assert_verified(&lab, "after up");
     let java = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "java").expect("java");

@@ -24,7 +24,7 @@ pub fn set_offline(on: bool) {
     OFFLINE.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn offline() -> bool {
+fn offline_now() -> bool {
     OFFLINE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -166,6 +166,10 @@ enum Failure {
 pub struct Downloader<'r> {
     cache: PathBuf,
     reporter: &'r dyn Reporter,
+    /// Read-only cache folders looked in before downloading (`LAB_CACHE_PATH`).
+    shelves: Vec<PathBuf>,
+    /// No network at all (`lab up --offline`).
+    offline: bool,
 }
 
 impl<'r> Downloader<'r> {
@@ -178,7 +182,16 @@ impl<'r> Downloader<'r> {
             let d = cache.join(sub);
             fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating the download cache {}", d.display()), e))?;
         }
-        Ok(Self { cache, reporter })
+        Ok(Self { cache, reporter, shelves: shelf::dirs(), offline: offline_now() })
+    }
+
+    /// This downloader looking in `dirs` (instead of `LAB_CACHE_PATH`) and, when `offline`,
+    /// never on the network.
+    #[cfg(test)]
+    pub fn shelved(mut self, dirs: Vec<PathBuf>, offline: bool) -> Self {
+        self.shelves = dirs;
+        self.offline = offline;
+        self
     }
 
     /// Whether `artifact` can be had without the network: its checksum known here (pinned, or
@@ -188,13 +201,13 @@ impl<'r> Downloader<'r> {
             Checksum::Pinned { algo, hex } => (algo.clone(), hex.clone()),
             Checksum::File { algo, url } => {
                 let known = fs::read_to_string(self.cache.join("sums").join(sums_key(url, artifact))).ok().map(|d| d.trim().to_string());
-                match known.or_else(|| shelf::digest_for(url, artifact.file_name(), &algo.to_string())) {
+                match known.or_else(|| shelf::digest_for(&self.shelves, url, artifact.file_name(), &algo.to_string())) {
                     Some(d) => (algo.clone(), d),
                     None => return false,
                 }
             }
         };
-        self.cache.join(format!("{algo}-{digest}")).is_file() || !shelf::with_digest(&algo.to_string(), &digest).is_empty()
+        self.cache.join(format!("{algo}-{digest}")).is_file() || !shelf::with_digest(&self.shelves, &algo.to_string(), &digest).is_empty()
     }
 
     /// The verified file for `artifact`, downloading it only when the cache lacks it (`fetched`
@@ -254,7 +267,7 @@ impl<'r> Downloader<'r> {
         }
         let partial = self.cache.join("partial").join(&name);
         // A shelf (LAB_CACHE_PATH) that has it: copied in and checked like a download.
-        for from in shelf::with_digest(&algo.to_string(), &digest) {
+        for from in shelf::with_digest(&self.shelves, &algo.to_string(), &digest) {
             self.reporter.note(&format!("{}: taking it from {}", artifact.file_name(), from.display()));
             if let Err(e) = self.copy_local(&from, &partial, artifact.file_name()) {
                 self.reporter.note(&format!("{}: cannot read it ({e}); trying elsewhere", from.display()));
@@ -268,7 +281,7 @@ impl<'r> Downloader<'r> {
             let _ = fs::remove_file(&partial);
             self.reporter.note(&format!("{} is damaged (its {algo} is not the manifest's); not using it", from.display()));
         }
-        if offline() {
+        if self.offline {
             return Err(offline_error(artifact.file_name(), &artifact.url));
         }
         *fetched = true;
@@ -334,10 +347,11 @@ impl<'r> Downloader<'r> {
                 if !fresh && let Ok(d) = fs::read_to_string(&cached) {
                     return Ok((algo.clone(), d.trim().to_string()));
                 }
-                if !fresh && let Some(d) = shelf::digest_for(url, artifact.file_name(), &algo.to_string()) {
+                if !fresh && let Some(d) = shelf::digest_for(&self.shelves, url, artifact.file_name(), &algo.to_string()) {
+                    crate::fsx::write_atomic(&cached, d.as_bytes(), crate::fsx::Access::Public)?;
                     return Ok((algo.clone(), d));
                 }
-                if offline() {
+                if self.offline {
                     return Err(offline_error(&format!("the checksum of {}", artifact.file_name()), url));
                 }
                 let text = self.small_text(url).await?;

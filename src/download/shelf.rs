@@ -89,25 +89,25 @@ pub fn dirs() -> Vec<PathBuf> {
 }
 
 /// Every shelf's manifest with its folder (a folder without one holds nothing for lab).
-pub fn shelves() -> Vec<(PathBuf, Manifest)> {
-    dirs().into_iter().filter_map(|d| Manifest::read(&d).ok().map(|m| (d, m))).collect()
+fn shelves(dirs: &[PathBuf]) -> Vec<(PathBuf, Manifest)> {
+    dirs.iter().filter_map(|d| Manifest::read(d).ok().map(|m| (d.clone(), m))).collect()
 }
 
-/// The digest a shelf recorded for a file verified against `checksum_url`.
-pub fn digest_for(checksum_url: &str, file_name: &str, algo: &str) -> Option<String> {
-    shelves()
+/// The digest a shelf in `dirs` recorded for a file verified against `checksum_url`.
+pub fn digest_for(dirs: &[PathBuf], checksum_url: &str, file_name: &str, algo: &str) -> Option<String> {
+    shelves(dirs)
         .into_iter()
         .flat_map(|(_, m)| m.files)
         .find(|e| e.checksum_url.as_deref() == Some(checksum_url) && e.file == file_name && e.algo == algo)
         .map(|e| e.digest)
 }
 
-/// Files in the shelves with this checksum, as paths.
-pub fn with_digest(algo: &str, digest: &str) -> Vec<PathBuf> {
-    shelves().into_iter().flat_map(|(d, m)| m.files.into_iter().filter(|e| e.algo == algo && e.digest == digest).map(move |e| d.join(e.file))).collect()
+/// Files in the shelves of `dirs` with this checksum, as paths.
+pub fn with_digest(dirs: &[PathBuf], algo: &str, digest: &str) -> Vec<PathBuf> {
+    shelves(dirs).into_iter().flat_map(|(d, m)| m.files.into_iter().filter(|e| e.algo == algo && e.digest == digest).map(move |e| d.join(e.file))).collect()
 }
 
-/// An exported base with `fingerprint` in the shelves.
+/// An exported base with `fingerprint` in the shelves of `LAB_CACHE_PATH`.
 pub fn base_with(fingerprint: &str) -> Option<(PathBuf, BaseEntry)> {
-    shelves().into_iter().find_map(|(d, m)| m.bases.into_iter().find(|b| b.fingerprint == fingerprint).map(|b| (d.join(&b.file), b)))
+    shelves(&dirs()).into_iter().find_map(|(d, m)| m.bases.into_iter().find(|b| b.fingerprint == fingerprint).map(|b| (d.join(&b.file), b)))
 }

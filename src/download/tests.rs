@@ -71,3 +71,47 @@ fn hashes_files() {
     fs::write(&p, b"abc").expect("write");
     assert_eq!(hash_file(&p, &ChecksumAlgo::Sha256).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+/// A shelf (a teacher's stick): a file is taken from it only when it matches the manifest's
+/// checksum, and copied into the cache; a damaged one is not used, and offline that is an
+/// error naming the file and what to do. Nothing touches the network (the URLs lead nowhere).
+#[test]
+fn a_shelf_file_is_checked_and_copied_and_a_damaged_one_is_refused() {
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (stick, cache) = (tmp.path().join("stick"), tmp.path().join("cache"));
+    std::fs::create_dir_all(&stick).expect("stick");
+    let data = b"spark, as Apache publishes it".repeat(1000);
+    let hex = format!("{:x}", sha2::Sha512::digest(&data));
+    std::fs::write(stick.join("spark-4.3.0-bin-hadoop3.tgz"), &data).expect("file");
+    let sums = "http://127.0.0.1:9/spark-4.3.0-bin-hadoop3.tgz.sha512";
+    let mut m = shelf::Manifest::default();
+    m.put(shelf::Entry {
+        file: "spark-4.3.0-bin-hadoop3.tgz".into(),
+        url: "http://127.0.0.1:9/spark-4.3.0-bin-hadoop3.tgz".into(),
+        checksum_url: Some(sums.into()),
+        algo: "sha512".into(),
+        digest: hex.clone(),
+        size: data.len() as u64,
+    });
+    m.write(&stick).expect("manifest");
+    let artifact =
+        Artifact { url: "http://127.0.0.1:9/spark-4.3.0-bin-hadoop3.tgz".into(), checksum: Checksum::File { algo: ChecksumAlgo::Sha512, url: sums.into() } };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let quiet = crate::ui::Silent;
+    let dl = Downloader::with_cache(cache.clone(), &quiet).expect("dl").shelved(vec![stick.clone()], true);
+    assert!(dl.available_offline(&artifact));
+    let got = rt.block_on(dl.fetch(&artifact, &mut false)).expect("from the shelf");
+    assert_eq!(std::fs::read(&got.path).expect("cached"), data);
+    assert!(got.path.starts_with(&cache), "copied into the cache");
+
+    // Damaged on the stick, and not in this cache: refused, offline says what is missing.
+    let empty = tmp.path().join("empty-cache");
+    let mut bad = data.clone();
+    bad[10] ^= 1;
+    std::fs::write(stick.join("spark-4.3.0-bin-hadoop3.tgz"), &bad).expect("damage");
+    let dl = Downloader::with_cache(empty, &quiet).expect("dl").shelved(vec![stick], true);
+    let err = rt.block_on(dl.fetch(&artifact, &mut false)).expect_err("damaged");
+    let text = err.to_string();
+    assert!(text.contains("spark-4.3.0-bin-hadoop3.tgz") && text.contains("LAB_CACHE_PATH"), "{text}");
+}

@@ -214,10 +214,18 @@ pub fn import(d: &Driver, file: &Path, note: &dyn Fn(&str)) -> Result<(String, b
                 fix: "rename or remove that VM in VirtualBox".into(),
             });
         }
-        // Imported and marked, but lab stopped before its snapshot: finish it.
+        // Imported and marked, but lab stopped before its snapshot: finish it. A base being
+        // installed here (never imported) is not snapshotted half-made.
+        if !folder(&name).join("importing").exists() {
+            return Err(Error::Preflight {
+                problem: format!("base {name} is on this computer, unfinished (an install that stopped)"),
+                fix: format!("`lab up` of a lab that uses it finishes it; or remove it in VirtualBox ({name}) and import again"),
+            });
+        }
         d.serial_off(&name)?;
         d.take_snapshot(&name, SNAPSHOT, "the OS as lab installed it; each node is a linked clone of this", false)?;
         write_record(&info, &other.uuid)?;
+        let _ = std::fs::remove_file(folder(&name).join("importing"));
         return Ok((name, true));
     }
     crate::fsx::private_dir(&folder(&name))?;
@@ -266,6 +274,7 @@ pub fn import(d: &Driver, file: &Path, note: &dyn Fn(&str)) -> Result<(String, b
         std::fs::remove_dir_all(&stale).map_err(|e| Error::io(format!("removing {}", stale.display()), e))?;
     }
     note(&format!("importing base {name} with VirtualBox"));
+    crate::fsx::write_atomic(&folder(&name).join("importing"), file.display().to_string().as_bytes(), crate::fsx::Access::Private)?;
     let imported = d.import_ova(&ova, &name, GROUP, &root(), &mark(&info.fingerprint));
     let _ = std::fs::remove_file(&ova);
     imported?;
@@ -273,6 +282,7 @@ pub fn import(d: &Driver, file: &Path, note: &dyn Fn(&str)) -> Result<(String, b
     d.serial_off(&name)?;
     d.take_snapshot(&name, SNAPSHOT, "the OS as lab installed it; each node is a linked clone of this", false)?;
     write_record(&info, &vm.uuid)?;
+    let _ = std::fs::remove_file(folder(&name).join("importing"));
     Ok((name, true))
 }
 
