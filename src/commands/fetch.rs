@@ -11,22 +11,8 @@ use super::LabCx;
 use crate::download::Downloader;
 use crate::download::shelf::{BaseEntry, Entry, Manifest};
 use crate::error::{Error, Result};
-use crate::spec::{Artifact, Checksum, JavaInstall, Lab};
-
-/// What a lab downloads on this computer: `(what, artifact)`.
-pub fn artifacts(lab: &Lab) -> Vec<(&'static str, Artifact)> {
-    let mut wanted = Vec::new();
-    if let Some(img) = &lab.image {
-        wanted.push(("ISO", img.iso.clone()));
-    }
-    if let JavaInstall::Tarball(t) = &lab.java.install {
-        for (_, a) in t.needed(lab.machine_arch()) {
-            wanted.push(("JDK", a.clone()));
-        }
-    }
-    wanted.push(("Spark", lab.spark.artifact.clone()));
-    wanted
-}
+use crate::plan::artifacts;
+use crate::spec::Checksum;
 
 /// `lab up --offline`: every file the run needs is in the cache or a LAB_CACHE_PATH folder,
 /// or it fails now, naming each missing one. The ISO is not needed where the base is here or

@@ -111,7 +111,7 @@ pub fn parse_checksum_file(text: &str, file_name: &str, algo: &ChecksumAlgo) -> 
     if found.len() == 1 { found.into_iter().next() } else { None }
 }
 
-fn hash_file(path: &Path, algo: &ChecksumAlgo) -> Result<String> {
+pub fn hash_file(path: &Path, algo: &ChecksumAlgo) -> Result<String> {
     let mut f = File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut sha256 = Sha256::new();

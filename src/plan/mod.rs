@@ -145,47 +145,69 @@ fn jdk_mib(version: u32) -> u64 {
     if version <= 8 { 105 } else { 200 }
 }
 
-/// What `lab up` of `lab` downloads on an empty cache, host side and (as the image states it)
-/// what a network install fetches from the mirror.
-pub fn downloads(lab: &Lab) -> Vec<Download> {
-    let mut out = Vec::new();
-    let base = lab.install == crate::spec::InstallMode::Base;
+/// What a lab downloads on this computer, `(what, artifact)`: the ISO (VirtualBox), the JDK
+/// tarball(s), Spark. `lab fetch` fetches these; `downloads` states them.
+pub fn artifacts(lab: &Lab) -> Vec<(&'static str, crate::spec::Artifact)> {
+    let mut wanted = Vec::new();
     if let Some(img) = &lab.image {
-        let (kind, when) = if base { ("ISO", "only while the base is made") } else { ("ISO", "while the nodes install") };
-        let label = match img.source {
-            crate::spec::images::Source::Network { .. } => format!("{} boot {kind} ({})", img.title, img.arch.name()),
-            crate::spec::images::Source::Media => format!("{} {kind} ({})", img.title, img.arch.name()),
-        };
-        out.push(Download { what: label, from: img.iso.url.clone(), mib: img.size_mib, by_host: true, when: when.into() });
-        if let crate::spec::images::Source::Network { repos, packages_mib } = &img.source {
-            let installs = if base { 1 } else { lab.nodes.len() as u64 };
-            out.push(Download {
-                what: format!("packages of the network install ({})", repos.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
-                from: repos.first().map(|(_, u)| u.clone()).unwrap_or_default(),
-                mib: packages_mib * installs,
-                by_host: false,
-                when: if base { "once, by the base's installer".into() } else { format!("by each of the {installs} installs") },
-            });
-        }
+        wanted.push(("ISO", img.iso.clone()));
     }
     if let crate::spec::JavaInstall::Tarball(t) = &lab.java.install {
         for (_, a) in t.needed(lab.machine_arch()) {
-            out.push(Download {
-                what: format!("JDK {} ({})", lab.java.version, a.file_name()),
-                from: a.url.clone(),
-                mib: jdk_mib(lab.java.version),
-                by_host: true,
-                when: "once".into(),
-            });
+            wanted.push(("JDK", a.clone()));
         }
     }
-    out.push(Download {
-        what: format!("Spark {} ({})", lab.spark.version, lab.spark.artifact.file_name()),
-        from: lab.spark.artifact.url.clone(),
-        mib: spark_mib(&lab.spark.version),
-        by_host: true,
-        when: "once".into(),
-    });
+    wanted.push(("Spark", lab.spark.artifact.clone()));
+    wanted
+}
+
+/// What `lab up` of `lab` downloads on an empty cache, host side and (as the image states it)
+/// what a network install fetches from the mirror.
+pub fn downloads(lab: &Lab) -> Vec<Download> {
+    use crate::spec::images::Source;
+    let base = lab.install == crate::spec::InstallMode::Base;
+    let mut out = Vec::new();
+    for (what, a) in artifacts(lab) {
+        match (what, &lab.image) {
+            ("ISO", Some(img)) => {
+                let kind = if matches!(img.source, Source::Network { .. }) { "boot ISO" } else { "ISO" };
+                let when = if base { "only while the base is made" } else { "while the nodes install" };
+                out.push(Download {
+                    what: format!("{} {kind} ({})", img.title, img.arch.name()),
+                    from: a.url.clone(),
+                    mib: img.size_mib,
+                    by_host: true,
+                    when: when.into(),
+                });
+                if let Source::Network { repos, packages_mib } = &img.source {
+                    let installs = if base { 1 } else { lab.nodes.len() as u64 };
+                    out.push(Download {
+                        what: format!("packages of the network install ({})", repos.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
+                        from: repos.first().map(|(_, u)| u.clone()).unwrap_or_default(),
+                        mib: packages_mib * installs,
+                        by_host: false,
+                        when: if base { "once, by the base's installer".into() } else { format!("by each of the {installs} installs") },
+                    });
+                }
+            }
+            ("JDK", _) => {
+                out.push(Download {
+                    what: format!("JDK {} ({})", lab.java.version, a.file_name()),
+                    from: a.url.clone(),
+                    mib: jdk_mib(lab.java.version),
+                    by_host: true,
+                    when: "once".into(),
+                });
+            }
+            _ => out.push(Download {
+                what: format!("Spark {} ({})", lab.spark.version, a.file_name()),
+                from: a.url.clone(),
+                mib: spark_mib(&lab.spark.version),
+                by_host: true,
+                when: "once".into(),
+            }),
+        }
+    }
     out
 }
 

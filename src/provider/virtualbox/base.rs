@@ -141,21 +141,11 @@ pub fn export(d: &Driver, name: &str, file: &Path, note: &dyn Fn(&str)) -> Resul
     Ok(whole)
 }
 
+/// The file's SHA-256 (the downloader's hashing) and size.
 fn sha256_of(path: &Path) -> Result<(String, u64)> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex(&h.finalize()), n))
+    let hex = crate::download::hash_file(path, &crate::spec::ChecksumAlgo::Sha256)?;
+    let size = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len();
+    Ok((hex, size))
 }
 
 /// What `file` says it holds (its first member), without reading the rest.
