@@ -167,6 +167,32 @@ fn up_without_virtualbox_fails_before_creating_anything() {
 }
 
 #[test]
+fn offline_up_of_a_network_install_names_the_missing_files_and_the_mirror_before_anything() {
+    // The course lab installs CentOS Stream 9 over the network: offline, with an empty cache and
+    // no base, lab says so at once, with the two ways out (a teacher's base, or the DVD).
+    let dir = lab_dir(include_str!("../labs/spark.yaml"));
+    let cache = tempfile::tempdir().expect("cache");
+    let cache_path = cache.path().to_str().expect("utf-8");
+    let out = Lab::new(dir.path()).env("LAB_CACHE_DIR", cache_path).env("PATH", "/usr/bin:/bin").args(["up", "--offline"]).run().expect_code(1);
+    for part in [
+        "CentOS-Stream-9-latest-x86_64-boot.iso",
+        "spark-4.",
+        "installs its packages over the network (from https://",
+        "lab fetch --into DIR --base",
+        "offline: true",
+    ] {
+        assert!(out.stderr.contains(part), "missing {part:?} in:\n{}", out.stderr);
+    }
+    assert!(!dir.path().join(".lab").exists(), "an offline refusal created .lab/");
+    // With `offline: true` (the DVD) there is no network install to refuse, only files.
+    let text =
+        std::fs::read_to_string(dir.path().join("lab.yaml")).expect("lab.yaml").replace("image: centos-stream-9\n", "image: centos-stream-9\noffline: true\n");
+    std::fs::write(dir.path().join("lab.yaml"), text).expect("write");
+    let out = Lab::new(dir.path()).env("LAB_CACHE_DIR", cache_path).env("PATH", "/usr/bin:/bin").args(["up", "--offline"]).run().expect_code(1);
+    assert!(out.stderr.contains("dvd1.iso") && !out.stderr.contains("over the network"), "{}", out.stderr);
+}
+
+#[test]
 fn json_errors_are_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Lab::new(dir.path()).args(["--json", "status"]).run().expect_code(2);

@@ -11,7 +11,7 @@ use super::LabCx;
 use crate::download::Downloader;
 use crate::download::shelf::{BaseEntry, Entry, Manifest};
 use crate::error::{Error, Result};
-use crate::plan::artifacts;
+use crate::plan::{ArtifactKind, artifacts};
 use crate::spec::Checksum;
 
 /// `lab up --offline`: every file the run needs is in the cache or a LAB_CACHE_PATH folder,
@@ -27,27 +27,45 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
         });
     let missing: Vec<String> = artifacts(&cx.lab)
         .into_iter()
-        .filter(|(what, _)| provision || *what == "ISO")
-        .filter(|(what, _)| !(*what == "ISO" && base_at_hand))
+        .filter(|(what, _)| provision || *what == ArtifactKind::Iso)
+        .filter(|(what, _)| !(*what == ArtifactKind::Iso && base_at_hand))
         .filter(|(_, a)| !dl.available_offline(a))
         .map(|(what, a)| format!("{what} {} ({})", a.file_name(), a.url))
         .collect();
-    if missing.is_empty() {
+    // A network install reads the distribution's mirror while it installs: offline, only a
+    // base at hand (made here or exported into a folder) spares it.
+    let network_install = cx.lab.image.as_ref().and_then(|img| match &img.source {
+        crate::spec::images::Source::Network { repos, .. } if !base_at_hand => repos.first().map(|(_, url)| url.clone()),
+        _ => None,
+    });
+    if missing.is_empty() && network_install.is_none() {
         return Ok(());
     }
     let folders = crate::download::shelf::dirs();
-    Err(Error::Preflight {
-        problem: format!(
-            "--offline, and {} not in the download cache{}:\n  {}",
+    let where_not = if folders.is_empty() {
+        " (LAB_CACHE_PATH names no folder)".to_string()
+    } else {
+        format!(" nor in {}", folders.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
+    };
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{} not in the download cache{where_not}:\n  {}",
             if missing.len() == 1 { "this file is" } else { "these files are" },
-            if folders.is_empty() {
-                " (LAB_CACHE_PATH names no folder)".to_string()
-            } else {
-                format!(" nor in {}", folders.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
-            },
             missing.join("\n  ")
-        ),
-        fix: "on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into(),
+        ));
+    }
+    if let Some(mirror) = &network_install {
+        problems
+            .push(format!("this lab's image installs its packages over the network (from {mirror}) and no base of this lab is on this computer{where_not}"));
+    }
+    Err(Error::Preflight {
+        problem: format!("--offline, and {}", problems.join("\nand ")),
+        fix: if network_install.is_some() {
+            "on a computer with network, `lab up` then `lab fetch --into DIR --base` with this lab file (the base made there spares the install here); then set LAB_CACHE_PATH=DIR here. Or `offline: true` in the lab file, to install from the DVD".into()
+        } else {
+            "on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into()
+        },
     })
 }
 
@@ -103,7 +121,7 @@ pub fn run(cx: &LabCx<'_>, into: Option<&Path>, base: bool) -> Result<i32> {
     printer.finish();
     if printer.is_json() {
         printer.json(&json!({
-            "artifacts": fetched.iter().map(|(w, a, c)| json!({"artifact": w, "url": a.url, "path": c.path.display().to_string()})).collect::<Vec<_>>(),
+            "artifacts": fetched.iter().map(|(w, a, c)| json!({"artifact": w.to_string(), "url": a.url, "path": c.path.display().to_string()})).collect::<Vec<_>>(),
             "into": copied.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         }));
     } else {

@@ -145,19 +145,37 @@ fn jdk_mib(version: u32) -> u64 {
     if version <= 8 { 105 } else { 200 }
 }
 
-/// What a lab downloads on this computer, `(what, artifact)`: the ISO (VirtualBox), the JDK
-/// tarball(s), Spark. `lab fetch` fetches these; `downloads` states them.
-pub fn artifacts(lab: &Lab) -> Vec<(&'static str, crate::spec::Artifact)> {
+/// What a file a lab downloads is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Iso,
+    Jdk,
+    Spark,
+}
+
+impl std::fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            ArtifactKind::Iso => "ISO",
+            ArtifactKind::Jdk => "JDK",
+            ArtifactKind::Spark => "Spark",
+        })
+    }
+}
+
+/// What a lab downloads on this computer: the ISO (VirtualBox), the JDK tarball(s), Spark.
+/// `lab fetch` fetches these; `downloads` states them.
+pub fn artifacts(lab: &Lab) -> Vec<(ArtifactKind, crate::spec::Artifact)> {
     let mut wanted = Vec::new();
     if let Some(img) = &lab.image {
-        wanted.push(("ISO", img.iso.clone()));
+        wanted.push((ArtifactKind::Iso, img.iso.clone()));
     }
     if let crate::spec::JavaInstall::Tarball(t) = &lab.java.install {
         for (_, a) in t.needed(lab.machine_arch()) {
-            wanted.push(("JDK", a.clone()));
+            wanted.push((ArtifactKind::Jdk, a.clone()));
         }
     }
-    wanted.push(("Spark", lab.spark.artifact.clone()));
+    wanted.push((ArtifactKind::Spark, lab.spark.artifact.clone()));
     wanted
 }
 
@@ -169,7 +187,7 @@ pub fn downloads(lab: &Lab) -> Vec<Download> {
     let mut out = Vec::new();
     for (what, a) in artifacts(lab) {
         match (what, &lab.image) {
-            ("ISO", Some(img)) => {
+            (ArtifactKind::Iso, Some(img)) => {
                 let kind = if matches!(img.source, Source::Network { .. }) { "boot ISO" } else { "ISO" };
                 let when = if base { "only while the base is made" } else { "while the nodes install" };
                 out.push(Download {
@@ -190,7 +208,7 @@ pub fn downloads(lab: &Lab) -> Vec<Download> {
                     });
                 }
             }
-            ("JDK", _) => {
+            (ArtifactKind::Jdk, _) => {
                 out.push(Download {
                     what: format!("JDK {} ({})", lab.java.version, a.file_name()),
                     from: a.url.clone(),
@@ -199,7 +217,8 @@ pub fn downloads(lab: &Lab) -> Vec<Download> {
                     when: "once".into(),
                 });
             }
-            _ => out.push(Download {
+            (ArtifactKind::Iso, None) => {}
+            (ArtifactKind::Spark, _) => out.push(Download {
                 what: format!("Spark {} ({})", lab.spark.version, a.file_name()),
                 from: a.url.clone(),
                 mib: spark_mib(&lab.spark.version),
