@@ -40,6 +40,13 @@ fn el9_kickstart_carries_the_node_identity() {
     let offline = lab(&include_str!("../../labs/spark.yaml").replace("# offline: true", "offline: true"));
     let dvd = render_node(&offline, "node1").expect("renders");
     assert!(dvd.contains("\ncdrom\n") && !dvd.contains("\nurl ") && !dvd.contains("\nrepo "), "{dvd}");
+    // CentOS Stream 10 installs over the network too, from its own tree.
+    let ten = lab(&include_str!("../../labs/spark.yaml").replace("image: centos-stream-9", "image: centos-stream-10"));
+    let ks = render_node(&ten, "node1").expect("renders");
+    assert!(ks.starts_with("#version=RHEL10\n"), "{ks}");
+    assert!(ks.contains("\nurl --url=https://mirror.stream.centos.org/10-stream/BaseOS/x86_64/os/\n"), "{ks}");
+    assert!(ks.contains("\nrepo --name=AppStream --baseurl=https://mirror.stream.centos.org/10-stream/AppStream/x86_64/os/\n"), "{ks}");
+    assert!(ten.image.as_ref().is_some_and(|i| i.iso.url.ends_with("CentOS-Stream-10-latest-x86_64-boot.iso")), "{:?}", ten.image);
 }
 
 #[test]
@@ -74,7 +81,7 @@ fn kickstarts_fail_fast_and_report_on_the_serial_port() {
 
 #[test]
 fn el10_differs_from_el9_only_in_its_header() {
-    // Both from their DVDs (CentOS Stream 10 has no network install in the catalog).
+    // Both from their DVDs, as the catalog has them (`find`); a lab takes the network install.
     let mut el9 = spark_lab();
     el9.image = crate::spec::images::find("centos-stream-9", crate::spec::Arch::X86_64).ok();
     let mut el10 = el9.clone();
