@@ -62,7 +62,7 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
     Err(Error::Preflight {
         problem: format!("--offline, and {}", problems.join("\nand ")),
         fix: if network_install.is_some() {
-            "on a computer with network, `lab up` then `lab fetch --into DIR --base` with this lab file (the base made there spares the install here); then set LAB_CACHE_PATH=DIR here. Or `offline: true` in the lab file, to install from the DVD".into()
+            "on a computer with network, `lab up` then `lab fetch --into DIR --base` with this lab file (the base made there spares the install here); then set LAB_CACHE_PATH=DIR here. Or `offline: true` in the lab file, to install from the image's own ISO (its DVD)".into()
         } else {
             "on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into()
         },

@@ -86,6 +86,10 @@ pub struct NetInstall {
     /// What a minimal install with cloud-init and a JDK fetches from the mirror (dnf's "Total
     /// download size", rounded up).
     pub packages_mib: u64,
+    /// The mirror's repositories and what they carry, where they differ from the image's ISO
+    /// (a minimal ISO has `minimal` + BaseOS; the mirror has BaseOS + AppStream).
+    pub repositories: Vec<String>,
+    pub carries: Vec<Carried>,
 }
 
 /// Where the installer takes its packages from.
@@ -128,14 +132,13 @@ impl Image {
         let net = self.network.as_ref()?;
         let root = mirror.unwrap_or(&net.mirror);
         let root = if root.ends_with('/') { root.to_string() } else { format!("{root}/") };
-        let repos = self
-            .repositories
-            .iter()
-            .map(|r| (r.clone(), format!("{root}{}", net.repo_path.replace("{repo}", r).replace("{arch}", self.arch.name()))))
-            .collect();
+        let repos =
+            net.repositories.iter().map(|r| (r.clone(), format!("{root}{}", net.repo_path.replace("{repo}", r).replace("{arch}", self.arch.name())))).collect();
         Some(Self {
             iso: net.iso.clone(),
             size_mib: net.size_mib,
+            repositories: net.repositories.clone(),
+            carries: net.carries.clone(),
             offline: false,
             source: Source::Network { repos, packages_mib: net.packages_mib },
             ..self.clone()
@@ -171,6 +174,8 @@ struct RawNetwork {
     repo_path: String,
     packages_mib: u64,
     iso: BTreeMap<String, RawIso>,
+    repositories: Option<Vec<String>>,
+    carries: Option<Vec<Carried>>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +222,8 @@ fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
                     mirror: n.mirror.clone(),
                     repo_path: n.repo_path.clone(),
                     packages_mib: n.packages_mib,
+                    repositories: n.repositories.clone().unwrap_or_else(|| raw.repositories.clone()),
+                    carries: n.carries.clone().unwrap_or_else(|| raw.carries.clone()),
                 })
             }
             None => None,

@@ -270,11 +270,14 @@ fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Ima
         && !has_base
     {
         let dvd = format!("{}-dvd", img.name);
-        let fix = if images::names().contains(&dvd.as_str()) {
+        let mut fix = if images::names().contains(&dvd.as_str()) {
             format!("use the image's DVD (`image: {dvd}`, its ISO carries cloud-init), or `install: per-node`")
         } else {
             "use `install: per-node`".to_string()
         };
+        if img.network.as_ref().is_some_and(|n| n.carries.contains(&images::Carried::CloudInit)) {
+            fix.push_str("; or remove `offline: true`: the network install takes cloud-init from the mirror");
+        }
         c.error(
             &path,
             format!(
@@ -333,7 +336,7 @@ fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> 
                     if mirror.is_some() {
                         c.error(
                             &mirror_path,
-                            "`mirror` is for network installs, and this lab installs offline from the DVD",
+                            "`mirror` is for network installs, and this lab installs offline from the image's own ISO",
                             Some("remove `mirror`, or `offline: true`"),
                         );
                     }

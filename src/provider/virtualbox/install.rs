@@ -172,7 +172,7 @@ impl VirtualBox {
                     who,
                     format!("the installer stopped with an error after {}:\n{}", clock(elapsed), indent(&words)),
                     format!(
-                        "the installer's words above say why (kept in {}): for missing packages use an image whose ISO carries them (the distribution's DVD) or `install: per-node`; for a mirror that fails, `mirror:` another copy of the distribution's tree or `offline: true` (the DVD); then run `lab up` again, which installs anew",
+                        "the installer's words above say why (kept in {}): for missing packages use an image whose ISO carries them (the distribution's DVD) or `install: per-node`; for a mirror that fails, `mirror:` another copy of the distribution's tree or `offline: true` (the image's own ISO); then run `lab up` again, which installs anew",
                         kept.display()
                     ),
                 ));

@@ -489,17 +489,24 @@ fn install_mode_is_base_where_the_image_has_cloud_init() {
     has(&errs(&replace("    ip: 192.168.56.11\n", "    ip: 192.168.56.11\n    disk: 100\n")), "install", 1, "100 GiB disk");
 }
 
-/// Rocky's and AlmaLinux's minimal ISOs carry no cloud-init: their labs install per node by
-/// default, and asking for a base is refused with the two ways out; their DVDs make bases.
+/// Rocky's and AlmaLinux's minimal ISOs carry no cloud-init: a lab that installs from them
+/// (`offline: true`) installs per node by default, and asking for a base is refused with the
+/// two ways out; their DVDs make bases, and so do their network installs (AppStream on the
+/// mirror), the default.
 #[test]
 fn minimal_isos_install_per_node_and_their_dvds_make_bases() {
     for image in ["rocky-9", "almalinux-9"] {
-        let minimal = replace("image: centos-stream-9\n", &format!("image: {image}\n"));
+        let net = ok(&replace("image: centos-stream-9\n", &format!("image: {image}\n")));
+        assert_eq!(net.install, crate::spec::InstallMode::Base, "{image}");
+        let img = net.image.as_ref().expect("image");
+        assert!(img.iso.url.ends_with("-9-latest-x86_64-boot.iso") || img.iso.url.ends_with("-9-latest-aarch64-boot.iso"), "{}", img.iso.url);
+        assert_eq!(img.mirror_repos().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["BaseOS", "AppStream"], "{image}");
+        let minimal = replace("image: centos-stream-9\n", &format!("image: {image}\noffline: true\n"));
         assert_eq!(ok(&minimal).install, crate::spec::InstallMode::PerNode, "{image}");
         let d = errs(&minimal.replace("user: spark\n", "user: spark\ninstall: base\n"));
-        has(&d, "install", 8, "carries no cloud-init");
+        has(&d, "install", 9, "carries no cloud-init");
         let hint = d[0].hint.clone().unwrap_or_default();
-        assert!(hint.contains(&format!("image: {image}-dvd")) && hint.contains("install: per-node"), "{hint}");
+        assert!(hint.contains(&format!("image: {image}-dvd")) && hint.contains("install: per-node") && hint.contains("remove `offline: true`"), "{hint}");
         let dvd = replace("image: centos-stream-9\n", &format!("image: {image}-dvd\n"));
         assert_eq!(ok(&dvd).install, crate::spec::InstallMode::Base, "{image}-dvd");
     }
