@@ -87,6 +87,7 @@ pub fn run(cx: &LabCx<'_>, into: Option<&Path>, base: bool) -> Result<i32> {
     if let Some(dir) = into {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let mut manifest = Manifest::read(dir)?;
+        let dl = Downloader::new(printer)?;
         for (_, a, c) in &fetched {
             let target = dir.join(a.file_name());
             let size = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
@@ -106,7 +107,7 @@ pub fn run(cx: &LabCx<'_>, into: Option<&Path>, base: bool) -> Result<i32> {
             if !same {
                 printer.info(&format!("copying {} into {}", a.file_name(), dir.display()));
                 let partial = dir.join(format!(".{}.partial", a.file_name()));
-                std::fs::copy(&c.path, &partial).map_err(|e| Error::io(format!("copying into {}", partial.display()), e))?;
+                dl.copy_local(&c.path, &partial, a.file_name())?;
                 std::fs::rename(&partial, &target).map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
             }
             manifest.put(entry);
