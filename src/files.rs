@@ -34,6 +34,10 @@ pub fn merge_hosts(current: &str, lab: &Lab, node: &str) -> String {
     let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
     let lines: Vec<&str> = current.lines().collect();
     let mut out = String::new();
+    if current.trim().is_empty() {
+        // A missing (or emptied) file: localhost resolves again, as every distribution ships it.
+        out.push_str("127.0.0.1 localhost\n::1 localhost\n");
+    }
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];

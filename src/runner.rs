@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Stage, Step, Target};
 use crate::ui::Outcome;
 
 /// How a run went: the time each stage took.
@@ -23,11 +23,11 @@ pub fn run(cx: &Cx<'_>, steps: &[Box<dyn Step + '_>]) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut i = 0;
     while i < steps.len() {
-        let stage = steps[i].stage();
-        let end = steps[i..].iter().position(|s| s.stage() != stage).map_or(steps.len(), |p| i + p);
+        let stage = steps[i].head().stage;
+        let end = steps[i..].iter().position(|s| s.head().stage != stage).map_or(steps.len(), |p| i + p);
         let started = Instant::now();
         // This computer's steps of a stage come first (the nodes' steps use what they make).
-        let host: Vec<&dyn Step> = steps[i..end].iter().filter(|s| s.target() == HOST).map(|s| s.as_ref()).collect();
+        let host: Vec<&dyn Step> = steps[i..end].iter().filter(|s| s.head().target == Target::Host).map(|s| s.as_ref()).collect();
         if !host.is_empty() {
             match run_target(cx, &host) {
                 Ok(outcomes) => {
@@ -40,11 +40,12 @@ pub fn run(cx: &Cx<'_>, steps: &[Box<dyn Step + '_>]) -> Result<Summary> {
                 }
             }
         }
-        let mut targets: Vec<(&str, Vec<&dyn Step>)> = Vec::new();
-        for s in steps[i..end].iter().filter(|s| s.target() != HOST) {
-            match targets.iter_mut().find(|(t, _)| *t == s.target()) {
+        let mut targets: Vec<(&Target, Vec<&dyn Step>)> = Vec::new();
+        for s in steps[i..end].iter().filter(|s| s.head().target != Target::Host) {
+            let target = &s.head().target;
+            match targets.iter_mut().find(|(t, _)| *t == target) {
                 Some((_, v)) => v.push(s.as_ref()),
-                None => targets.push((s.target(), vec![s.as_ref()])),
+                None => targets.push((target, vec![s.as_ref()])),
             }
         }
         let results: Vec<Result<Vec<Outcome>>> = if targets.is_empty() {
@@ -82,14 +83,15 @@ fn run_target(cx: &Cx<'_>, steps: &[&dyn Step]) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for s in steps {
         let start = Instant::now();
-        cx.reporter.step_start(s.target(), s.id());
+        let h = s.head();
+        cx.reporter.step_start(h.target.label(), h.id);
         match converge(cx, *s) {
             Ok(o) => {
-                cx.reporter.step_done(s.target(), s.id(), &o, start.elapsed());
+                cx.reporter.step_done(h.target.label(), h.id, &o, start.elapsed());
                 outcomes.push(o);
             }
             Err(e) => {
-                cx.reporter.step_failed(s.target(), s.id(), &e, start.elapsed());
+                cx.reporter.step_failed(h.target.label(), h.id, &e, start.elapsed());
                 return Err(e);
             }
         }
@@ -97,16 +99,23 @@ fn run_target(cx: &Cx<'_>, steps: &[&dyn Step]) -> Result<Vec<Outcome>> {
     Ok(outcomes)
 }
 
-/// Check, then apply what the check did not find so. A node a step changed (or failed on) is
-/// probed again before the next step looks at it.
+/// Check, then apply what the check did not find so (saying why: `lab up -v` prints it). A node
+/// a step changed (or failed on) is probed again before the next step looks at it.
 fn converge(cx: &Cx<'_>, step: &dyn Step) -> Result<Outcome> {
+    let h = step.head();
     let outcome = match step.check(cx) {
         Ok(Check::Satisfied) => Ok(Outcome::Satisfied),
-        Ok(Check::Needed(_) | Check::InApply) => step.apply(cx),
+        Ok(Check::Needed(why)) => {
+            cx.reporter.step_needed(h.target.label(), h.id, &why);
+            step.apply(cx)
+        }
+        Ok(Check::InApply) => step.apply(cx),
         Err(e) => Err(e),
     };
-    if !matches!(outcome, Ok(Outcome::Satisfied)) && step.target() != HOST {
-        cx.forget_facts(step.target());
+    if !matches!(outcome, Ok(Outcome::Satisfied))
+        && let Some(node) = h.target.node()
+    {
+        cx.forget_facts(node);
     }
     outcome
 }
@@ -116,43 +125,46 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::steps::Head;
     use crate::steps::fake::World;
 
     /// A step that records what the runner asked of it, in one log shared by a plan.
     struct Probe<'l> {
-        id: &'static str,
-        stage: Stage,
-        target: String,
+        head: Head,
         check: Check,
         fails: bool,
         log: &'l Mutex<Vec<String>>,
     }
 
-    impl Step for Probe<'_> {
-        fn id(&self) -> &'static str {
-            self.id
-        }
-        fn stage(&self) -> Stage {
-            self.stage
-        }
-        fn target(&self) -> &str {
-            &self.target
-        }
-        fn goal(&self) -> String {
-            String::new()
-        }
-        fn check(&self, _: &Cx<'_>) -> Result<Check> {
-            self.log.lock().expect("log").push(format!("check {} {}", self.target, self.id));
-            Ok(self.check.clone())
-        }
-        fn apply(&self, _: &Cx<'_>) -> Result<Outcome> {
-            self.log.lock().expect("log").push(format!("apply {} {}", self.target, self.id));
-            if self.fails { Err(Error::node(&self.target, "broken")) } else { Ok(Outcome::Applied) }
+    impl Probe<'_> {
+        fn name(&self) -> String {
+            format!("{} {}", self.head.target.label(), self.head.id)
         }
     }
 
-    fn step<'l>(log: &'l Mutex<Vec<String>>, stage: Stage, target: &str, id: &'static str, check: Check) -> Box<dyn Step + 'l> {
-        Box::new(Probe { id, stage, target: target.into(), check, fails: false, log })
+    impl Step for Probe<'_> {
+        fn head(&self) -> &Head {
+            &self.head
+        }
+        fn check(&self, _: &Cx<'_>) -> Result<Check> {
+            self.log.lock().expect("log").push(format!("check {}", self.name()));
+            Ok(self.check.clone())
+        }
+        fn apply(&self, _: &Cx<'_>) -> Result<Outcome> {
+            self.log.lock().expect("log").push(format!("apply {}", self.name()));
+            if self.fails { Err(Error::node(self.head.target.label(), "broken")) } else { Ok(Outcome::Applied) }
+        }
+    }
+
+    fn head(stage: Stage, target: Option<&str>, id: &'static str) -> Head {
+        match target {
+            Some(n) => Head::node(id, stage, n, ""),
+            None => Head::host(id, stage, ""),
+        }
+    }
+
+    fn step<'l>(log: &'l Mutex<Vec<String>>, stage: Stage, target: Option<&str>, id: &'static str, check: Check) -> Box<dyn Step + 'l> {
+        Box::new(Probe { head: head(stage, target, id), check, fails: false, log })
     }
 
     #[test]
@@ -160,10 +172,10 @@ mod tests {
         let w = World::sandbox();
         let log = Mutex::new(Vec::new());
         let plan = vec![
-            step(&log, Stage::Host, HOST, "a", Check::Satisfied),
-            step(&log, Stage::Machines, "node1", "b", Check::Needed("x".into())),
-            step(&log, Stage::Machines, HOST, "c", Check::InApply),
-            step(&log, Stage::Nodes, "master", "d", Check::Satisfied),
+            step(&log, Stage::Host, None, "a", Check::Satisfied),
+            step(&log, Stage::Machines, Some("node1"), "b", Check::Needed("x".into())),
+            step(&log, Stage::Machines, None, "c", Check::InApply),
+            step(&log, Stage::Nodes, Some("master"), "d", Check::Satisfied),
         ];
         let cx = w.cx(&plan);
         let summary = run(&cx, &plan).expect("run");
@@ -182,10 +194,10 @@ mod tests {
         let w = World::sandbox();
         let log = Mutex::new(Vec::new());
         let plan: Vec<Box<dyn Step + '_>> = vec![
-            Box::new(Probe { id: "a", stage: Stage::Nodes, target: "node1".into(), check: Check::Needed("x".into()), fails: true, log: &log }),
-            step(&log, Stage::Nodes, "node1", "b", Check::Needed("x".into())),
-            step(&log, Stage::Nodes, "node2", "c", Check::Needed("x".into())),
-            step(&log, Stage::Cluster, "master", "d", Check::Needed("x".into())),
+            Box::new(Probe { head: head(Stage::Nodes, Some("node1"), "a"), check: Check::Needed("x".into()), fails: true, log: &log }),
+            step(&log, Stage::Nodes, Some("node1"), "b", Check::Needed("x".into())),
+            step(&log, Stage::Nodes, Some("node2"), "c", Check::Needed("x".into())),
+            step(&log, Stage::Cluster, Some("master"), "d", Check::Needed("x".into())),
         ];
         let cx = w.cx(&plan);
         let e = run(&cx, &plan).expect_err("node1 fails");

@@ -114,6 +114,15 @@ fn break_repair_and_rest(lab: &SandboxLab, s: &Served) {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(1), "a no-op `lab up` of 3 nodes took {took:?}");
     assert!(!again.stderr.contains(": done"), "a no-op `lab up` changed something:\n{}", again.stderr);
+
+    // A file removed by hand: `-v` says which step is needed and what it saw, and only it runs.
+    lab.lab().args(["ssh", "master", "--", "sudo", "rm", "/etc/hosts"]).run().ok();
+    let mended = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["-v", "up"]).run().ok();
+    assert!(mended.stderr.contains("master: hosts_file: needed: /etc/hosts is missing or empty"), "{}", mended.stderr);
+    assert!(mended.stderr.contains("master: hosts_file: done"), "{}", mended.stderr);
+    assert_eq!(mended.stderr.matches(": done").count(), 1, "only the hosts file was mended:\n{}", mended.stderr);
+    let hosts = lab.ssh(10, "cat /etc/hosts").ok().stdout;
+    assert!(hosts.starts_with("127.0.0.1 localhost\n") && hosts.contains(" node2\n") && hosts.ends_with('\n'), "{hosts}");
 }
 
 #[test]

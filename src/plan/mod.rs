@@ -101,15 +101,22 @@ pub struct Line {
 }
 
 pub fn lines(steps: &[Box<dyn Step + '_>]) -> Vec<Line> {
-    steps.iter().map(|s| Line { stage: s.stage(), target: s.target().to_string(), step: s.id(), goal: s.goal() }).collect()
+    steps
+        .iter()
+        .map(|s| {
+            let h = s.head();
+            Line { stage: h.stage, target: h.target.label().to_string(), step: h.id, goal: h.goal.clone() }
+        })
+        .collect()
 }
 
 /// The plan as text, one line per step.
 pub fn render(steps: &[Box<dyn Step + '_>]) -> String {
-    let width = steps.iter().map(|s| s.target().len()).max().unwrap_or(4);
+    let width = steps.iter().map(|s| s.head().target.label().len()).max().unwrap_or(4);
     let mut out = String::new();
     for (i, s) in steps.iter().enumerate() {
-        let _ = writeln!(out, "{:>3}. {:<width$}  {:<22} {}", i + 1, s.target(), s.id(), s.goal());
+        let h = s.head();
+        let _ = writeln!(out, "{:>3}. {:<width$}  {:<22} {}", i + 1, h.target.label(), h.id, h.goal);
     }
     out
 }

@@ -12,12 +12,12 @@ fn course_lab_plan_covers_every_node_and_uses_slaves_for_spark_2() {
     let p = crate::provider::for_lab(&lab);
     let steps = up(&lab, p.as_ref(), true);
     for n in ["master", "node1", "node2"] {
-        assert!(steps.iter().any(|s| s.target() == n && s.id() == "vm_created"), "{n}");
+        assert!(steps.iter().any(|s| s.head().target.node() == Some(n) && s.head().id == "vm_created"), "{n}");
     }
     let text = render(&steps);
     assert!(text.contains("conf/workers and conf/slaves list node1, node2"), "{text}");
     assert!(text.contains("lab-course-2018-master"), "{text}");
-    let mut stages: Vec<Stage> = steps.iter().map(|s| s.stage()).collect();
+    let mut stages: Vec<Stage> = steps.iter().map(|s| s.head().stage).collect();
     let sorted = {
         let mut v = stages.clone();
         v.sort();
@@ -33,8 +33,8 @@ fn no_provision_stops_at_ssh() {
     let lab = lab(include_str!("../../labs/sandbox.yaml"));
     let p = crate::provider::for_lab(&lab);
     let steps = up(&lab, p.as_ref(), false);
-    assert_eq!(steps.last().map(|s| s.id()), Some(steps::ssh_ready::ID));
-    assert!(!steps.iter().any(|s| s.id().starts_with("spark") || s.id() == steps::artifacts::ID));
+    assert_eq!(steps.last().map(|s| s.head().id), Some(steps::ssh_ready::ID));
+    assert!(!steps.iter().any(|s| s.head().id.starts_with("spark") || s.head().id == steps::artifacts::ID));
 }
 
 /// `lab up --dry-run` still prints every line it printed before steps became types (captured

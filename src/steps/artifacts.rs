@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use crate::download::{Cached, Downloader};
 use crate::error::Result;
 use crate::spec::{JavaInstall, Lab};
-use crate::steps::{Check, Cx, HOST, Jdks, Stage, Step};
+use crate::steps::{Check, Cx, Head, Jdks, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "artifacts";
 
 pub struct Artifacts {
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab) -> Box<dyn Step> {
@@ -25,7 +25,13 @@ pub fn step(lab: &Lab) -> Box<dyn Step> {
         },
         JavaInstall::Package => String::new(),
     };
-    Box::new(Artifacts { goal: format!("Spark {} ({}){jdk} in the download cache, checksums verified", lab.spark.version, lab.spark.artifact.file_name()) })
+    Box::new(Artifacts {
+        head: Head::host(
+            ID,
+            Stage::Host,
+            format!("Spark {} ({}){jdk} in the download cache, checksums verified", lab.spark.version, lab.spark.artifact.file_name()),
+        ),
+    })
 }
 
 /// The Spark release in the cache (downloaded now if this run has not yet).
@@ -50,17 +56,8 @@ fn fetch_jdks(cx: &Cx<'_>, fetched: &mut bool) -> Result<Jdks> {
 }
 
 impl Step for Artifacts {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Host
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // The cache is checked file by file as the downloader goes.

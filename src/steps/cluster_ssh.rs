@@ -9,19 +9,22 @@ use crate::script::{Sh, sh};
 use crate::spec::Lab;
 use crate::state::Change;
 use crate::steps::node::{NodeCx, Owner};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "cluster_ssh";
 
 pub struct ClusterSsh {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab) -> Box<dyn Step> {
     let m = lab.master();
-    Box::new(ClusterSsh { node: m.name.clone(), goal: format!("{} on {} logs in to every worker without a password", lab.user, m.name) })
+    Box::new(ClusterSsh {
+        node: m.name.clone(),
+        head: Head::node(ID, Stage::Cluster, &m.name, format!("{} on {} logs in to every worker without a password", lab.user, m.name)),
+    })
 }
 
 /// The known_hosts the master must have: every node's pinned keys.
@@ -60,17 +63,8 @@ impl ClusterSsh {
 }
 
 impl Step for ClusterSsh {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Cluster
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         // The lab user's home, public key (if any), known_hosts and authorized_keys, on every node.

@@ -13,6 +13,15 @@ use crate::spec::{HostFacts, Lab, parse};
 use crate::state::{HostKey, Keys, StateDir};
 use crate::steps::{Cx, Machines, Options, Step};
 
+/// The master's web UI as a test answers it: each call asks the closure.
+pub struct FakeWeb<F>(pub F);
+
+impl<F: Fn() -> Result<crate::spark::MasterJson> + Send + Sync> crate::steps::Web for FakeWeb<F> {
+    fn master_json(&self, _: &Lab) -> Result<crate::spark::MasterJson> {
+        (self.0)()
+    }
+}
+
 /// A node that answers scripts from a table: the last rule whose text the script contains
 /// wins; anything else exits 0 with no output.
 pub struct FakeRemote {

@@ -5,32 +5,23 @@ use crate::script::{Sh, sh};
 use crate::spec::Lab;
 use crate::state::Change;
 use crate::steps::node::NodeCx;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "firewall";
 
 pub struct Firewall {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
-    Box::new(Firewall { node: node.to_string(), goal: format!("firewalld (where it runs) trusts {}", lab.network.cidr) })
+    Box::new(Firewall { node: node.to_string(), head: Head::node(ID, Stage::Nodes, node, format!("firewalld (where it runs) trusts {}", lab.network.cidr)) })
 }
 
 impl Step for Firewall {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         // Whether firewalld is there at all (no sudo needed to tell).

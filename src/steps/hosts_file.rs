@@ -7,17 +7,18 @@ use crate::files;
 use crate::script::{Sh, sh};
 use crate::spec::Lab;
 use crate::steps::node::{NodeCx, Owner};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "hosts_file";
 
 pub struct HostsFile {
     node: String,
+    head: Head,
 }
 
 pub fn step(_: &Lab, node: &str) -> Box<dyn Step> {
-    Box::new(HostsFile { node: node.to_string() })
+    Box::new(HostsFile { node: node.to_string(), head: Head::node(ID, Stage::Nodes, node, "/etc/hosts maps every node name to its lab address") })
 }
 
 impl HostsFile {
@@ -30,24 +31,23 @@ impl HostsFile {
 }
 
 impl Step for HostsFile {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        "/etc/hosts maps every node name to its lab address".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         Ok(vec![(self.node.clone(), sh("cat /etc/hosts", &[]))])
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let (current, desired) = self.files(cx)?;
-        Ok(if current == desired { Check::Satisfied } else { Check::Needed("/etc/hosts lacks lab's lines".into()) })
+        Ok(if current == desired {
+            Check::Satisfied
+        } else if current.trim().is_empty() {
+            Check::Needed("/etc/hosts is missing or empty".into())
+        } else if !current.contains(files::hosts_block(cx.lab).trim_end()) {
+            Check::Needed("/etc/hosts lacks lab's block of the nodes' addresses".into())
+        } else {
+            Check::Needed("/etc/hosts also maps a node's name elsewhere (a loopback line or an old address)".into())
+        })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let (_, desired) = self.files(cx)?;
@@ -74,7 +74,7 @@ mod tests {
         let cx = w.cx(&plan);
         let node1 = w.remote(&cx, "node1");
         node1.probe(&[(ID, "127.0.0.1 localhost node1\n")]);
-        assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)));
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Needed("/etc/hosts lacks lab's block of the nodes' addresses".into()));
         node1.answer("/etc/hosts", 0, "changed\n");
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
         let (script, input) = node1.last();
@@ -85,5 +85,20 @@ mod tests {
             let line = [n.ip.to_string(), n.name.clone()];
             assert!(written.lines().any(|l| l.split_whitespace().eq(line.iter().map(String::as_str))), "{written}");
         }
+    }
+
+    #[test]
+    fn a_missing_file_is_needed_saying_so_and_written_with_localhost() {
+        let w = World::sandbox();
+        let plan = vec![step(&w.lab, "node1")];
+        let cx = w.cx(&plan);
+        let node1 = w.remote(&cx, "node1");
+        node1.probe(&[(ID, "")]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Needed("/etc/hosts is missing or empty".into()));
+        node1.answer("/etc/hosts", 0, "changed\n");
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        let written = String::from_utf8(node1.last().1).expect("utf-8");
+        assert!(written.starts_with("127.0.0.1 localhost\n::1 localhost\n"), "{written}");
+        assert!(written.ends_with('\n'), "{written}");
     }
 }

@@ -10,14 +10,14 @@ use crate::spark;
 use crate::spec::{Arch, JavaInstall, Lab};
 use crate::state::Change;
 use crate::steps::node::{NodeCx, Owner, backup_of};
-use crate::steps::{Check, Cx, Stage, Step, artifacts};
+use crate::steps::{Check, Cx, Head, Stage, Step, artifacts};
 use crate::ui::Outcome;
 
 pub const ID: &str = "java_installed";
 
 pub struct JavaInstalled {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
@@ -27,7 +27,7 @@ pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
             format!("Java {} from {}", lab.java.version, t.needed(lab.machine_arch()).iter().map(|(_, a)| a.file_name()).collect::<Vec<_>>().join(" or "))
         }
     };
-    Box::new(JavaInstalled { node: node.to_string(), goal })
+    Box::new(JavaInstalled { node: node.to_string(), head: Head::node(ID, Stage::Nodes, node, goal) })
 }
 
 /// The node's JAVA_HOME: the one this run's Java step installed or found, else the one the
@@ -144,17 +144,8 @@ impl Seen {
 }
 
 impl Step for JavaInstalled {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         Ok(vec![(self.node.clone(), probe(cx)?)])

@@ -46,7 +46,7 @@ use crate::script::{Sh, sh};
 use crate::spec::{Lab, Node};
 use crate::state::{Change, Keys, StateDir};
 use crate::steps::shared::split_sections;
-pub use crate::steps::shared::{Jdks, Machines, Options, SECTION, Slot};
+pub use crate::steps::shared::{Jdks, Machines, Options, SECTION, Slot, SparkWeb, Web};
 use crate::ui::{Outcome, Reporter};
 
 pub use crate::ui::HOST;
@@ -102,15 +102,58 @@ pub enum Check {
     InApply,
 }
 
+/// Where a step makes its truth: this computer, or one node. A type, not a name: a node may be
+/// called anything, `host` included.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    Host,
+    Node(String),
+}
+
+impl Target {
+    /// How the printer names it: [`HOST`] or the node's name.
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Host => HOST,
+            Self::Node(n) => n,
+        }
+    }
+
+    /// The node, when the target is one.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Self::Host => None,
+            Self::Node(n) => Some(n),
+        }
+    }
+}
+
+/// What a step is, said once: its stable id (printed by the plan and the progress lines), its
+/// stage, its target, and its goal (what `lab up --dry-run` prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: &'static str,
+    pub stage: Stage,
+    pub target: Target,
+    pub goal: String,
+}
+
+impl Head {
+    /// A step on this computer.
+    pub fn host(id: &'static str, stage: Stage, goal: impl Into<String>) -> Self {
+        Self { id, stage, target: Target::Host, goal: goal.into() }
+    }
+
+    /// A step on node `node`.
+    pub fn node(id: &'static str, stage: Stage, node: &str, goal: impl Into<String>) -> Self {
+        Self { id, stage, target: Target::Node(node.to_string()), goal: goal.into() }
+    }
+}
+
 /// One thing lab makes true on one target.
 pub trait Step: Send + Sync {
-    /// Stable identifier, printed by the plan and the progress lines.
-    fn id(&self) -> &'static str;
-    fn stage(&self) -> Stage;
-    /// [`HOST`] or a node name.
-    fn target(&self) -> &str;
-    /// What the step makes true, as `lab up --dry-run` prints it.
-    fn goal(&self) -> String;
+    /// What the step is (one value the step owns).
+    fn head(&self) -> &Head;
     /// Checks that ride in a node's probe, by node (a step may look at other nodes than its
     /// own: the master's SSH step reads the workers' `authorized_keys`).
     fn probes(&self, _cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
@@ -120,10 +163,6 @@ pub trait Step: Send + Sync {
     /// Makes it true (called when `check` did not find it so).
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome>;
 }
-
-/// The master's `/json/` as a test answers it.
-#[cfg(test)]
-pub type FakeWeb = Box<dyn Fn() -> Result<crate::spark::MasterJson> + Send + Sync>;
 
 /// A plan: the steps of a run, in order.
 pub type Steps<'a> = Vec<Box<dyn Step + 'a>>;
@@ -151,9 +190,8 @@ pub struct Cx<'a> {
     facts: Mutex<HashMap<String, Arc<HashMap<String, String>>>>,
     /// Fingerprints as they are now (the recorded ones, updated by this run's steps).
     current: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-    /// Tests answer the master's `/json/` themselves.
-    #[cfg(test)]
-    pub web: Mutex<Option<FakeWeb>>,
+    /// The master's web answers (a fake in the steps' unit tests).
+    pub web: Arc<dyn Web>,
 }
 
 impl<'a> Cx<'a> {
@@ -173,6 +211,7 @@ impl<'a> Cx<'a> {
             Err(Error::BadState { .. }) => crate::state::State::default(),
             Err(e) => return Err(e),
         };
+        let web: Arc<dyn Web> = Arc::new(SparkWeb::new(rt.clone()));
         Ok(Self {
             lab,
             sd,
@@ -188,8 +227,7 @@ impl<'a> Cx<'a> {
             remotes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             current: Mutex::new(recorded.nodes.iter().map(|(k, v)| (k.clone(), v.steps.clone())).collect()),
-            #[cfg(test)]
-            web: Mutex::new(None),
+            web,
         })
     }
 
@@ -220,11 +258,7 @@ impl<'a> Cx<'a> {
 
     /// The master's `/json/`, from its web UI.
     pub fn master_json(&self) -> Result<crate::spark::MasterJson> {
-        #[cfg(test)]
-        if let Some(f) = self.web.lock().ok().as_ref().and_then(|w| w.as_ref()) {
-            return f();
-        }
-        self.block_on(crate::spark::master_json(self.lab))
+        self.web.master_json(self.lab)
     }
 
     /// Runs a future to completion from a step (steps run on plain threads).
@@ -278,7 +312,8 @@ impl<'a> Cx<'a> {
         for step in self.plan {
             for (n, check) in step.probes(self)? {
                 if n == node {
-                    script = script.then(&sh("echo {{mark}}; ( {{check}} ) 2>/dev/null", &[("mark", &format!("{SECTION}{}", step.id())), ("check", &check)]));
+                    script =
+                        script.then(&sh("echo {{mark}}; ( {{check}} ) 2>/dev/null", &[("mark", &format!("{SECTION}{}", step.head().id)), ("check", &check)]));
                 }
             }
         }

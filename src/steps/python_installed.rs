@@ -5,31 +5,23 @@ use crate::error::{Error, Result};
 use crate::script::{Sh, sh};
 use crate::state::Change;
 use crate::steps::node::NodeCx;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "python_installed";
 
 pub struct PythonInstalled {
     node: String,
+    head: Head,
 }
 
 pub fn step(_: &crate::spec::Lab, node: &str) -> Box<dyn Step> {
-    Box::new(PythonInstalled { node: node.to_string() })
+    Box::new(PythonInstalled { node: node.to_string(), head: Head::node(ID, Stage::Nodes, node, "python3 for PySpark (the distribution's package)") })
 }
 
 impl Step for PythonInstalled {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        "python3 for PySpark (the distribution's package)".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         Ok(vec![(self.node.clone(), sh("command -v python3 >/dev/null 2>&1 && python3 --version 2>&1 || echo absent", &[]))])

@@ -35,6 +35,29 @@ pub trait Machines: Send + Sync {
     }
 }
 
+/// The master's web UI, as steps ask it (the one seam for it: step tests answer with a fake).
+pub trait Web: Send + Sync {
+    /// The master's `/json/`: its status and the workers it lists.
+    fn master_json(&self, lab: &Lab) -> Result<crate::spark::MasterJson>;
+}
+
+/// The master's web UI over HTTP from this computer.
+pub struct SparkWeb {
+    rt: tokio::runtime::Handle,
+}
+
+impl SparkWeb {
+    pub fn new(rt: tokio::runtime::Handle) -> Self {
+        Self { rt }
+    }
+}
+
+impl Web for SparkWeb {
+    fn master_json(&self, lab: &Lab) -> Result<crate::spark::MasterJson> {
+        self.rt.block_on(crate::spark::master_json(lab))
+    }
+}
+
 /// Options of the run that steps read.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

@@ -14,7 +14,7 @@ use crate::script::{Sh, sh};
 use crate::spark::{self, Daemon};
 use crate::spec::Lab;
 use crate::steps::node::NodeCx;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const MASTER: &str = "spark_master_running";
@@ -25,7 +25,19 @@ pub const CONNECT: &str = "spark_connect_running";
 pub struct SparkDaemon {
     node: String,
     daemon: Daemon,
-    goal: String,
+    head: Head,
+}
+
+/// A daemon step's header: its id and stage follow from the daemon.
+fn head(daemon: Daemon, node: &str, goal: impl Into<String>) -> Head {
+    let (id, stage) = match daemon {
+        Daemon::Master => (MASTER, Stage::Cluster),
+        Daemon::History => (HISTORY, Stage::Cluster),
+        Daemon::Worker => (WORKER, Stage::Workers),
+        // Its sessions need the workers.
+        Daemon::Connect => (CONNECT, Stage::Ready),
+    };
+    Head::node(id, stage, node, goal)
 }
 
 /// The master's daemon.
@@ -33,13 +45,13 @@ pub fn master(lab: &Lab) -> Box<dyn Step> {
     Box::new(SparkDaemon {
         node: lab.master().name.clone(),
         daemon: Daemon::Master,
-        goal: format!("Spark master at {}, web UI {}", spark::master_url(lab), spark::master_ui(lab)),
+        head: head(Daemon::Master, &lab.master().name, format!("Spark master at {}, web UI {}", spark::master_url(lab), spark::master_ui(lab))),
     })
 }
 
 /// A worker's daemon.
 pub fn worker(_: &Lab, node: &str) -> Box<dyn Step> {
-    Box::new(SparkDaemon { node: node.to_string(), daemon: Daemon::Worker, goal: "Spark worker running".into() })
+    Box::new(SparkDaemon { node: node.to_string(), daemon: Daemon::Worker, head: head(Daemon::Worker, node, "Spark worker running") })
 }
 
 /// The history server on the master, when the lab has one: finished applications' event logs.
@@ -48,7 +60,7 @@ pub fn history(lab: &Lab) -> Option<Box<dyn Step>> {
     Some(Box::new(SparkDaemon {
         node: lab.master().name.clone(),
         daemon: Daemon::History,
-        goal: format!("history server at {ui}, reading {}", spark::EVENTS_DIR),
+        head: head(Daemon::History, &lab.master().name, format!("history server at {ui}, reading {}", spark::EVENTS_DIR)),
     }))
 }
 
@@ -59,7 +71,7 @@ pub fn connect(lab: &Lab) -> Option<Box<dyn Step>> {
     Some(Box::new(SparkDaemon {
         node: lab.master().name.clone(),
         daemon: Daemon::Connect,
-        goal: format!("Spark Connect server at {url} ({memory} heap), its work on the workers"),
+        head: head(Daemon::Connect, &lab.master().name, format!("Spark Connect server at {url} ({memory} heap), its work on the workers")),
     }))
 }
 
@@ -104,7 +116,7 @@ impl SparkDaemon {
     }
 
     fn runs(&self, cx: &Cx<'_>) -> Result<bool> {
-        Ok(cx.fact(&self.node, self.id())?.lines().any(|l| l.trim() == "status=0"))
+        Ok(cx.fact(&self.node, self.head.id)?.lines().any(|l| l.trim() == "status=0"))
     }
 
     /// Waits until the daemon serves: the master's JSON says ALIVE; the history server's and the
@@ -144,27 +156,8 @@ impl SparkDaemon {
 }
 
 impl Step for SparkDaemon {
-    fn id(&self) -> &'static str {
-        match self.daemon {
-            Daemon::Master => MASTER,
-            Daemon::Worker => WORKER,
-            Daemon::History => HISTORY,
-            Daemon::Connect => CONNECT,
-        }
-    }
-    fn stage(&self) -> Stage {
-        match self.daemon {
-            Daemon::Master | Daemon::History => Stage::Cluster,
-            Daemon::Worker => Stage::Workers,
-            // Its sessions need the workers.
-            Daemon::Connect => Stage::Ready,
-        }
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         // Whether the daemon runs (`status=0`).
@@ -200,18 +193,20 @@ impl Step for SparkDaemon {
 mod tests {
     use super::*;
     use crate::spark::MasterJson;
-    use crate::steps::fake::World;
+    use std::sync::Arc;
 
-    fn alive(cx: &Cx<'_>) {
-        *cx.web.lock().expect("web") = Some(Box::new(|| Ok(MasterJson { url: String::new(), status: "ALIVE".into(), workers: Vec::new() })));
+    use crate::steps::fake::{FakeWeb, World};
+
+    fn alive(cx: &mut Cx<'_>) {
+        cx.web = Arc::new(FakeWeb(|| Ok(MasterJson { url: String::new(), status: "ALIVE".into(), workers: Vec::new() })));
     }
 
     #[test]
     fn a_running_master_that_runs_what_lab_installed_is_left_alone() {
         let w = World::sandbox();
         let plan = vec![master(&w.lab)];
-        let cx = w.cx(&plan);
-        alive(&cx);
+        let mut cx = w.cx(&plan);
+        alive(&mut cx);
         cx.record("master", "spark", "abc").expect("record");
         cx.record("master", "spark_env", "def").expect("record");
         cx.record("master", "daemon", "abc:def").expect("record");
@@ -225,8 +220,8 @@ mod tests {
     fn a_daemon_whose_spark_changed_is_restarted_and_one_that_does_not_run_is_started() {
         let w = World::sandbox();
         let plan = vec![master(&w.lab), worker(&w.lab, "node1")];
-        let cx = w.cx(&plan);
-        alive(&cx);
+        let mut cx = w.cx(&plan);
+        alive(&mut cx);
         cx.record("master", "spark", "new").expect("record");
         cx.record("master", "daemon", "old:").expect("record");
         let m = w.remote(&cx, "master");
@@ -265,7 +260,7 @@ mod tests {
         let w = World::sandbox();
         let plan: Vec<Box<dyn Step>> = connect(&w.lab).into_iter().collect();
         assert_eq!(plan.len(), 1, "Spark 4.3.0 carries the Connect server");
-        assert!(plan[0].goal().contains("sc://192.168.57.10:15002"), "{}", plan[0].goal());
+        assert!(plan[0].head().goal.contains("sc://192.168.57.10:15002"), "{}", plan[0].head().goal);
         let cx = w.cx(&plan);
         let m = w.remote(&cx, "master");
         m.probe(&[(CONNECT, "status=1\n")]);

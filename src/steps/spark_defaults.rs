@@ -8,7 +8,7 @@ use crate::spark;
 use crate::spec::Lab;
 use crate::steps::node::{NodeCx, Owner};
 use crate::steps::spark_env::file_check;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "spark_defaults";
@@ -26,24 +26,19 @@ fn text() -> String {
 
 pub struct SparkDefaults {
     node: String,
+    head: Head,
 }
 
 pub fn step(_: &Lab, node: &str) -> Box<dyn Step> {
-    Box::new(SparkDefaults { node: node.to_string() })
+    Box::new(SparkDefaults {
+        node: node.to_string(),
+        head: Head::node(ID, Stage::Nodes, node, format!("conf/spark-defaults.conf: event logs in {}", spark::EVENTS_DIR)),
+    })
 }
 
 impl Step for SparkDefaults {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        format!("conf/spark-defaults.conf: event logs in {}", spark::EVENTS_DIR)
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         let check = sh("stat -c events=%U {{d}} 2>/dev/null || echo events=; {{file}}", &[("d", &spark::EVENTS_DIR), ("file", &file_check(&path(cx.lab)))]);

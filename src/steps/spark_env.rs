@@ -7,19 +7,22 @@ use crate::script::{Sh, sh};
 use crate::spark;
 use crate::spec::Lab;
 use crate::steps::node::{NodeCx, Owner};
-use crate::steps::{Check, Cx, Stage, Step, java_installed};
+use crate::steps::{Check, Cx, Head, Stage, Step, java_installed};
 use crate::ui::Outcome;
 
 pub const ID: &str = "spark_env";
 
 pub struct SparkEnv {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
     let ip = lab.node(node).map(|n| n.ip.to_string()).unwrap_or_default();
-    Box::new(SparkEnv { node: node.to_string(), goal: format!("conf/spark-env.sh: JAVA_HOME, the master, SPARK_LOCAL_IP {ip}") })
+    Box::new(SparkEnv {
+        node: node.to_string(),
+        head: Head::node(ID, Stage::Nodes, node, format!("conf/spark-env.sh: JAVA_HOME, the master, SPARK_LOCAL_IP {ip}")),
+    })
 }
 
 pub fn path(lab: &Lab) -> String {
@@ -38,17 +41,8 @@ impl SparkEnv {
 }
 
 impl Step for SparkEnv {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         Ok(vec![(self.node.clone(), file_check(&path(cx.lab)))])

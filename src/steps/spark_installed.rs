@@ -8,7 +8,7 @@ use crate::spark;
 use crate::spec::Lab;
 use crate::state::Change;
 use crate::steps::node::{NodeCx, Owner, backup_of};
-use crate::steps::{Check, Cx, Stage, Step, artifacts};
+use crate::steps::{Check, Cx, Head, Stage, Step, artifacts};
 use crate::ui::Outcome;
 
 pub const ID: &str = "spark_installed";
@@ -17,11 +17,14 @@ const PROFILE: &str = "# Written by lab: Spark for login shells.\nexport SPARK_H
 
 pub struct SparkInstalled {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
-    Box::new(SparkInstalled { node: node.to_string(), goal: format!("{} with {} pointing at it", spark::install_dir(lab.spark.version), spark::HOME) })
+    Box::new(SparkInstalled {
+        node: node.to_string(),
+        head: Head::node(ID, Stage::Nodes, node, format!("{} with {} pointing at it", spark::install_dir(lab.spark.version), spark::HOME)),
+    })
 }
 
 /// What the probe showed: the release's marker, the link, the pid folder's owner, the profile.
@@ -61,17 +64,8 @@ impl Seen {
 }
 
 impl Step for SparkInstalled {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Nodes
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         let lab = cx.lab;

@@ -3,33 +3,24 @@
 
 use crate::error::Result;
 use crate::spec::Lab;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "ssh_ready";
 
 pub struct SshReady {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
     let ip = lab.node(node).map(|n| n.ip.to_string()).unwrap_or_default();
-    Box::new(SshReady { node: node.to_string(), goal: format!("{}@{ip} answers SSH with the pinned host key", lab.user) })
+    Box::new(SshReady { node: node.to_string(), head: Head::node(ID, Stage::Connect, node, format!("{}@{ip} answers SSH with the pinned host key", lab.user)) })
 }
 
 impl Step for SshReady {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Connect
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         Ok(if cx.connected(&self.node) { Check::Satisfied } else { Check::InApply })

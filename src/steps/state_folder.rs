@@ -3,31 +3,22 @@
 //! says whether they were new).
 
 use crate::error::Result;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "state";
 
 pub struct StateFolder {
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &crate::spec::Lab) -> Box<dyn Step> {
-    Box::new(StateFolder { goal: format!(".lab/{} holds the lab key and each node's SSH host key", lab.name) })
+    Box::new(StateFolder { head: Head::host(ID, Stage::Host, format!(".lab/{} holds the lab key and each node's SSH host key", lab.name)) })
 }
 
 impl Step for StateFolder {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Host
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // The keys are read (and the provider's host keys gathered) by applying, every time.

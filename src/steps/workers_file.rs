@@ -6,21 +6,24 @@ use crate::spark;
 use crate::spec::Lab;
 use crate::steps::node::{NodeCx, Owner};
 use crate::steps::spark_env::file_check;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "workers_file";
 
 pub struct WorkersFile {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab) -> Box<dyn Step> {
     let workers: Vec<&str> = lab.workers().map(|w| w.name.as_str()).collect();
     let files = spark::workers_files(lab.spark.version);
     let verb = if files.len() == 1 { "lists" } else { "list" };
-    Box::new(WorkersFile { node: lab.master().name.clone(), goal: format!("{} {verb} {}", files.join(" and "), workers.join(", ")) })
+    Box::new(WorkersFile {
+        node: lab.master().name.clone(),
+        head: Head::node(ID, Stage::Cluster, &lab.master().name, format!("{} {verb} {}", files.join(" and "), workers.join(", "))),
+    })
 }
 
 impl WorkersFile {
@@ -42,17 +45,8 @@ impl WorkersFile {
 }
 
 impl Step for WorkersFile {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Cluster
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         let dir = spark::install_dir(cx.lab.spark.version);

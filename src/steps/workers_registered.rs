@@ -7,18 +7,21 @@ use crate::error::{Error, Result};
 use crate::spark::MasterJson;
 use crate::spec::{Lab, Node};
 use crate::steps::spark_daemon::failure;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub const ID: &str = "workers_registered";
 
 pub struct WorkersRegistered {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab) -> Box<dyn Step> {
-    Box::new(WorkersRegistered { node: lab.master().name.clone(), goal: format!("the master lists exactly the {} workers as ALIVE", lab.workers().count()) })
+    Box::new(WorkersRegistered {
+        node: lab.master().name.clone(),
+        head: Head::node(ID, Stage::Ready, &lab.master().name, format!("the master lists exactly the {} workers as ALIVE", lab.workers().count())),
+    })
 }
 
 /// The workers the master does not list as ALIVE, and whether it lists exactly the lab's.
@@ -28,17 +31,8 @@ fn missing<'l>(lab: &'l Lab, j: Option<&MasterJson>) -> (Vec<&'l Node>, bool) {
 }
 
 impl Step for WorkersRegistered {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> Stage {
-        Stage::Ready
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let j = cx.master_json().ok();
@@ -78,7 +72,9 @@ mod tests {
 
     use super::*;
     use crate::spark::WorkerJson;
-    use crate::steps::fake::World;
+    use std::sync::Arc;
+
+    use crate::steps::fake::{FakeWeb, World};
 
     fn json(hosts: &[&str]) -> MasterJson {
         MasterJson {
@@ -92,14 +88,13 @@ mod tests {
     fn satisfied_when_exactly_the_labs_workers_are_alive_and_waits_until_they_are() {
         let w = World::sandbox();
         let plan = vec![step(&w.lab)];
-        let cx = w.cx(&plan);
-        *cx.web.lock().expect("web") = Some(Box::new(|| Ok(json(&["192.168.57.11", "192.168.57.12"]))));
+        let mut cx = w.cx(&plan);
+        cx.web = Arc::new(FakeWeb(|| Ok(json(&["192.168.57.11", "192.168.57.12"]))));
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
 
         let calls = std::sync::Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        *cx.web.lock().expect("web") =
-            Some(Box::new(move || Ok(if c.fetch_add(1, Ordering::SeqCst) < 2 { json(&["192.168.57.11"]) } else { json(&["192.168.57.11", "node2"]) })));
+        cx.web = Arc::new(FakeWeb(move || Ok(if c.fetch_add(1, Ordering::SeqCst) < 2 { json(&["192.168.57.11"]) } else { json(&["192.168.57.11", "node2"]) })));
         assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("node2")));
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
         assert!(calls.load(Ordering::SeqCst) >= 3, "it waited");

@@ -47,6 +47,8 @@ pub enum Outcome {
 /// byte counts, and notes.
 pub trait Reporter: Send + Sync {
     fn step_start(&self, target: &str, step: &str);
+    /// Why a step is applied: what its check observed (shown with `-v`).
+    fn step_needed(&self, target: &str, step: &str, why: &str);
     fn step_done(&self, target: &str, step: &str, outcome: &Outcome, elapsed: Duration);
     fn step_failed(&self, target: &str, step: &str, error: &Error, elapsed: Duration);
     /// What a long step waits for now (`installing`, `waiting for SSH`), shown beside it.
@@ -216,6 +218,18 @@ impl Reporter for Printer {
         }
     }
 
+    fn step_needed(&self, target: &str, step: &str, why: &str) {
+        if self.verbose == 0 {
+            return;
+        }
+        let line = format!("{target}: {step}: {} {why}", self.paint.paint(Color::Dim, "needed:"));
+        match (&self.live, self.mode) {
+            (Some(l), _) => l.line(&line),
+            (None, Mode::Plain) => eprintln!("{line}"),
+            _ => {}
+        }
+    }
+
     fn step_done(&self, target: &str, step: &str, outcome: &Outcome, elapsed: Duration) {
         let p = self.paint;
         let line = match outcome {
@@ -321,6 +335,7 @@ pub struct Silent;
 #[cfg(test)]
 impl Reporter for Silent {
     fn step_start(&self, _: &str, _: &str) {}
+    fn step_needed(&self, _: &str, _: &str, _: &str) {}
     fn step_done(&self, _: &str, _: &str, _: &Outcome, _: Duration) {}
     fn step_failed(&self, _: &str, _: &str, _: &Error, _: Duration) {}
     fn phase(&self, _: &str, _: &str) {}

@@ -11,30 +11,29 @@ use crate::provider::Provider;
 use crate::provider::existing::{Existing, known_hosts_text, known_keys, login_target, recorded_path};
 use crate::remote::fingerprint;
 use crate::spec::{Lab, Node};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct HostKeyKnown {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(_: &Lab, n: &Node) -> Box<dyn Step> {
-    Box::new(HostKeyKnown { node: n.name.clone(), goal: format!("{}'s host key is known (existing.known_hosts, or recorded with --accept-host-keys)", n.ip) })
+    Box::new(HostKeyKnown {
+        node: n.name.clone(),
+        head: Head::node(
+            "host_key_known",
+            Stage::Machines,
+            &n.name,
+            format!("{}'s host key is known (existing.known_hosts, or recorded with --accept-host-keys)", n.ip),
+        ),
+    })
 }
 
 impl Step for HostKeyKnown {
-    fn id(&self) -> &'static str {
-        "host_key_known"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let text = known_hosts_text(cx.lab)?;

@@ -10,31 +10,30 @@ use crate::remote::Session;
 use crate::script::sh;
 use crate::spec::{Lab, Node};
 use crate::state::Change;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct LabUser {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, n: &Node) -> Box<dyn Step> {
     let login = lab.existing.login.clone().unwrap_or_else(|| lab.user.clone());
-    Box::new(LabUser { node: n.name.clone(), goal: format!("user {} logs in with the lab key and has passwordless sudo (set up as {login})", lab.user) })
+    Box::new(LabUser {
+        node: n.name.clone(),
+        head: Head::node(
+            "lab_user",
+            Stage::Machines,
+            &n.name,
+            format!("user {} logs in with the lab key and has passwordless sudo (set up as {login})", lab.user),
+        ),
+    })
 }
 
 impl Step for LabUser {
-    fn id(&self) -> &'static str {
-        "lab_user"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // Logging in as the lab user is the check; its session is kept for the run.

@@ -9,30 +9,26 @@ use crate::provider::existing::{describe, host_keys_of, login_target, undo};
 use crate::remote::Session;
 use crate::spec::Node;
 use crate::state::Change;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct NodeRestored {
     node: String,
     changes: Vec<Change>,
+    head: Head,
 }
 
 pub fn step(n: &Node, changes: Vec<Change>) -> Box<dyn Step> {
-    Box::new(NodeRestored { node: n.name.clone(), changes })
+    Box::new(NodeRestored {
+        node: n.name.clone(),
+        head: Head::node("restored", Stage::Machines, &n.name, format!("the {} changes lab made undone", changes.len())),
+        changes,
+    })
 }
 
 impl Step for NodeRestored {
-    fn id(&self) -> &'static str {
-        "restored"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        format!("the {} changes lab made undone", self.changes.len())
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // The daemons are stopped even when lab recorded no change.

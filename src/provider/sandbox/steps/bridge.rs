@@ -5,29 +5,22 @@ use crate::proc::System;
 use crate::provider::sandbox::Names;
 use crate::provider::sandbox::net::{self, Ip};
 use crate::spec::Lab;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct Bridge {
-    goal: String,
+    head: Head,
 }
 
 pub fn step(lab: &Lab, names: &Names) -> Box<dyn Step> {
-    Box::new(Bridge { goal: format!("bridge {} holds {}/{}", names.bridge, lab.network.host, lab.network.cidr.prefix()) })
+    Box::new(Bridge {
+        head: Head::host("bridge", Stage::Machines, format!("bridge {} holds {}/{}", names.bridge, lab.network.host, lab.network.cidr.prefix())),
+    })
 }
 
 impl Step for Bridge {
-    fn id(&self) -> &'static str {
-        "bridge"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

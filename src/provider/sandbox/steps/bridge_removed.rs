@@ -5,27 +5,20 @@ use crate::error::{Error, Result};
 use crate::proc::System;
 use crate::provider::sandbox::Names;
 use crate::provider::sandbox::net::Ip;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
-pub struct BridgeRemoved;
+pub struct BridgeRemoved {
+    head: Head,
+}
 
 pub fn step() -> Box<dyn Step> {
-    Box::new(BridgeRemoved)
+    Box::new(BridgeRemoved { head: Head::host("bridge_removed", Stage::Cleanup, "the lab's bridge is gone") })
 }
 
 impl Step for BridgeRemoved {
-    fn id(&self) -> &'static str {
-        "bridge_removed"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Cleanup
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        "the lab's bridge is gone".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

@@ -3,29 +3,21 @@
 use crate::error::Result;
 use crate::provider::sandbox::{HALT_GRACE, Names, node};
 use crate::spec::Node;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct NodeHalted {
     node: String,
+    head: Head,
 }
 
 pub fn step(n: &Node) -> Box<dyn Step> {
-    Box::new(NodeHalted { node: n.name.clone() })
+    Box::new(NodeHalted { node: n.name.clone(), head: Head::node("halted", Stage::Machines, &n.name, "no process of the node runs; its disk is kept") })
 }
 
 impl Step for NodeHalted {
-    fn id(&self) -> &'static str {
-        "halted"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        "no process of the node runs; its disk is kept".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let ns = Names::new(cx.lab, cx.sd).netns(&self.node);

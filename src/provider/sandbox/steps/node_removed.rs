@@ -7,29 +7,21 @@ use crate::error::{Error, Result};
 use crate::proc::System;
 use crate::provider::sandbox::net::Ip;
 use crate::provider::sandbox::{Names, node};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct NodeRemoved {
     node: String,
+    head: Head,
 }
 
 pub fn step(node: &str) -> Box<dyn Step> {
-    Box::new(NodeRemoved { node: node.to_string() })
+    Box::new(NodeRemoved { node: node.to_string(), head: Head::node("removed", Stage::Machines, node, "the node's namespace, veth and folder are gone") })
 }
 
 impl Step for NodeRemoved {
-    fn id(&self) -> &'static str {
-        "removed"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        "the node's namespace, veth and folder are gone".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

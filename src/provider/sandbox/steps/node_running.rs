@@ -9,30 +9,24 @@ use crate::proc::System;
 use crate::provider::sandbox::net::{self, Ip};
 use crate::provider::sandbox::{BOOT_DEADLINE, HALT_GRACE, Names, node, ssh_addr};
 use crate::spec::Node;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct NodeRunning {
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step(names: &Names, n: &Node) -> Box<dyn Step> {
-    Box::new(NodeRunning { node: n.name.clone(), goal: format!("namespace {}: overlay root, host name, sshd at {}", names.netns(&n.name), n.ip) })
+    Box::new(NodeRunning {
+        node: n.name.clone(),
+        head: Head::node("node_running", Stage::Machines, &n.name, format!("namespace {}: overlay root, host name, sshd at {}", names.netns(&n.name), n.ip)),
+    })
 }
 
 impl Step for NodeRunning {
-    fn id(&self) -> &'static str {
-        "node_running"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::fsx;
 use crate::provider::sandbox::{copy_tree, snapshot_dir};
 use crate::spec::Lab;
-use crate::steps::{Check, Cx, HOST, Stage, Step, Steps};
+use crate::steps::{Check, Cx, Head, Stage, Step, Steps};
 use crate::ui::Outcome;
 
 /// What a sandbox snapshot step does.
@@ -25,58 +25,46 @@ enum Op {
 }
 
 struct SandboxSnapshot {
-    target: String,
+    /// The node whose disk the step copies (none: the snapshot as a whole).
+    node: String,
     name: String,
     op: Op,
+    head: Head,
 }
 
-fn one(target: &str, name: &str, op: Op) -> Box<dyn Step> {
-    Box::new(SandboxSnapshot { target: target.to_string(), name: name.to_string(), op })
+fn one(node: Option<&str>, name: &str, op: Op) -> Box<dyn Step> {
+    let (id, stage, goal) = match op {
+        Op::Begin => ("snapshot_begun", Stage::Host, format!("an empty copy of snapshot {name:?} begun")),
+        Op::Copy => ("snapshot_saved", Stage::Machines, "the node's disk copied into the snapshot".into()),
+        Op::Keep => ("snapshot_kept", Stage::Cleanup, format!("snapshot {name:?} complete")),
+        Op::Restore => ("snapshot_restored", Stage::Machines, format!("the node's disk is snapshot {name:?}'s")),
+        Op::Delete => ("snapshot_deleted", Stage::Machines, format!("snapshot {name:?} removed")),
+    };
+    let head = match node {
+        Some(n) => Head::node(id, stage, n, goal),
+        None => Head::host(id, stage, goal),
+    };
+    Box::new(SandboxSnapshot { node: node.unwrap_or_default().to_string(), name: name.to_string(), op, head })
 }
 
 pub fn save(lab: &Lab, name: &str) -> Steps<'static> {
-    let mut steps = vec![one(HOST, name, Op::Begin)];
-    steps.extend(lab.nodes.iter().map(|n| one(&n.name, name, Op::Copy)));
-    steps.push(one(HOST, name, Op::Keep));
+    let mut steps = vec![one(None, name, Op::Begin)];
+    steps.extend(lab.nodes.iter().map(|n| one(Some(&n.name), name, Op::Copy)));
+    steps.push(one(None, name, Op::Keep));
     steps
 }
 
 pub fn restore(lab: &Lab, name: &str) -> Steps<'static> {
-    lab.nodes.iter().map(|n| one(&n.name, name, Op::Restore)).collect()
+    lab.nodes.iter().map(|n| one(Some(&n.name), name, Op::Restore)).collect()
 }
 
 pub fn delete(name: &str) -> Steps<'static> {
-    vec![one(HOST, name, Op::Delete)]
+    vec![one(None, name, Op::Delete)]
 }
 
 impl Step for SandboxSnapshot {
-    fn id(&self) -> &'static str {
-        match self.op {
-            Op::Begin => "snapshot_begun",
-            Op::Copy => "snapshot_saved",
-            Op::Keep => "snapshot_kept",
-            Op::Restore => "snapshot_restored",
-            Op::Delete => "snapshot_deleted",
-        }
-    }
-    fn stage(&self) -> Stage {
-        match self.op {
-            Op::Begin => Stage::Host,
-            Op::Keep => Stage::Cleanup,
-            _ => Stage::Machines,
-        }
-    }
-    fn target(&self) -> &str {
-        &self.target
-    }
-    fn goal(&self) -> String {
-        match self.op {
-            Op::Begin => format!("an empty copy of snapshot {:?} begun", self.name),
-            Op::Copy => "the node's disk copied into the snapshot".into(),
-            Op::Keep => format!("snapshot {:?} complete", self.name),
-            Op::Restore => format!("the node's disk is snapshot {:?}'s", self.name),
-            Op::Delete => format!("snapshot {:?} removed", self.name),
-        }
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)
@@ -89,17 +77,17 @@ impl Step for SandboxSnapshot {
                 let _ = std::fs::remove_dir_all(&partial);
                 fsx::private_dir(&partial)?;
             }
-            Op::Copy => copy_tree(&cx.sd.node_dir(&self.target).join("upper"), &partial.join(&self.target))?,
+            Op::Copy => copy_tree(&cx.sd.node_dir(&self.node).join("upper"), &partial.join(&self.node))?,
             Op::Keep => std::fs::rename(&partial, &dir).map_err(|e| Error::io(format!("saving snapshot {}", self.name), e))?,
             Op::Restore => {
-                let node_dir = cx.sd.node_dir(&self.target);
+                let node_dir = cx.sd.node_dir(&self.node);
                 for d in ["upper", "work"] {
                     let p = node_dir.join(d);
                     if p.exists() {
                         std::fs::remove_dir_all(&p).map_err(|e| Error::io(format!("removing {}", p.display()), e))?;
                     }
                 }
-                copy_tree(&dir.join(&self.target), &node_dir.join("upper"))?;
+                copy_tree(&dir.join(&self.node), &node_dir.join("upper"))?;
             }
             Op::Delete => std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?,
         }

@@ -2,30 +2,24 @@
 
 use crate::error::Result;
 use crate::provider::virtualbox::{VirtualBox, base};
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct BaseImage<'a> {
     vb: &'a VirtualBox,
-    goal: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, b: &base::Spec) -> Box<dyn Step + 'a> {
-    Box::new(BaseImage { vb, goal: format!("base {}: {} installed once for every lab, snapshot `{}`", b.name, b.title, base::SNAPSHOT) })
+    Box::new(BaseImage {
+        vb,
+        head: Head::host("base_image", Stage::Machines, format!("base {}: {} installed once for every lab, snapshot `{}`", b.name, b.title, base::SNAPSHOT)),
+    })
 }
 
 impl Step for BaseImage<'_> {
-    fn id(&self) -> &'static str {
-        "base_image"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // Labs sharing a base take turns on it: looking is part of making it.

@@ -3,30 +3,28 @@
 use crate::error::Result;
 use crate::provider::virtualbox::VirtualBox;
 use crate::spec::Lab;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct HostonlyNetwork<'a> {
     vb: &'a VirtualBox,
-    goal: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, lab: &Lab) -> Box<dyn Step + 'a> {
-    Box::new(HostonlyNetwork { vb, goal: format!("a host-only interface holds {}/{}, no DHCP server on it", lab.network.host, lab.network.cidr.prefix()) })
+    Box::new(HostonlyNetwork {
+        vb,
+        head: Head::host(
+            "hostonly_network",
+            Stage::Machines,
+            format!("a host-only interface holds {}/{}, no DHCP server on it", lab.network.host, lab.network.cidr.prefix()),
+        ),
+    })
 }
 
 impl Step for HostonlyNetwork<'_> {
-    fn id(&self) -> &'static str {
-        "hostonly_network"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

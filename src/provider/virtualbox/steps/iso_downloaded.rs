@@ -5,17 +5,20 @@ use crate::error::Result;
 use crate::provider::virtualbox::{VirtualBox, base};
 use crate::spec::InstallMode;
 use crate::spec::images::Image;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct IsoDownloaded<'a> {
     vb: &'a VirtualBox,
-    goal: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, img: &Image, for_base: bool) -> Box<dyn Step + 'a> {
     let when = if for_base { " (only while the base is made)" } else { "" };
-    Box::new(IsoDownloaded { vb, goal: format!("{} ISO ({}) in the download cache, checksum verified{when}", img.title, img.arch.name()) })
+    Box::new(IsoDownloaded {
+        vb,
+        head: Head::host("iso_downloaded", Stage::Machines, format!("{} ISO ({}) in the download cache, checksum verified{when}", img.title, img.arch.name())),
+    })
 }
 
 impl VirtualBox {
@@ -32,17 +35,8 @@ fn fetch(cx: &Cx<'_>, fetched: &mut bool) -> Result<Cached> {
 }
 
 impl Step for IsoDownloaded<'_> {
-    fn id(&self) -> &'static str {
-        "iso_downloaded"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         if cx.lab.install == InstallMode::Base {

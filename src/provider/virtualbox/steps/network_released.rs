@@ -4,30 +4,26 @@
 use crate::error::Result;
 use crate::provider::virtualbox::{VirtualBox, base};
 use crate::state::State;
-use crate::steps::{Check, Cx, HOST, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct NetworkReleased<'a> {
     vb: &'a VirtualBox,
     state: Option<State>,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, state: Option<&State>) -> Box<dyn Step + 'a> {
-    Box::new(NetworkReleased { vb, state: state.cloned() })
+    Box::new(NetworkReleased {
+        vb,
+        state: state.cloned(),
+        head: Head::host("network_released", Stage::Cleanup, "the host-only network lab made is gone, DHCP servers it stopped run again"),
+    })
 }
 
 impl Step for NetworkReleased<'_> {
-    fn id(&self) -> &'static str {
-        "network_released"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Cleanup
-    }
-    fn target(&self) -> &str {
-        HOST
-    }
-    fn goal(&self) -> String {
-        "the host-only network lab made is gone, DHCP servers it stopped run again".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

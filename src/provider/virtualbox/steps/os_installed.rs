@@ -3,31 +3,26 @@
 use crate::error::Result;
 use crate::provider::virtualbox::VirtualBox;
 use crate::spec::Node;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct OsInstalled<'a> {
     vb: &'a VirtualBox,
     node: String,
-    goal: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, n: &Node) -> Box<dyn Step + 'a> {
-    Box::new(OsInstalled { vb, node: n.name.clone(), goal: format!("kickstart install: host name {}, {} on the host-only NIC", n.name, n.ip) })
+    Box::new(OsInstalled {
+        vb,
+        node: n.name.clone(),
+        head: Head::node("os_installed", Stage::Machines, &n.name, format!("kickstart install: host name {}, {} on the host-only NIC", n.name, n.ip)),
+    })
 }
 
 impl Step for OsInstalled<'_> {
-    fn id(&self) -> &'static str {
-        "os_installed"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)

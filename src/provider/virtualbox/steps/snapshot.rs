@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::provider::virtualbox::VirtualBox;
 use crate::spec::{Lab, Node};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +19,22 @@ pub struct NodeSnapshot<'a> {
     node: String,
     name: String,
     op: Op,
+    head: Head,
 }
 
 pub fn steps<'a>(vb: &'a VirtualBox, lab: &Lab, name: &str, op: Op) -> Vec<Box<dyn Step + 'a>> {
-    lab.nodes.iter().map(|n: &Node| Box::new(NodeSnapshot { vb, node: n.name.clone(), name: name.to_string(), op }) as Box<dyn Step + 'a>).collect()
+    lab.nodes
+        .iter()
+        .map(|n: &Node| {
+            let (id, goal) = match op {
+                Op::Save { .. } => ("snapshot_saved", format!("the VM has snapshot {name:?}")),
+                Op::Restore => ("snapshot_restored", format!("the VM's disks are back at snapshot {name:?}")),
+                Op::Delete => ("snapshot_deleted", format!("the VM has no snapshot {name:?}")),
+            };
+            Box::new(NodeSnapshot { vb, node: n.name.clone(), name: name.to_string(), op, head: Head::node(id, Stage::Machines, &n.name, goal) })
+                as Box<dyn Step + 'a>
+        })
+        .collect()
 }
 
 impl NodeSnapshot<'_> {
@@ -34,25 +46,8 @@ impl NodeSnapshot<'_> {
 }
 
 impl Step for NodeSnapshot<'_> {
-    fn id(&self) -> &'static str {
-        match self.op {
-            Op::Save { .. } => "snapshot_saved",
-            Op::Restore => "snapshot_restored",
-            Op::Delete => "snapshot_deleted",
-        }
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        match self.op {
-            Op::Save { .. } => format!("the VM has snapshot {:?}", self.name),
-            Op::Restore => format!("the VM's disks are back at snapshot {:?}", self.name),
-            Op::Delete => format!("the VM has no snapshot {:?}", self.name),
-        }
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         Ok(match (self.op, self.has(cx)?) {

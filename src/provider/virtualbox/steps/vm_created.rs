@@ -4,14 +4,14 @@
 use crate::error::Result;
 use crate::provider::virtualbox::VirtualBox;
 use crate::spec::{Lab, Node};
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct VmCreated<'a> {
     vb: &'a VirtualBox,
     node: String,
     clone: bool,
-    goal: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, lab: &Lab, n: &Node, clone: bool) -> Box<dyn Step + 'a> {
@@ -21,21 +21,12 @@ pub fn step<'a>(vb: &'a VirtualBox, lab: &Lab, n: &Node, clone: bool) -> Box<dyn
     } else {
         format!("VM {vm}: {} CPU, {} MiB, {} GiB disk, NAT + host-only NIC", n.cpus, n.memory_mib, n.disk_gib)
     };
-    Box::new(VmCreated { vb, node: n.name.clone(), clone, goal })
+    Box::new(VmCreated { vb, node: n.name.clone(), clone, head: Head::node("vm_created", Stage::Machines, &n.name, goal) })
 }
 
 impl Step for VmCreated<'_> {
-    fn id(&self) -> &'static str {
-        "vm_created"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        self.goal.clone()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         // What VirtualBox reports decides between keeping, finishing and refusing.

@@ -6,30 +6,22 @@ use std::time::{Duration, Instant};
 use crate::error::Result;
 use crate::provider::virtualbox::{VirtualBox, halt_timeout, is_ours};
 use crate::spec::Node;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct VmHalted<'a> {
     vb: &'a VirtualBox,
     node: String,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, n: &Node) -> Box<dyn Step + 'a> {
-    Box::new(VmHalted { vb, node: n.name.clone() })
+    Box::new(VmHalted { vb, node: n.name.clone(), head: Head::node("halted", Stage::Machines, &n.name, "the VM is off, its disk kept") })
 }
 
 impl Step for VmHalted<'_> {
-    fn id(&self) -> &'static str {
-        "halted"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        "the VM is off, its disk kept".into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let vm = cx.lab.machine_name(&self.node);

@@ -3,36 +3,27 @@
 use crate::error::Result;
 use crate::provider::virtualbox::VirtualBox;
 use crate::spec::Node;
-use crate::steps::{Check, Cx, Stage, Step};
+use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
 pub struct VmRunning<'a> {
     vb: &'a VirtualBox,
     node: String,
-    clone: bool,
+    head: Head,
 }
 
 pub fn step<'a>(vb: &'a VirtualBox, n: &Node, clone: bool) -> Box<dyn Step + 'a> {
-    Box::new(VmRunning { vb, node: n.name.clone(), clone })
+    let goal = if clone {
+        "booted, set up by cloud-init from its seed, SSH answers with the pinned host key"
+    } else {
+        "booted from disk, SSH answers with the pinned host key"
+    };
+    Box::new(VmRunning { vb, node: n.name.clone(), head: Head::node("vm_running", Stage::Machines, &n.name, goal) })
 }
 
 impl Step for VmRunning<'_> {
-    fn id(&self) -> &'static str {
-        "vm_running"
-    }
-    fn stage(&self) -> Stage {
-        Stage::Machines
-    }
-    fn target(&self) -> &str {
-        &self.node
-    }
-    fn goal(&self) -> String {
-        if self.clone {
-            "booted, set up by cloud-init from its seed, SSH answers with the pinned host key"
-        } else {
-            "booted from disk, SSH answers with the pinned host key"
-        }
-        .into()
+    fn head(&self) -> &Head {
+        &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
         Ok(Check::InApply)
