@@ -107,8 +107,7 @@ mod tests {
 
 /// A short, stable fingerprint of a text.
 pub fn short_hash(text: &str) -> String {
-    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{h:016x}")
+    crate::hash::fnv_hex(text)
 }
 
 /// `conf/spark-env.sh` for `node`: the same SPARK_HOME everywhere, the master's name, this

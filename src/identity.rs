@@ -22,10 +22,6 @@ impl fmt::Display for Mac {
     }
 }
 
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
 /// The MAC addresses of a node's NIC1 (NAT) and NIC2 (host-only). Derived from the lab and node
 /// names, so every run, and every host, chooses the same ones; different nodes of a lab never
 /// share one.
@@ -37,7 +33,7 @@ pub fn macs(lab: &Lab, node: &str) -> (Mac, Mac) {
         for (nic, slot) in pair.iter_mut().enumerate() {
             let mut salt = 0u32;
             loop {
-                let h = fnv1a(format!("{}/{}/nic{}/{salt}", lab.name, n.name, nic + 1).as_bytes()).to_be_bytes();
+                let h = crate::hash::fnv1a(format!("{}/{}/nic{}/{salt}", lab.name, n.name, nic + 1).as_bytes()).to_be_bytes();
                 let mac = Mac([0x08, 0x00, 0x27, h[0], h[1], h[2]]);
                 if !taken.contains(&mac) {
                     taken.push(mac);
@@ -52,7 +48,7 @@ pub fn macs(lab: &Lab, node: &str) -> (Mac, Mac) {
         }
     }
     result.unwrap_or_else(|| {
-        let h = fnv1a(node.as_bytes()).to_be_bytes();
+        let h = crate::hash::fnv1a(node.as_bytes()).to_be_bytes();
         (Mac([0x08, 0x00, 0x27, h[0], h[1], h[2]]), Mac([0x08, 0x00, 0x27, h[3], h[4], h[5]]))
     })
 }

@@ -7,6 +7,7 @@ mod download;
 mod error;
 mod files;
 mod fsx;
+mod hash;
 mod host;
 mod http;
 mod identity;

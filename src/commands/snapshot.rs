@@ -23,11 +23,7 @@ fn running(cx: &LabCx<'_>) -> Result<bool> {
 
 /// Starts the machines again, and the Spark daemons when `spark` (they ran before).
 fn resume(cx: &LabCx<'_>, spark: bool) -> Result<()> {
-    let mut steps = plan::resume(&cx.lab, cx.provider.as_ref());
-    if !spark {
-        let machines = plan::up(&cx.lab, cx.provider.as_ref(), false).len();
-        steps.truncate(machines);
-    }
+    let steps = plan::resume(&cx.lab, cx.provider.as_ref(), spark);
     super::up::execute(cx, &steps, false, std::time::Duration::from_secs(60)).map(drop)
 }
 

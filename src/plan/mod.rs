@@ -27,13 +27,16 @@ pub fn up<'a>(lab: &Lab, provider: &'a dyn Provider, provision: bool) -> Steps<'
     list
 }
 
-/// What brings a lab back after its disks changed under it (`lab snapshot restore`): the
-/// machines, SSH, and the cluster (the master's login to the workers, which a node's boot may
-/// reset, and the daemons); nothing is installed or configured again.
-pub fn resume<'a>(lab: &Lab, provider: &'a dyn Provider) -> Steps<'a> {
+/// What brings a lab back after its disks changed under it (`lab snapshot restore`, `save`):
+/// the machines and SSH, then, when the cluster ran (`spark`), the master's login to the
+/// workers (which a node's boot may reset) and the daemons; nothing is installed or configured
+/// again.
+pub fn resume<'a>(lab: &Lab, provider: &'a dyn Provider, spark: bool) -> Steps<'a> {
     let mut list = up(lab, provider, false);
-    list.push(steps::cluster_ssh::step(lab));
-    list.extend(daemons(lab));
+    if spark {
+        list.push(steps::cluster_ssh::step(lab));
+        list.extend(daemons(lab));
+    }
     list
 }
 

@@ -37,6 +37,21 @@ fn no_provision_stops_at_ssh() {
     assert!(!steps.iter().any(|s| s.head().id.starts_with("spark") || s.head().id == steps::artifacts::ID));
 }
 
+#[test]
+fn resume_starts_the_daemons_only_when_the_cluster_ran() {
+    let lab = lab(include_str!("../../labs/sandbox.yaml"));
+    let p = crate::provider::for_lab(&lab);
+    let machines: Vec<&str> = up(&lab, p.as_ref(), false).iter().map(|s| s.head().id).collect();
+    let bare: Vec<&str> = resume(&lab, p.as_ref(), false).iter().map(|s| s.head().id).collect();
+    assert_eq!(bare, machines, "the machines and SSH, nothing of Spark");
+    let cluster = resume(&lab, p.as_ref(), true);
+    let ids: Vec<&str> = cluster.iter().map(|s| s.head().id).collect();
+    assert_eq!(&ids[..machines.len()], machines.as_slice());
+    assert_eq!(ids[machines.len()], steps::cluster_ssh::ID);
+    assert!(ids.contains(&steps::spark_daemon::MASTER) && ids.contains(&steps::spark_daemon::WORKER), "{ids:?}");
+    assert!(!ids.iter().any(|i| *i == steps::java_installed::ID || *i == steps::spark_installed::ID), "nothing installed: {ids:?}");
+}
+
 /// `lab up --dry-run` still prints every line it printed before steps became types (captured
 /// then from the string-dispatched planner), in the same order, with the same words; steps
 /// added since may stand between them. The lab files are the ones of then: the 3.5 lab (now

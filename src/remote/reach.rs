@@ -1,6 +1,14 @@
 //! Whether a node answers SSH at all, and the host key it presents (for the user to confirm).
 
-use super::*;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use russh::Disconnect;
+use russh::client;
+
+use super::{Client, Target, config, key_core};
+use crate::error::{Error, Result};
 
 /// The host keys a machine presents, without logging in: for recording keys the user confirmed
 /// with `--accept-host-keys`.

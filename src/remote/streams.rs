@@ -1,6 +1,6 @@
 //! Readers that hash what they pass on (uploads are verified as they go) or note progress.
 
-use super::*;
+use sha2::Digest;
 
 /// The hash an upload is checked with.
 pub(super) enum Hasher {

@@ -1,16 +1,9 @@
 //! From a parsed document to a [`Lab`], collecting every problem instead of stopping at the first.
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
-
 use serde::de::DeserializeOwned;
 
 use super::yaml::Document;
-use super::{
-    Artifact, Checksum, ChecksumAlgo, Connect, Diagnostic, ExistingOptions, FieldPath, HostFacts, InstallMode, Ipv4Net, Java, JavaInstall, Lab, Locale,
-    Network, Node, ProviderKind, Role, SandboxOptions, Spark, Verify, Version, checks, net, raw,
-};
+use super::{Artifact, Checksum, ChecksumAlgo, Diagnostic, FieldPath, HostFacts, InstallMode, JavaInstall, Lab, ProviderKind, Verify, checks, raw};
 use crate::spec::images;
 
 mod network;

@@ -100,8 +100,7 @@ impl StateDir {
     /// back in the host's code page (the ANSI one on Windows), so only ASCII survives the trip
     /// whatever the folder is called.
     fn mark_token(&self) -> String {
-        let h = self.mark().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-        format!("lab:{h:016x}")
+        format!("lab:{}", crate::hash::fnv_hex(&self.mark()))
     }
 
     /// What lab writes as a VM's description: the ASCII mark, then the folder for a reader.

@@ -9,7 +9,7 @@ use crate::script::{Sh, sh};
 use crate::spark;
 use crate::spec::{Arch, JavaInstall, Lab};
 use crate::state::Change;
-use crate::steps::node::{NodeCx, Owner, backup_of};
+use crate::steps::node::{NodeCx, Owner, backup_of, package_install};
 use crate::steps::{Check, Cx, Head, Stage, Step, artifacts};
 use crate::ui::Outcome;
 
@@ -209,15 +209,7 @@ impl Step for JavaInstalled {
 /// Installs the distribution's JDK package; returns its home.
 fn install_package(n: &NodeCx<'_, '_>, v: u32) -> Result<String> {
     let (rpm, deb) = package_names(v);
-    let install = sh(
-        ". /etc/os-release; case \" $ID $ID_LIKE \" in \
-         *' rhel '*|*' centos '*|*' fedora '*|*' rocky '*|*' almalinux '*) \
-           if command -v dnf >/dev/null; then dnf -y -q install {{rpm}}; else yum -y -q install {{rpm}}; fi; echo {{rpm}} ;; \
-         *' debian '*|*' ubuntu '*) DEBIAN_FRONTEND=noninteractive apt-get install -y -q {{deb}} >/dev/null; echo {{deb}} ;; \
-         *) echo \"unknown distribution $ID: install a JDK with jps by hand, or use java.install: tarball\" >&2; exit 3 ;; esac",
-        &[("rpm", &rpm), ("deb", &deb)],
-    );
-    let out = n.s.exec(&install.sudo())?;
+    let out = n.s.exec(&package_install(&rpm, &deb, "install a JDK with jps by hand, or use java.install: tarball"))?;
     if !out.ok() {
         return Err(Error::node_hint(
             n.name(),

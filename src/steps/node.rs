@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::remote::seam::Remote;
-use crate::script::sh;
+use crate::script::{Sh, sh};
 use crate::spec::Node;
 use crate::state::Change;
 use crate::steps::Cx;
@@ -37,6 +37,21 @@ impl Owner {
 }
 
 /// The name a replaced file's original is kept under, beside it.
+/// The distribution's package manager installs `rpm` (EL: dnf, or yum where there is none) or
+/// `deb` (Debian, Ubuntu: apt-get), as root, and prints the package's name; on another
+/// distribution the script exits 3 saying `unknown` (what the user can do instead).
+pub fn package_install(rpm: &str, deb: &str, unknown: &str) -> Sh {
+    sh(
+        ". /etc/os-release; case \" $ID $ID_LIKE \" in \
+         *' rhel '*|*' centos '*|*' fedora '*|*' rocky '*|*' almalinux '*) \
+           if command -v dnf >/dev/null; then dnf -y -q install {{rpm}}; else yum -y -q install {{rpm}}; fi; echo {{rpm}} ;; \
+         *' debian '*|*' ubuntu '*) DEBIAN_FRONTEND=noninteractive apt-get install -y -q {{deb}} >/dev/null; echo {{deb}} ;; \
+         *) echo \"unknown distribution $ID: \"{{unknown}} >&2; exit 3 ;; esac",
+        &[("rpm", &rpm), ("deb", &deb), ("unknown", &unknown)],
+    )
+    .sudo()
+}
+
 pub fn backup_of(path: &str) -> String {
     format!("{path}.lab-orig")
 }

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::script::{Sh, sh};
 use crate::state::Change;
-use crate::steps::node::NodeCx;
+use crate::steps::node::{NodeCx, package_install};
 use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
 
@@ -31,14 +31,7 @@ impl Step for PythonInstalled {
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let n = NodeCx::new(cx, &self.node)?;
-        let install = sh(
-            ". /etc/os-release; case \" $ID $ID_LIKE \" in \
-             *' rhel '*|*' centos '*|*' fedora '*|*' rocky '*|*' almalinux '*) if command -v dnf >/dev/null; then dnf -y -q install python3; else yum -y -q install python3; fi ;; \
-             *' debian '*|*' ubuntu '*) DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 >/dev/null ;; \
-             *) echo \"unknown distribution $ID: install python3 by hand, or set spark.python: false\" >&2; exit 3 ;; esac",
-            &[],
-        );
-        let out = n.s.exec(&install.sudo())?;
+        let out = n.s.exec(&package_install("python3", "python3", "install python3 by hand, or set spark.python: false"))?;
         if !out.ok() {
             return Err(Error::node_hint(
                 n.name(),

@@ -26,11 +26,6 @@ pub(super) const BOOT_DEADLINE: Duration = Duration::from_secs(20);
 /// How long `halt` lets a node end before killing what is left.
 pub(super) const HALT_GRACE: Duration = Duration::from_secs(5);
 
-fn fnv_hex(s: &str) -> String {
-    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{h:016x}")
-}
-
 /// The names of everything the provider creates for a lab, and the mark that says lab owns it.
 /// Names carry a hash of the lab's state folder, so labs with the same name in two folders, or
 /// a lab `a` with node `b-node1` beside a lab `a-b` with node `node1`, never share one.
@@ -47,7 +42,7 @@ pub struct Names {
 impl Names {
     pub fn new(lab: &Lab, sd: &StateDir) -> Self {
         let mark = sd.mark();
-        let hash = fnv_hex(&mark);
+        let hash = crate::hash::fnv_hex(&mark);
         // Interface names have at most 15 characters.
         let bridge = format!("lab-{}", &hash[..11]);
         Self { prefix: lab.machine_prefix(), mark, hash, bridge }
@@ -56,7 +51,7 @@ impl Names {
         format!("{}{node}-{}", self.prefix, &self.hash[..6])
     }
     pub fn veth(&self, node: &str) -> String {
-        format!("lv-{}", &fnv_hex(&format!("{}/{node}", self.mark))[..12])
+        format!("lv-{}", &crate::hash::fnv_hex(&format!("{}/{node}", self.mark))[..12])
     }
 }
 

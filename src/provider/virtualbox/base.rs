@@ -353,8 +353,7 @@ fn vm_folder(name: &str) -> PathBuf {
 }
 
 fn user_file(name: &str, sd: &StateDir) -> PathBuf {
-    let h = sd.mark().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    folder(name).join("labs").join(format!("{h:016x}.json"))
+    folder(name).join("labs").join(format!("{}.json", crate::hash::fnv_hex(&sd.mark())))
 }
 
 /// Notes that the lab in `sd` uses the base.

@@ -8,7 +8,6 @@
 //! environment, so the driver reads machine-readable output and error codes, never English
 //! sentences; list outputs are read by position when their labels are not English.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! The lab network and its nodes: addresses inside the network, names, roles and sizes.
 
-use super::*;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use super::{CPUS, Check, DEFAULT_CIDR, DISK_GIB, MAX_WORKERS, MEMORY_MIB, VBOX_MIN_MEMORY_MIB};
+use crate::spec::{FieldPath, HostFacts, Ipv4Net, Network, Node, ProviderKind, Role, checks, net, raw};
 
 pub(super) fn network(c: &mut Check<'_>, provider: ProviderKind, facts: &HostFacts) -> Option<Network> {
     let path = FieldPath::root().key("network");

@@ -1,6 +1,9 @@
 //! Locale and the provider-specific sections (`sandbox:`, `existing:`).
 
-use super::*;
+use std::path::PathBuf;
+
+use super::Check;
+use crate::spec::{ExistingOptions, FieldPath, Locale, ProviderKind, SandboxOptions, checks, raw};
 
 pub(super) fn locale(c: &mut Check<'_>) -> Locale {
     let p = FieldPath::root().key("locale");

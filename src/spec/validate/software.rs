@@ -1,6 +1,7 @@
 //! Java and Spark: versions that suit each other, downloads and their checksums, what workers offer.
 
-use super::*;
+use super::Check;
+use crate::spec::{Artifact, Checksum, ChecksumAlgo, Connect, FieldPath, Java, JavaInstall, Node, Role, Spark, Version, checks, raw};
 
 /// What each worker offers must fit the smallest worker: a worker told to offer more memory or
 /// cores than its node has fails, or overcommits.

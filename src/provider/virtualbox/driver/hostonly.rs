@@ -1,6 +1,9 @@
 //! Host-only interfaces (and, from 7.0 on macOS, host-only networks) and their DHCP servers.
 
-use super::*;
+use std::net::Ipv4Addr;
+
+use super::{Driver, s};
+use crate::error::{Error, Result};
 
 impl Driver {
     /// Makes a host-only interface (or, on macOS with 7.x, network) and returns its name. The

@@ -1,6 +1,10 @@
 //! Linked clones, snapshots and media.
 
-use super::*;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Driver, s};
+use crate::error::Result;
 
 /// An appliance of a few GB written or read: minutes on a laptop's disk.
 const APPLIANCE_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
