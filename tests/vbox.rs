@@ -353,8 +353,8 @@ fn virtualbox_lab_installs_boots_provisions_and_goes_away() {
     // The MAC lab chose for the host-only NIC is recorded, and it is the one the VM has.
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(lab.dir.as_path().join(".lab/vb61/state.json")).expect("state")).expect("json");
-    let macs = state["resources"]["mac:node1"].as_str().expect("recorded MACs").to_string();
-    let hostonly_mac = macs.split(',').nth(1).expect("two MACs");
+    let macs = &state["made"]["vms"]["node1"]["macs"];
+    let hostonly_mac = macs[1].as_str().expect("two recorded MACs");
     assert!(info.contains(&format!("macaddress2=\"{hostonly_mac}\"")), "{macs}\n{info}");
 
     // Halt keeps the VMs; up boots and re-converges without creating anything.

@@ -145,6 +145,15 @@ fn a_network_install_takes_its_packages_from_the_mirror_and_names_a_failing_one(
     assert!(failed.stderr.contains("`mirror:` another copy"), "{}", failed.stderr);
     assert!(took < Duration::from_secs(120), "the failing mirror was reported after {took:?}");
 
+    // A new user gives up: destroy says the base failed, prune removes it, and nothing lab
+    // made is left (the host-only interface went with the base that still used it).
+    let destroyed = a.lab().args(["destroy", "--yes"]).run().ok();
+    assert!(destroyed.stderr.contains("failed: its install did not finish"), "{}", destroyed.stderr);
+    assert!(destroyed.stderr.contains("goes with the base"), "{}", destroyed.stderr);
+    let pruned = a.lab().args(["base", "prune"]).run().ok();
+    assert!(pruned.stderr.contains("removed") || pruned.stdout.contains("removed"), "{}{}", pruned.stdout, pruned.stderr);
+    assert!(a.leftovers().is_empty(), "{:?}", a.leftovers());
+
     std::fs::write(a.served_path(rpm), kept).expect("rpm back");
     let up = a.lab().args(["up", "--no-provision"]).run().ok();
     assert!(up.stderr.contains("installing over the network"), "{}", up.stderr);

@@ -26,8 +26,11 @@ fn remove(d: &Driver, printer: &Printer, name: &str) -> Result<()> {
             fix: "`lab destroy` those labs first; a base goes only when no lab uses it".into(),
         });
     }
-    base::remove(d, name)?;
+    let network = base::remove(d, name)?;
     printer.info(&format!("base {name} removed"));
+    if let Some(n) = network {
+        printer.info(&n);
+    }
     Ok(())
 }
 

@@ -37,6 +37,10 @@ pub struct State {
     /// Things lab created outside `.lab/` that `destroy` must remove (kind -> name).
     #[serde(default)]
     pub resources: BTreeMap<String, String>,
+    /// What a provider made outside `.lab/`, as its own typed record (VirtualBox: its VMs, the
+    /// host-only network, the base it clones); the provider reads and writes its struct.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub made: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]

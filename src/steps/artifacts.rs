@@ -60,7 +60,8 @@ impl Step for Artifacts {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        // The cache is checked file by file as the downloader goes.
+        // Cannot look first: the cache is checked file by file as the downloader goes, and a
+        // digest from a checksum URL is known only once that URL is read (a download of its own).
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -31,7 +31,8 @@ impl Step for Firewall {
         Ok(if cx.fact(&self.node, ID)?.trim() == "absent" {
             Check::Satisfied
         } else {
-            // Its zones are root's to read: asking is changing when needed.
+            // Cannot look first: its zones are root's to read, and the probe runs as the lab
+            // user; `firewall-cmd` asked as root changes only what differs.
             Check::InApply
         })
     }

@@ -23,6 +23,8 @@ impl Step for SshReady {
         &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        // Cannot look first without a session: opening it (the pinned host key checked) is both
+        // the look and the act.
         Ok(if cx.connected(&self.node) { Check::Satisfied } else { Check::InApply })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -21,7 +21,8 @@ impl Step for StateFolder {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        // The keys are read (and the provider's host keys gathered) by applying, every time.
+        // Cannot look first: the keys are read (and the provider's host keys gathered) by
+        // applying, every time; what it makes is every later step's input.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -36,7 +36,7 @@ impl Step for LabUser {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        // Logging in as the lab user is the check; its session is kept for the run.
+        // Cannot look first: logging in as the lab user is the check; its session is kept for the run.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -31,7 +31,7 @@ impl Step for NodeRestored {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        // The daemons are stopped even when lab recorded no change.
+        // Cannot look first: the daemons are stopped even when lab recorded no change.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -231,7 +231,7 @@ impl Driver {
     /// The VM's settings and state, or `None` when no such VM is registered.
     pub fn vm(&self, vm: &str) -> Result<Option<VmInfo>> {
         match self.run_retry(&s(&["showvminfo", vm, "--machinereadable"])) {
-            Ok(text) => Ok(Some(vm_info(&parse_machinereadable(&text)))),
+            Ok(text) => Ok(Some(parse_vminfo(&text))),
             Err(Error::VBox { stderr, .. }) if classify(&stderr) == Failure::NotFound => Ok(None),
             Err(e) => Err(e),
         }

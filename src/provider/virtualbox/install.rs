@@ -2,7 +2,19 @@
 //! menu's keys typed in time, every VM state handled), the drives are emptied, and the VM is
 //! booted from its disk until it answers SSH with the host key lab pinned.
 
-use super::*;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::driver::{Medium, VmState};
+use super::observe::{Install, install_state};
+use super::records::Records;
+use super::{VirtualBox, boot_timeout, clock, install_timeout};
+use crate::error::{Error, Result};
+use crate::remote::Session;
+use crate::spec::{Lab, Node};
+use crate::steps::{Cx, Machines};
+use crate::ui::Outcome;
 
 /// Up arrow, then Enter: the menus of EL7 (isolinux), EL9 and EL10 (GRUB) list "Install" first
 /// and preselect "Test this media & install", below it.
@@ -51,46 +63,12 @@ impl InstallerReport {
 /// How long a whole install usually takes, for the display.
 const TYPICAL_INSTALL: Duration = Duration::from_secs(8 * 60);
 
-/// Where the install stands, as the VM's drives show it: lab empties both DVD drives only after
-/// an install powered the VM off by itself.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Install {
-    /// Disk, OS ISO and kickstart disc attached: installing or about to.
-    Pending,
-    /// Both drives emptied: installed.
-    Done,
-    /// Something is missing (creation was interrupted): the VM must be made again.
-    Incomplete(String),
-}
-
-pub(super) fn install_state(info: &VmInfo, disk: &Path, iso: Option<&Path>, seed: &Path) -> Install {
-    if info.sata.is_none() {
-        return Install::Incomplete("it has no SATA controller".into());
-    }
-    // After a snapshot the disk is a differencing image on top of it (in Snapshots/).
-    let snapshotted = !info.snapshots.is_empty() && matches!(info.port(0), Medium::Image(_));
-    if info.port(0) != Medium::Image(disk.to_path_buf()) && !snapshotted {
-        return Install::Incomplete(format!("its disk is not attached ({:?})", info.port(0)));
-    }
-    match (info.port(1), info.port(2)) {
-        (Medium::Empty, Medium::Empty | Medium::Image(_)) | (Medium::Image(_), Medium::Empty) => Install::Done,
-        (Medium::Image(a), Medium::Image(b)) if iso.is_none_or(|i| a == i) && b == seed => Install::Pending,
-        (a, b) => Install::Incomplete(format!("its install discs are not attached (port 1: {a:?}, port 2: {b:?})")),
-    }
-}
-
 impl VirtualBox {
     /// Runs the installer until it powers the VM off, then empties both DVD drives and boots
     /// from the disk. While the install discs are attached the DVD boots first, so a VM powered
     /// off before lab saw its install end (lab killed, the user's power button) installs again
-    /// rather than booting a system lab cannot tell from a half-made one.
-    pub(super) fn ensure_installed(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
-        let vm = cx.lab.machine_name(&node.name);
-        let disk = Self::disk_path(cx.lab, cx.sd, &vm);
-        self.install(cx, &node.name, &vm, &disk, &Self::seed_path(cx.sd, &node.name))
-    }
-
-    /// Installs the OS into `vm` (a node's, or a base: `who` is what the display names).
+    /// rather than booting a system lab cannot tell from a half-made one. Installs the OS into
+    /// `vm` (a node's, or a base: `who` is what the display names).
     pub(super) fn install(&self, cx: &Cx<'_>, who: &str, vm: &str, disk: &Path, seed: &Path) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = vm.to_string();
@@ -223,7 +201,7 @@ impl VirtualBox {
 
     /// The installed VM runs and answers SSH with the host key lab pinned (no other machine at
     /// its address is taken for it).
-    pub(super) fn ensure_running(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
+    pub(super) fn boot(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
         let d = self.driver()?;
         let vm = cx.lab.machine_name(&node.name);
         let info = d.vm(&vm)?.ok_or_else(|| Error::node(&node.name, format!("VM {vm} disappeared")))?;
@@ -257,9 +235,12 @@ impl VirtualBox {
         })?;
         cx.put_remote(&node.name, std::sync::Arc::new(crate::remote::seam::Ssh::new(session, cx.rt.clone())));
         // From now on the VM's disk may hold the user's work: lab never deletes it unasked.
-        let booted = format!("booted:{}", node.name);
-        if !cx.sd.load()?.is_some_and(|s| s.resources.contains_key(&booted)) {
-            cx.sd.record(&booted, "yes")?;
+        if !Records::load(cx.sd)?.booted(&node.name) {
+            Records::update(cx.sd, |r| {
+                if let Some(v) = r.vms.get_mut(&node.name) {
+                    v.booted = true;
+                }
+            })?;
         }
         Ok(outcome)
     }

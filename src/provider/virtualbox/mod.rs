@@ -4,32 +4,32 @@
 //! file only says which VMs are lab's (by UUID, chosen before the VM is registered).
 
 pub mod base;
-mod clone;
+mod build;
 pub mod driver;
 #[cfg(test)]
 mod fake;
 mod hostonly;
 mod install;
-mod lifecycle;
+mod observe;
+mod provider;
+pub mod records;
 pub mod seed;
 mod steps;
 
-use install::{Install, install_state};
+use observe::{Decision, Refusal, Seen, Want};
+use records::{Made, Records};
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use driver::{Arch, Driver, Hardware, Medium, VmInfo, VmState};
+use driver::{Arch, Driver, VmInfo};
 
 use crate::download::Cached;
 use crate::error::{Error, Result};
-use crate::remote::Session;
 use crate::spec::{Lab, Node};
-use crate::state::{State, StateDir};
-use crate::steps::Slot;
-use crate::steps::{Cx, HOST, Machines};
+use crate::state::StateDir;
+use crate::steps::{Cx, Slot};
 use crate::ui::Outcome;
 
 fn group(lab: &Lab) -> String {
@@ -59,8 +59,8 @@ fn boot_keys_delay() -> Duration {
 }
 
 /// A VM is lab's when it carries this lab's mark, or has the UUID lab recorded for it.
-fn is_ours(info: &VmInfo, sd: &StateDir, recorded_uuid: Option<&str>) -> bool {
-    sd.marks(&info.description) || recorded_uuid.is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
+fn is_ours(info: &VmInfo, sd: &StateDir, records: &Records, node: &str) -> bool {
+    sd.marks(&info.description) || records.uuid(node).is_some_and(|u| u.eq_ignore_ascii_case(&info.uuid))
 }
 
 pub struct VirtualBox {
@@ -110,59 +110,6 @@ impl VirtualBox {
         sd.node_dir(node).join("oemdrv.iso")
     }
 
-    /// The node's existing VM is lab's, made the way the lab file says (`install`).
-    fn check_ours(cx: &Cx<'_>, info: &VmInfo, state: Option<&State>, node: &Node, install: &str) -> Result<()> {
-        if !is_ours(info, cx.sd, Self::recorded_uuid(state, &node.name).as_deref()) {
-            return Err(Error::Preflight {
-                problem: format!("a VM named {} exists and lab did not create it for this lab", info.name),
-                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
-            });
-        }
-        Self::same_install(state, node, install)
-    }
-
-    /// A VM made one way is never silently made again the other way (its disk holds the
-    /// user's work): the lab file's `install` must match how the VM was made.
-    fn same_install(state: Option<&State>, node: &Node, want: &str) -> Result<()> {
-        match state.and_then(|s| s.resources.get(&format!("install:{}", node.name))) {
-            Some(made) if made != want => Err(Error::Preflight {
-                problem: format!("node {} was made with `install: {made}`, and the lab file now says `install: {want}`", node.name),
-                fix: format!("put back `install: {made}`, or `lab destroy` and `lab up` to make the lab anew with `install: {want}`"),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether the node's VM ever answered SSH as lab's node (recorded at its first boot): from
-    /// then on its disk may hold the user's work.
-    fn finished(state: Option<&State>, node: &str) -> bool {
-        state.is_some_and(|s| s.resources.contains_key(&format!("booted:{node}")))
-    }
-
-    /// What lab says instead of deleting a VM that finished its install and now looks other
-    /// than lab made it: lab may be wrong about what it sees, and the disk holds the user's work.
-    fn changed(node: &str, vm: &str, why: &str) -> Error {
-        Error::Preflight {
-            problem: format!("node {node}: VM {vm} is installed, but {why}; lab deletes no installed VM on its own"),
-            fix: format!(
-                "put the VM back as lab made it (or undo what changed it), or run `lab up --recreate {node}` to make the node anew (what is on its disk is lost)"
-            ),
-        }
-    }
-
-    /// `lab up --recreate NODE`: the VM goes, whatever it holds, and is made anew.
-    fn recreate_asked(cx: &Cx<'_>, node: &str) -> bool {
-        cx.opts.recreate.iter().any(|n| n == node)
-    }
-
-    fn recorded_uuid(state: Option<&State>, node: &str) -> Option<String> {
-        state.and_then(|s| s.resources.get(&format!("vmuuid:{node}")).cloned())
-    }
-
-    fn image_arch(lab: &Lab) -> Arch {
-        lab.image.as_ref().map_or(Arch::X86_64, |i| i.arch)
-    }
-
     /// Removes a VM lab made, whatever state it is in.
     fn remove_vm(d: &Driver, info: &VmInfo) -> Result<()> {
         if info.state.is_on() {
@@ -175,87 +122,94 @@ impl VirtualBox {
         d.delete_vm(&info.name)
     }
 
-    fn create_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<()> {
-        let d = self.driver()?;
-        let lab = cx.lab;
-        let vm = lab.machine_name(&node.name);
-        let image = lab.image.as_ref().ok_or_else(|| Error::Internal("a virtualbox lab without an image".into()))?;
-        let iso = self.iso(cx)?;
-        let folder = Self::vm_folder(lab, cx.sd, &vm);
-        if folder.exists() {
-            // A folder without a registered VM: left by an interrupted create, inside lab's state.
-            std::fs::remove_dir_all(&folder).map_err(|e| Error::io(format!("removing {}", folder.display()), e))?;
-        }
-        let uuid = new_uuid();
-        cx.sd.forget(&format!("booted:{}", node.name))?;
-        cx.sd.record(&format!("vm:{}", node.name), &vm)?;
-        cx.sd.record(&format!("vmuuid:{}", node.name), &uuid)?;
-        cx.sd.record(&format!("install:{}", node.name), "per-node")?;
-        d.create_vm(&vm, &uuid, &group(lab), &image.ostype, &Self::basefolder(cx.sd), image.arch)?;
-        let hw = self.hardware(cx, node)?;
-        cx.sd.record(&format!("mac:{}", node.name), &format!("{},{}", hw.mac_nat, hw.mac_hostonly))?;
-        d.configure(&vm, &hw)?;
-        let disk = Self::disk_path(lab, cx.sd, &vm);
-        // A disk left registered by an interrupted create would make createmedium fail.
-        let _ = d.delete_medium(&disk);
-        let _ = std::fs::remove_file(&disk);
-        d.create_disk(&disk, u64::from(node.disk_gib) * 1024)?;
-        d.add_storage(&vm, image.arch)?;
-        d.attach(&vm, image.arch, 0, &Medium::Image(disk), true)?;
-        d.attach(&vm, image.arch, 1, &Medium::Image(iso.path.clone()), false)?;
-        let keys = cx.keys()?;
-        let ks = crate::kickstart::render(lab, node, &keys)?;
-        let disc = crate::kickstart::oemdrv::build(ks.as_bytes(), crate::kickstart::oemdrv::Timestamp::now())?;
-        let seed = Self::seed_path(cx.sd, &node.name);
-        crate::fsx::private_dir(cx.sd.node_dir(&node.name).as_path())?;
-        crate::fsx::write_atomic(&seed, &disc, crate::fsx::Access::Private)?;
-        d.attach(&vm, image.arch, 2, &Medium::Image(seed), false)?;
-        Ok(())
+    fn image_arch(lab: &Lab) -> Arch {
+        lab.image.as_ref().map_or(Arch::X86_64, |i| i.arch)
     }
 
-    /// The VM exists, is lab's, and has everything attached; anything half-made is made again.
-    fn ensure_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
+    /// What the node's VM should be, as this run knows it.
+    fn want(&self, cx: &Cx<'_>, node: &str, made: Made) -> Want {
+        let vm = cx.lab.machine_name(node);
+        let seed = match made {
+            Made::PerNode => Self::seed_path(cx.sd, node),
+            Made::Base => Self::cloud_seed_path(cx.sd, node),
+        };
+        Want {
+            disk: Self::disk_path(cx.lab, cx.sd, &vm),
+            vm,
+            made,
+            seed_on_disk: seed.is_file(),
+            seed,
+            iso: self.iso.peek().map(|i| i.path),
+            hostonly: self.hostonly.peek(),
+        }
+    }
+
+    /// Looks at the node's VM: one `showvminfo` and lab's records.
+    fn observe_vm(&self, cx: &Cx<'_>, node: &str, made: Made) -> Result<(Option<VmInfo>, Seen, Want)> {
+        let want = self.want(cx, node, made);
+        let info = self.driver()?.vm(&want.vm)?;
+        let records = Records::load(cx.sd)?;
+        let seen = observe::observe(info.as_ref(), info.as_ref().is_some_and(|i| cx.sd.marks(&i.description)), records.vms.get(node), &want);
+        Ok((info, seen, want))
+    }
+
+    /// What lab says when it will not go on with a node's VM.
+    fn refusal(node: &str, want: &Want, r: &Refusal) -> Error {
+        match r {
+            Refusal::Foreign => Error::Preflight {
+                problem: format!("a VM named {} exists and lab did not create it for this lab", want.vm),
+                fix: "rename or remove that VM in VirtualBox, or rename the lab".into(),
+            },
+            // A VM made one way is never silently made again the other way (its disk holds
+            // the user's work).
+            Refusal::OtherWay(made) => Error::Preflight {
+                problem: format!("node {node} was made with `install: {}`, and the lab file now says `install: {}`", made.word(), want.made.word()),
+                fix: format!("put back `install: {}`, or `lab destroy` and `lab up` to make the lab anew with `install: {}`", made.word(), want.made.word()),
+            },
+            // Lab may be wrong about what it sees, and the disk holds the user's work.
+            Refusal::Changed(why) => Error::Preflight {
+                problem: format!("node {node}: VM {} is installed, but {why}; lab deletes no installed VM on its own", want.vm),
+                fix: format!(
+                    "put the VM back as lab made it (or undo what changed it), or run `lab up --recreate {node}` to make the node anew (what is on its disk is lost)"
+                ),
+            },
+        }
+    }
+
+    /// What lab does about the node's VM, and why (`vm_created`'s check and apply).
+    fn decision(&self, cx: &Cx<'_>, node: &str, made: Made) -> Result<(Option<VmInfo>, Decision, Want)> {
+        let (info, seen, want) = self.observe_vm(cx, node, made)?;
+        let recreate = cx.opts.recreate.iter().any(|n| n == node);
+        let decision = observe::decide(&seen, &want, recreate);
+        if let Decision::Refuse(r) = &decision {
+            return Err(Self::refusal(node, &want, r));
+        }
+        Ok((info, decision, want))
+    }
+
+    /// Carries out a decision about the node's VM.
+    fn act(&self, cx: &Cx<'_>, node: &Node, made: Made, info: Option<&VmInfo>, decision: &Decision) -> Result<Outcome> {
         let d = self.driver()?;
-        let vm = cx.lab.machine_name(&node.name);
-        let state = cx.sd.load()?;
-        let Some(info) = d.vm(&vm)? else {
-            self.create_vm(cx, node)?;
-            return Ok(Outcome::Applied);
-        };
-        Self::check_ours(cx, &info, state.as_ref(), node, "per-node")?;
-        if Self::recreate_asked(cx, &node.name) {
-            cx.reporter.note(&format!("{}: making VM {vm} anew (--recreate)", node.name));
-            Self::remove_vm(d, &info)?;
-            self.create_vm(cx, node)?;
-            return Ok(Outcome::Applied);
-        }
-        let iso = self.iso.peek().map(|i| i.path);
-        let disk = Self::disk_path(cx.lab, cx.sd, &vm);
-        let install = install_state(&info, &disk, iso.as_deref(), &Self::seed_path(cx.sd, &node.name));
-        // Both DVD drives empty: lab saw the install end (it empties them only then).
-        let installed = Self::finished(state.as_ref(), &node.name) || matches!(info.port(1), Medium::Empty) && matches!(info.port(2), Medium::Empty);
-        let reason = match install {
-            Install::Incomplete(why) => Some(why),
-            _ if !cx.sd.marks(&info.description) => Some("its description is not lab's mark (its settings were never written, or were changed)".into()),
-            Install::Pending if matches!(info.state, VmState::Aborted | VmState::Stuck) => Some(format!("its install failed ({})", info.state.word())),
-            _ => None,
-        };
-        if let Some(why) = reason {
-            if installed {
-                return Err(Self::changed(&node.name, &vm, &why));
+        match decision {
+            Decision::Keep => Ok(Outcome::Satisfied),
+            Decision::Refuse(_) => Err(Error::Internal("acting on a refusal".into())),
+            Decision::Create(_) => {
+                self.create(cx, node, made)?;
+                Ok(Outcome::Applied)
             }
-            cx.reporter.note(&format!("{}: VM {vm} is incomplete ({why}); making it again", node.name));
-            Self::remove_vm(d, &info)?;
-            self.create_vm(cx, node)?;
-            return Ok(Outcome::Applied);
+            Decision::Remake(why) => {
+                cx.reporter.note(&format!("{}: making VM {} anew: {why}", node.name, cx.lab.machine_name(&node.name)));
+                if let Some(info) = info {
+                    Self::remove_vm(d, info)?;
+                }
+                self.create(cx, node, made)?;
+                Ok(Outcome::Applied)
+            }
+            Decision::Reconnect(_) => {
+                d.configure(&cx.lab.machine_name(&node.name), &self.hardware(cx, node)?)?;
+                Ok(Outcome::Applied)
+            }
         }
-        // The host-only interface may have been made anew since (another name).
-        let want = self.hostonly_name(cx)?;
-        if info.nics.get(&2).is_some_and(|n| n.hostonly != want) && !info.state.is_on() {
-            d.configure(&vm, &self.hardware(cx, node)?)?;
-            return Ok(Outcome::Applied);
-        }
-        Ok(Outcome::Satisfied)
     }
 }
 

@@ -3,15 +3,44 @@
 
 use std::sync::Arc;
 
-use super::driver::{Driver, HostOs, Version};
+use super::driver::{Driver, HostOs, Medium, Version};
 use super::fake::FakeVBox;
+use super::observe::{Install, install_state};
+use super::records::VmRecord;
 use super::*;
 use crate::download::Cached;
 use crate::provider::Provider;
 use crate::spec::{HostFacts, parse};
 use crate::state::Keys;
-use crate::steps::{Options, Step};
+use crate::steps::{Check, Options, Step};
 use crate::ui::Silent;
+
+/// Check, then apply when needed: what the runner does with one step.
+fn converge(cx: &Cx<'_>, step: &dyn Step) -> Result<Outcome> {
+    match step.check(cx)? {
+        Check::Satisfied => Ok(Outcome::Satisfied),
+        Check::Needed(_) | Check::InApply => step.apply(cx),
+    }
+}
+
+/// The node's VM made and installed through its steps, as `lab up` does.
+trait Up {
+    fn ensure_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome>;
+    fn ensure_installed(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome>;
+}
+
+impl Up for VirtualBox {
+    fn ensure_vm(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
+        converge(cx, super::steps::vm_created::step(self, cx.lab, node, Made::PerNode).as_ref())
+    }
+    fn ensure_installed(&self, cx: &Cx<'_>, node: &Node) -> Result<Outcome> {
+        converge(cx, super::steps::os_installed::step(self, node).as_ref())
+    }
+}
+
+fn booted(w: &World, yes: bool) {
+    Records::update(&w.sd, |r| r.vms.get_mut("master").expect("recorded").booted = yes).expect("record");
+}
 
 struct World {
     _dir: tempfile::TempDir,
@@ -84,7 +113,10 @@ fn a_vm_registered_but_never_marked_is_still_lab_s_and_is_made_again() {
     w.vb.ensure_hostonly(&cx).expect("hostonly");
     // Killed right after createvm: the VM exists with the UUID lab recorded, without its mark.
     let uuid = "11111111-2222-4333-8444-555555555555";
-    w.sd.record("vmuuid:master", uuid).expect("record");
+    Records::update(&w.sd, |r| {
+        r.vms.insert("master".into(), VmRecord { name: "lab-spark-master".into(), uuid: uuid.into(), made: Made::PerNode, macs: None, booted: false });
+    })
+    .expect("record");
     w.vb.driver()
         .expect("d")
         .create_vm("lab-spark-master", uuid, "/lab-spark", "RedHat_64", &VirtualBox::basefolder(&w.sd), driver::Arch::X86_64)
@@ -152,7 +184,7 @@ fn destroy_finds_vms_by_their_mark_without_state_and_gives_back_a_reused_interfa
     w.vb.ensure_hostonly(&cx).expect("reuse");
     w.vb.ensure_vm(&cx, w.master()).expect("create");
     let state = w.sd.load().expect("load");
-    assert!(state.as_ref().is_some_and(|s| !s.resources.contains_key("hostonlyif")), "a reused interface is not lab's");
+    assert!(Records::of(state.as_ref()).network.is_none(), "a reused interface is not lab's");
     // Without state, the VM is still found by its mark.
     let found = w.vb.our_vms(w.vb.driver().expect("d"), &w.lab, &w.sd, None).expect("ours");
     assert_eq!(found.len(), 1);
@@ -181,7 +213,7 @@ fn installed(w: &World) {
     w.vb.ensure_hostonly(&cx).expect("hostonly");
     w.vb.ensure_vm(&cx, w.master()).expect("create");
     w.vb.ensure_installed(&cx, w.master()).expect("install");
-    w.sd.record("booted:master", "yes").expect("record");
+    booted(w, true);
 }
 
 fn refused_naming(w: &World, what: &str) {
@@ -209,7 +241,7 @@ fn an_installed_vm_whose_description_was_changed_by_hand_is_refused_and_kept() {
     let cx = w.cx_with(Options { recreate: vec!["master".into()], ..Options::default() });
     assert_eq!(w.vb.ensure_vm(&cx, w.master()).expect("recreate"), Outcome::Applied);
     assert_eq!((w.fake.calls("unregistervm"), w.fake.calls("createvm")), (1, 2));
-    assert!(!w.sd.load().expect("load").is_some_and(|s| s.resources.contains_key("booted:master")), "a new VM is not booted yet");
+    assert!(!Records::load(&w.sd).expect("load").booted("master"), "a new VM is not booted yet");
 }
 
 #[test]
@@ -226,7 +258,7 @@ fn an_installed_vm_is_known_by_its_empty_drives_even_without_the_record() {
     // A lab made by an older lab has no `booted:` record: emptied DVD drives say the install ended.
     let w = world();
     installed(&w);
-    w.sd.forget("booted:master").expect("forget");
+    booted(&w, false);
     w.fake.world.lock().expect("lock").vms[0].description = "changed".into();
     refused_naming(&w, "description");
 }

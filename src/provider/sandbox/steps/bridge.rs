@@ -23,6 +23,8 @@ impl Step for Bridge {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
+        // Cannot look first: the bridge's presence, its address and its alias come from one
+        // `ip` conversation that sets what differs as it reads it.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

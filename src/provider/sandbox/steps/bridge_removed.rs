@@ -21,6 +21,8 @@ impl Step for BridgeRemoved {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
+        // Cannot look first: whether the bridge is lab's is read from its alias by the same `ip`
+        // call that removes it (found by lab's mark, even without the state file).
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -24,6 +24,8 @@ impl Step for NodeRemoved {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
+        // Cannot look first: the node's processes, namespace and folder are found by lab's
+        // marks as they are removed, whatever a killed run left.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

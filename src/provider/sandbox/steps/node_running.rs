@@ -29,6 +29,8 @@ impl Step for NodeRunning {
         &self.head
     }
     fn check(&self, _: &Cx<'_>) -> Result<Check> {
+        // Cannot look first: a node's sshd is found by its pid file inside the namespace, and
+        // starting it is what checking it means (an sshd that died is started again).
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

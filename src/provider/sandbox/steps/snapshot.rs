@@ -66,8 +66,17 @@ impl Step for SandboxSnapshot {
     fn head(&self) -> &Head {
         &self.head
     }
-    fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        Ok(Check::InApply)
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let dir = snapshot_dir(cx.sd, &self.name);
+        Ok(match self.op {
+            Op::Begin => Check::Needed("a snapshot is copied anew from the halted nodes".into()),
+            Op::Copy => Check::Needed(format!("the copy of {} is begun", self.node)),
+            Op::Keep => Check::Needed("every node is in the copy".into()),
+            // A disk is not compared with its snapshot: restoring puts it back whatever it holds.
+            Op::Restore => Check::Needed(format!("the disk goes back to snapshot {:?}, whatever it holds now", self.name)),
+            Op::Delete if dir.exists() => Check::Needed(format!("snapshot {:?} exists", self.name)),
+            Op::Delete => Check::Satisfied,
+        })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let dir = snapshot_dir(cx.sd, &self.name);

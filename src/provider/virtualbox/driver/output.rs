@@ -195,6 +195,11 @@ pub fn parse_machinereadable(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// `showvminfo --machinereadable` as lab reads it.
+pub fn parse_vminfo(text: &str) -> VmInfo {
+    vm_info(&parse_machinereadable(text))
+}
+
 pub(super) fn vm_info(m: &BTreeMap<String, String>) -> VmInfo {
     let get = |k: &str| m.get(k).cloned().unwrap_or_default();
     let mut sata = None;

@@ -21,9 +21,16 @@ impl Step for BaseImage<'_> {
     fn head(&self) -> &Head {
         &self.head
     }
-    fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        // Labs sharing a base take turns on it: looking is part of making it.
-        Ok(Check::InApply)
+    /// Labs sharing a base take turns on it: a base not ready is looked at again, under its
+    /// lock, by apply (another lab may be making it now).
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        let spec = base::spec(cx.lab)?;
+        Ok(match self.vb.base_seen(&spec, cx)? {
+            base::Seen::Ready { used: true } => Check::Satisfied,
+            base::Seen::Ready { used: false } => Check::Needed(format!("base {} is ready; this lab is not yet listed among its users", spec.name)),
+            base::Seen::Missing => Check::Needed(format!("base {} does not exist on this computer", spec.name)),
+            base::Seen::Unfinished => Check::Needed(format!("base {} did not finish its install (it failed or was stopped): it installs anew", spec.name)),
+        })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         self.vb.ensure_base(cx)

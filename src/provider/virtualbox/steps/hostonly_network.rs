@@ -26,8 +26,8 @@ impl Step for HostonlyNetwork<'_> {
     fn head(&self) -> &Head {
         &self.head
     }
-    fn check(&self, _: &Cx<'_>) -> Result<Check> {
-        Ok(Check::InApply)
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        Ok(self.vb.hostonly_needed(cx)?.map_or(Check::Satisfied, Check::Needed))
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let (name, outcome) = self.vb.ensure_hostonly(cx)?;

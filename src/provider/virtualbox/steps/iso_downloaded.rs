@@ -47,6 +47,8 @@ impl Step for IsoDownloaded<'_> {
                 return Ok(Check::Satisfied);
             }
         }
+        // Cannot look first: the cache is checked as the downloader goes, and a digest from a
+        // checksum URL is known only once that URL is read.
         Ok(Check::InApply)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

@@ -5,9 +5,9 @@ mod base_image;
 mod hostonly_network;
 mod iso_downloaded;
 mod network_released;
-mod os_installed;
+pub(super) mod os_installed;
 mod snapshot;
-mod vm_created;
+pub(super) mod vm_created;
 mod vm_halted;
 mod vm_removed;
 mod vm_running;
@@ -15,6 +15,7 @@ mod vm_running;
 pub use snapshot::Op as SnapshotOp;
 
 use super::driver::VmInfo;
+use super::records::Made;
 use super::{VirtualBox, base};
 use crate::spec::{InstallMode, Lab};
 use crate::state::State;
@@ -32,7 +33,7 @@ pub fn up<'a>(vb: &'a VirtualBox, lab: &Lab) -> Steps<'a> {
         steps.push(base_image::step(vb, b));
     }
     for n in &lab.nodes {
-        steps.push(vm_created::step(vb, lab, n, base.is_some()));
+        steps.push(vm_created::step(vb, lab, n, if base.is_some() { Made::Base } else { Made::PerNode }));
         if base.is_none() {
             steps.push(os_installed::step(vb, n));
         }

@@ -54,7 +54,8 @@ impl Step for NodeSnapshot<'_> {
             (Op::Save { .. }, true) | (Op::Delete, false) => Check::Satisfied,
             (Op::Save { .. }, false) => Check::Needed("no such snapshot yet".into()),
             (Op::Delete, true) => Check::Needed("the snapshot exists".into()),
-            (Op::Restore, _) => Check::InApply,
+            // A disk is not compared with its snapshot: restoring puts it back whatever it holds.
+            (Op::Restore, _) => Check::Needed(format!("the disks go back to snapshot {:?}, whatever they hold now", self.name)),
         })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {

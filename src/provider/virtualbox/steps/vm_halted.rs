@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
+use crate::provider::virtualbox::records::Records;
 use crate::provider::virtualbox::{VirtualBox, halt_timeout, is_ours};
 use crate::spec::Node;
 use crate::steps::{Check, Cx, Head, Stage, Step};
@@ -26,8 +27,8 @@ impl Step for VmHalted<'_> {
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let vm = cx.lab.machine_name(&self.node);
         let Some(info) = self.vb.driver()?.vm(&vm)? else { return Ok(Check::Satisfied) };
-        let state = cx.sd.load().ok().flatten();
-        if !is_ours(&info, cx.sd, VirtualBox::recorded_uuid(state.as_ref(), &self.node).as_deref()) {
+        let records = Records::of(cx.sd.load().ok().flatten().as_ref());
+        if !is_ours(&info, cx.sd, &records, &self.node) {
             cx.reporter.note(&format!("{}: VM {vm} is not this lab's (no lab mark); left alone", self.node));
             return Ok(Check::Satisfied);
         }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::driver::{self, Arch, Driver, VmInfo, VmState};
+use super::records::Records;
 use super::{VirtualBox, is_ours, running_as_root_for};
 use crate::error::{Error, Result};
 use crate::provider::{Machine, MachineState, Provider, Snapshots};
@@ -102,7 +103,7 @@ impl Provider for VirtualBox {
         let d = match self.driver() {
             Ok(d) => d,
             // Nothing was ever made in VirtualBox: there is nothing to look at there.
-            Err(_) if state.is_none_or(|s| !s.resources.keys().any(|k| k.starts_with("vm") || k.starts_with("hostonlyif"))) => return Ok(Vec::new()),
+            Err(_) if !Records::of(state).any() => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         Ok(super::steps::destroy(self, lab, self.our_vms(d, lab, sd, state)?, state))
@@ -113,9 +114,9 @@ impl VirtualBox {
     /// The VM of a node, when it exists and is lab's.
     pub(super) fn node_vm(&self, d: &Driver, lab: &Lab, sd: &StateDir, node: &str) -> Result<String> {
         let vm = lab.machine_name(node);
-        let state = sd.load().ok().flatten();
+        let records = Records::of(sd.load().ok().flatten().as_ref());
         match d.vm(&vm)? {
-            Some(info) if is_ours(&info, sd, Self::recorded_uuid(state.as_ref(), node).as_deref()) => Ok(vm),
+            Some(info) if is_ours(&info, sd, &records, node) => Ok(vm),
             Some(_) => Err(Error::node(node, format!("VM {vm} is not this lab's (no lab mark)"))),
             None => Err(Error::node_hint(node, format!("VM {vm} does not exist"), "run `lab up` first")),
         }
@@ -124,15 +125,15 @@ impl VirtualBox {
     /// The lab's VMs, found by their mark or recorded UUID (also when `.lab/` is gone).
     pub(super) fn our_vms(&self, d: &Driver, lab: &Lab, sd: &StateDir, state: Option<&State>) -> Result<Vec<VmInfo>> {
         let prefix = lab.machine_prefix();
-        let uuids: Vec<String> =
-            state.map(|s| s.resources.iter().filter(|(k, _)| k.starts_with("vmuuid:")).map(|(_, v)| v.to_lowercase()).collect()).unwrap_or_default();
+        let records = Records::of(state);
         let mut out = Vec::new();
         for (name, uuid) in d.list_vms()? {
-            if !name.starts_with(&prefix) && !uuids.contains(&uuid.to_lowercase()) {
+            let recorded = records.vms.values().any(|v| v.uuid.eq_ignore_ascii_case(&uuid));
+            if !name.starts_with(&prefix) && !recorded {
                 continue;
             }
             if let Some(info) = d.vm(&uuid)?
-                && is_ours(&info, sd, uuids.iter().find(|u| **u == uuid.to_lowercase()).map(String::as_str))
+                && (sd.marks(&info.description) || recorded)
             {
                 out.push(info);
             }
