@@ -262,3 +262,5 @@ fn an_installed_vm_is_known_by_its_empty_drives_even_without_the_record() {
     w.fake.world.lock().expect("lock").vms[0].description = "changed".into();
     refused_naming(&w, "description");
 }
+
+mod steps;

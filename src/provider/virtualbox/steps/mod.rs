@@ -1,16 +1,16 @@
 //! The VirtualBox machines' part of `lab up`: the ISO, the host-only network, the base (when
 //! nodes are clones), then per node its VM, its install, and its first boot.
 
-mod base_image;
-mod hostonly_network;
+pub(super) mod base_image;
+pub(super) mod hostonly_network;
 mod iso_downloaded;
-mod network_released;
+pub(super) mod network_released;
 pub(super) mod os_installed;
 mod snapshot;
 pub(super) mod vm_created;
-mod vm_halted;
+pub(super) mod vm_halted;
 mod vm_removed;
-mod vm_running;
+pub(super) mod vm_running;
 
 pub use snapshot::Op as SnapshotOp;
 
