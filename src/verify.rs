@@ -218,7 +218,10 @@ async fn spark_job(lab: Lab, s: Arc<Session>) -> Result<(String, Option<String>)
     let workers: Vec<String> = lab.workers().map(|w| w.name.clone()).collect();
     let t = lab.verify.timeout_secs;
     let script = sh(
-        "{{profiles}}; old=$(ls -dt /tmp/lab-verify.* 2>/dev/null | tail -n +4); [ -z \"$old\" ] || rm -rf $old; \
+        "{{profiles}}; ls -dt /tmp/lab-verify.* 2>/dev/null | tail -n +4 | while IFS= read -r old; do \
+           case \"$old\" in /tmp/lab-verify.[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]) ;; *) continue ;; esac; \
+           [ -d \"$old\" ] && [ ! -L \"$old\" ] && [ -O \"$old\" ] && rm -rf -- \"$old\"; \
+         done; \
          d=$(mktemp -d /tmp/lab-verify.XXXXXXXX); printf 'dir=%s\\n' \"$d\"; cat > \"$d/job.scala\"; jar={{jar}}; \
          if [ ! -s \"$jar\" ] && [ -x \"$JAVA_HOME/bin/javac\" ] && [ -x \"$JAVA_HOME/bin/jar\" ]; then \
            mkdir -p \"$d/classes\" && printf '%s' {{java}} > \"$d/LabVerify.java\" \

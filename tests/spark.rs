@@ -101,7 +101,11 @@ fn break_repair_and_rest(lab: &SandboxLab, s: &Served) {
     let repair = up(lab, s);
     assert!(repair.stderr.contains("node2: spark_worker_running: done"), "{}", repair.stderr);
     assert!(!repair.stderr.contains("node1: spark_worker_running: done"), "node1's healthy worker was restarted:\n{}", repair.stderr);
+    // A user on the master leaves an old folder whose name verify's clean-up once split into
+    // words (`rm -rf /tmp/lab-verify.z .*` in the home folder took `~/.ssh`): left alone.
+    lab.ssh(10, "mkdir -p '/tmp/lab-verify.z .*' && touch -d 2000-01-01 '/tmp/lab-verify.z .*'").ok();
     assert_verified(lab, "after repair");
+    lab.ssh(10, "test -s ~/.ssh/authorized_keys && test -d '/tmp/lab-verify.z .*' && rmdir '/tmp/lab-verify.z .*'").ok();
 
     // The plan is what runs.
     let plan = crate::support::planned(lab.lab().args(["--json", "up", "--dry-run"]));

@@ -195,6 +195,14 @@ fn an_exported_base_is_imported_and_cloned_with_no_iso_and_no_install() {
     let refused = a.lab().args(["base", "import"]).args([bad.to_str().expect("utf-8")]).run();
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains(&bad.display().to_string()) && refused.stderr.contains("not a whole lab base export"), "{}", refused.stderr);
+    // One byte of its header changed (a letter of the title; still valid JSON): refused too.
+    let mut bytes = std::fs::read(&file).expect("export");
+    let at = bytes.windows(7).position(|w| w == b"\"title\"").expect("the header's title") + 12;
+    bytes[at] ^= 0x01;
+    std::fs::write(&bad, &bytes).expect("write");
+    let refused = a.lab().args(["base", "import"]).args([bad.to_str().expect("utf-8")]).run();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("do not match the SHA-256 it closes with"), "{}", refused.stderr);
     // The same base said to be for arm64 machines: refused before anything is read or made.
     let arm = a.dir.join("arm64.labbase");
     {

@@ -25,6 +25,9 @@ use crate::spec::Lab;
 
 pub const STATE_VERSION: u32 = 1;
 
+/// `.lab/.gitignore`: everything in `.lab/` stays out of git.
+const GITIGNORE: &str = "# lab's state: the lab key and host keys. Never commit it.\n*\n";
+
 /// The persistent record of a lab.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct State {
@@ -124,9 +127,15 @@ impl StateDir {
     }
 
     /// Creates `.lab/` and `.lab/<name>/`, both private (they hold private keys). Refuses links.
+    /// `.lab/` ignores itself in git (`.gitignore`: `*`), so `git add -A` in a course repository
+    /// never publishes the lab key.
     pub fn create(&self) -> Result<()> {
         if let Some(parent) = self.root.parent() {
             fsx::private_dir(parent)?;
+            let ignore = parent.join(".gitignore");
+            if !ignore.exists() {
+                fsx::write_atomic(&ignore, GITIGNORE.as_bytes(), Access::Public)?;
+            }
         }
         fsx::private_dir(&self.root)
     }
@@ -238,6 +247,11 @@ impl StateDir {
             std::fs::remove_dir_all(&self.root).map_err(|e| Error::io(format!("removing {}", self.root.display()), e))?;
         }
         if let Some(parent) = self.root.parent() {
+            // Only lab's `.gitignore` left: `.lab/` goes (no other lab is in it).
+            let others = std::fs::read_dir(parent).map(|es| es.flatten().any(|e| e.file_name() != ".gitignore")).unwrap_or(true);
+            if !others && std::fs::read_to_string(parent.join(".gitignore")).is_ok_and(|t| t == GITIGNORE) {
+                let _ = std::fs::remove_file(parent.join(".gitignore"));
+            }
             let _ = std::fs::remove_dir(parent); // only succeeds when empty
         }
         Ok(())
@@ -267,6 +281,18 @@ mod tests {
         assert_eq!(sd.load().expect("load"), Some(s));
         std::fs::write(sd.path().join("state.json"), r#"{"version": 99}"#).expect("write");
         assert!(matches!(sd.load(), Err(Error::BadState { .. })));
+    }
+
+    #[test]
+    fn the_state_folder_keeps_itself_out_of_git_and_goes_whole() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let lab = lab_in(tmp.path());
+        let sd = StateDir::for_lab(&lab);
+        sd.create().expect("create");
+        let ignore = tmp.path().join(".lab/.gitignore");
+        assert!(std::fs::read_to_string(&ignore).expect("gitignore").lines().any(|l| l == "*"));
+        sd.remove().expect("remove");
+        assert!(!tmp.path().join(".lab").exists(), "the last lab took .lab/ with it");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::provider::virtualbox::driver::{Arch, Driver};
 /// What an exported base says about itself (`lab-base.json`, the first member of the file).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Exported {
-    /// 1.
+    /// 2 (1: an export without its closing digest, made by an older lab).
     pub format: u32,
     pub name: String,
     pub image: String,
@@ -35,6 +35,50 @@ pub struct Exported {
 
 const EXPORT_INFO: &str = "lab-base.json";
 const EXPORT_OVA: &str = "base.ova";
+/// The last member: the SHA-256 of every byte before it, so a change anywhere (the header
+/// included) is found before anything of the file is used.
+const EXPORT_SUM: &str = "lab-base.sha256";
+const FORMAT: u32 = 2;
+
+/// The closing member and the archive's end, exactly as `export` writes them for `digest`.
+fn closing(digest: &str) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_data(&mut sum_header(digest), EXPORT_SUM, digest.as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
+    tar.into_inner().map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn sum_header(digest: &str) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(digest.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    h
+}
+
+/// Every byte of `file` against the digest it closes with.
+fn check_whole(file: &Path) -> Result<()> {
+    let len = std::fs::metadata(file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?.len();
+    let tail = closing(&"0".repeat(64))?.len() as u64;
+    if len < tail {
+        return Err(damaged(file, "it is cut short"));
+    }
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(format!("opening {}", file.display()), e))?;
+    let mut h = sha2::Sha256::new();
+    let mut left = len - tail;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        std::io::Read::read_exact(&mut f, &mut buf[..want]).map_err(|e| damaged(file, &e.to_string()))?;
+        h.update(&buf[..want]);
+        left -= want as u64;
+    }
+    let mut end = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut end).map_err(|e| damaged(file, &e.to_string()))?;
+    if end != closing(&hex(&h.finalize()))? {
+        return Err(damaged(file, "its bytes do not match the SHA-256 it closes with (a byte changed, or the copy is incomplete)"));
+    }
+    Ok(())
+}
 
 /// Where a file's problem is reported: it names the file and says what to do.
 fn damaged(file: &Path, why: &str) -> Error {
@@ -67,7 +111,7 @@ pub fn export(d: &Driver, name: &str, file: &Path, note: &dyn Fn(&str)) -> Resul
     d.export_ova(name, &ova)?;
     let (ova_sha256, ova_size) = sha256_of(&ova)?;
     let info = Exported {
-        format: 1,
+        format: FORMAT,
         name: record.name.clone(),
         image: record.image.clone(),
         title: record.title.clone(),
@@ -91,6 +135,9 @@ pub fn export(d: &Driver, name: &str, file: &Path, note: &dyn Fn(&str)) -> Resul
         h.set_cksum();
         tar.append_data(&mut h, EXPORT_INFO, json.as_slice()).map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
         tar.append_path_with_name(&ova, EXPORT_OVA).map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
+        std::io::Write::flush(tar.get_mut()).map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
+        let (digest, _) = sha256_of(&partial)?;
+        tar.append_data(&mut sum_header(&digest), EXPORT_SUM, digest.as_bytes()).map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
         let w = tar.into_inner().map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
         w.into_inner()
             .map_err(|e| Error::io(format!("writing {}", partial.display()), e.into_error()))?
@@ -122,9 +169,9 @@ pub fn peek(file: &Path) -> Result<Exported> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut first, &mut text).map_err(|e| damaged(file, &e.to_string()))?;
     let info: Exported = serde_json::from_str(&text).map_err(|e| damaged(file, &format!("{EXPORT_INFO}: {e}")))?;
-    if info.format != 1 {
+    if !(1..=FORMAT).contains(&info.format) {
         return Err(Error::Preflight {
-            problem: format!("{} is a base export of format {} and this lab reads format 1", file.display(), info.format),
+            problem: format!("{} is a base export of format {} and this lab reads formats 1 to {FORMAT}", file.display(), info.format),
             fix: "update lab on this computer".into(),
         });
     }
@@ -154,6 +201,12 @@ pub fn import(d: &Driver, file: &Path, note: &dyn Fn(&str)) -> Result<(String, b
     let expected = format!("lab-base-{}-{}-{}", info.image, arch.name(), info.fingerprint.get(..10).unwrap_or(""));
     if info.name != expected || info.fingerprint.len() != 64 {
         return Err(damaged(file, &format!("its name {:?} does not match its fingerprint", info.name)));
+    }
+    if info.format >= 2 {
+        note(&format!("checking every byte of {}", file.display()));
+        check_whole(file)?;
+    } else {
+        note(&format!("{} was exported by an older lab: only its disk image can be checked", file.display()));
     }
     let name = info.name.clone();
     if d.vm(&name)?.is_some_and(|i| i.description == mark(&info.fingerprint) && i.snapshots.iter().any(|s| s == SNAPSHOT)) {
