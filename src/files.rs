@@ -124,6 +124,9 @@ pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str) -> String
     let _ = writeln!(s, "export SPARK_LOCAL_IP={}", node.ip);
     let _ = writeln!(s, "export SPARK_PID_DIR={}", spark::PID_DIR);
     let _ = writeln!(s, "export SPARK_DAEMON_MEMORY={}", quote(&lab.spark.daemon_memory));
+    // The REST submission server (6066) ignores Spark's secret (CVE-2018-11770; on by default
+    // before 2.4, SPARK-25088): off on every release.
+    let _ = writeln!(s, "export SPARK_MASTER_OPTS=\"-Dspark.master.rest.enabled=false\"");
     if let Some(c) = lab.spark.worker_cores {
         let _ = writeln!(s, "export SPARK_WORKER_CORES={c}");
     }

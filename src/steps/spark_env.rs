@@ -78,6 +78,7 @@ mod tests {
         cx.java_homes.lock().expect("homes").insert("node2".into(), "/usr/lib/jvm/java-17".into());
         let text = files::spark_env(&w.lab, w.lab.node("node2").expect("node2"), "/usr/lib/jvm/java-17");
         assert!(text.contains("JAVA_HOME=/usr/lib/jvm/java-17") && text.contains("192.168.57.12"), "{text}");
+        assert!(text.contains("SPARK_MASTER_OPTS=\"-Dspark.master.rest.enabled=false\""), "the REST submission server is off: {text}");
         let node = w.remote(&cx, "node2");
         node.probe(&[(ID, &format!("755:spark:spark\n{text}"))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);

@@ -41,6 +41,16 @@ pub(super) fn checksum(c: &mut Check<'_>, path: &FieldPath, value: &str, algo: C
     }
 }
 
+/// A plain `http://` URL to another computer (this computer's loopback addresses excepted:
+/// nothing on the network sits between).
+pub(super) fn plain_http_elsewhere(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else { host.split(':').next().unwrap_or("") };
+    !(host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+}
+
 pub(super) fn url(c: &mut Check<'_>, path: &FieldPath, value: &str) -> bool {
     c.rule(path, checks::url(value), "use an https://, http:// or file:// URL")
 }
@@ -129,6 +139,14 @@ pub(super) fn spark(c: &mut Check<'_>) -> Option<Spark> {
             None
         }
         (Some(h), None) => checksum(c, &p.key("sha512"), h, ChecksumAlgo::Sha512),
+        (None, Some(u)) if plain_http_elsewhere(u) => {
+            c.error(
+                &p.key("checksum_url"),
+                "a checksum read over plain http:// proves nothing: whoever sits on the way can serve another tarball and its checksum",
+                Some("use an https:// checksum_url, or pin `sha512:` (the tarball's .sha512 file) in the lab file"),
+            );
+            None
+        }
         (None, Some(u)) => url(c, &p.key("checksum_url"), u).then(|| Checksum::File { algo: ChecksumAlgo::Sha512, url: u.clone() }),
     };
     if let Some(v) = raw.worker_cores {

@@ -223,6 +223,19 @@ fn checksum_is_required_and_single() {
 }
 
 #[test]
+fn a_checksum_over_plain_http_is_refused_unless_it_stays_on_this_computer() {
+    let plain = replace("  checksum_url: https://archive.apache.org", "  checksum_url: http://archive.apache.org");
+    has(&errs(&plain), "spark.checksum_url", 21, "plain http://");
+    for here in ["http://127.0.0.1:8080/s.sha512", "http://localhost/s.sha512", "http://[::1]:9/s.sha512"] {
+        let text =
+            replace("  checksum_url: https://archive.apache.org/dist/spark/spark-3.5.8/spark-3.5.8-bin-hadoop3.tgz.sha512", &format!("  checksum_url: {here}"));
+        assert!(ok(&text).spark.artifact.url.starts_with("https://"), "{here}");
+    }
+    assert!(super::software::plain_http_elsewhere("http://user@127.0.0.1.example.org/x"));
+    assert!(!super::software::plain_http_elsewhere("https://example.org/x"));
+}
+
+#[test]
 fn url_schemes() {
     has(&errs(&replace("  url: https://archive.apache.org", "  url: ftp://archive.apache.org")), "spark.url", 20, "unsupported URL scheme");
     has(
