@@ -10,10 +10,13 @@ use crate::spark;
 use crate::spec::{Arch, JavaInstall, Lab};
 use crate::state::Change;
 use crate::steps::node::{NodeCx, Owner, backup_of, package_install};
-use crate::steps::{Check, Cx, Head, Stage, Step, artifacts};
+use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, artifacts};
 use crate::ui::Outcome;
 
 pub const ID: &str = "java_installed";
+
+/// The JDK whose modules were checked for Spark 4 (its home).
+pub const MODULES: Fingerprint = Fingerprint::new("java_modules");
 
 pub struct JavaInstalled {
     node: String,
@@ -33,7 +36,7 @@ pub fn step(lab: &Lab, node: &str) -> Box<dyn Step> {
 /// The node's JAVA_HOME: the one this run's Java step installed or found, else the one the
 /// node's probe shows.
 pub fn home(cx: &Cx<'_>, node: &str) -> Result<String> {
-    if let Some(h) = cx.java_homes.lock().ok().and_then(|m| m.get(node).cloned()) {
+    if let Some(h) = cx.java_homes.get(node) {
         return Ok(h);
     }
     let seen = Seen::read(cx, node)?;
@@ -154,7 +157,7 @@ impl Step for JavaInstalled {
         let seen = Seen::read(cx, &self.node)?;
         let Some(home) = &seen.home else { return Ok(Check::Needed(format!("no JDK {} with jps", cx.lab.java.version))) };
         let home = sane_home(&self.node, home)?;
-        if cx.lab.spark.version.0 >= 4 && cx.current(&self.node, "java_modules").as_deref() != Some(home.as_str()) {
+        if cx.lab.spark.version.0 >= 4 && cx.current(&self.node, MODULES).as_deref() != Some(home.as_str()) {
             return Ok(Check::Needed("the JDK's modules were not checked for Spark 4".into()));
         }
         if seen.profile != profile(&home) {
@@ -162,9 +165,6 @@ impl Step for JavaInstalled {
         }
         if !seen.stale_links(&home).is_empty() {
             return Ok(Check::Needed("the JDK's tools are not linked in /usr/local/bin".into()));
-        }
-        if let Ok(mut m) = cx.java_homes.lock() {
-            m.insert(self.node.clone(), home);
         }
         Ok(Check::Satisfied)
     }
@@ -187,9 +187,9 @@ impl Step for JavaInstalled {
             }
         };
         let home = sane_home(n.name(), &home)?;
-        if cx.lab.spark.version.0 >= 4 && cx.current(n.name(), "java_modules").as_deref() != Some(home.as_str()) {
+        if cx.lab.spark.version.0 >= 4 && cx.current(n.name(), MODULES).as_deref() != Some(home.as_str()) {
             spark4_modules(&n, &home)?;
-            cx.record(n.name(), "java_modules", &home)?;
+            cx.record(n.name(), MODULES, &home)?;
         }
         if seen.profile != profile(&home) && n.put_file(spark::JAVA_PROFILE, &profile(&home), 0o644, &Owner::root())? == Outcome::Applied {
             outcome = Outcome::Applied;
@@ -199,9 +199,7 @@ impl Step for JavaInstalled {
             link_tools(&n, &home, &stale)?;
             outcome = Outcome::Applied;
         }
-        if let Ok(mut m) = cx.java_homes.lock() {
-            m.insert(self.node.clone(), home);
-        }
+        cx.java_homes.set(&self.node, home);
         Ok(outcome)
     }
 }
@@ -362,6 +360,6 @@ mod step_tests {
         assert!(e.to_string().contains("jdk.incubator.vector"), "{e}");
         node.answer("--list-modules", 0, "java.base@17\njdk.incubator.vector@17\n");
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Satisfied);
-        assert_eq!(cx.current("node1", "java_modules").as_deref(), Some(HOME));
+        assert_eq!(cx.current("node1", MODULES).as_deref(), Some(HOME));
     }
 }

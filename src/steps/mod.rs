@@ -46,7 +46,7 @@ use crate::script::{Sh, sh};
 use crate::spec::{Lab, Node};
 use crate::state::{Change, Keys, StateDir};
 use crate::steps::shared::split_sections;
-pub use crate::steps::shared::{Jdks, Machines, Options, SECTION, Slot, SparkWeb, Web};
+pub use crate::steps::shared::{Fingerprint, Jdks, Machines, Options, PerNode, SECTION, Slot, SparkWeb, Web};
 use crate::ui::{Outcome, Reporter};
 
 pub use crate::ui::HOST;
@@ -184,7 +184,7 @@ pub struct Cx<'a> {
     pub spark: Slot<Cached>,
     pub jdks: Slot<Jdks>,
     /// Each node's JAVA_HOME (`java_installed::home`).
-    pub java_homes: Mutex<HashMap<String, String>>,
+    pub java_homes: PerNode<String>,
     remotes: Mutex<HashMap<String, Arc<dyn Remote>>>,
     /// What each node's probe printed, until a step changes the node.
     facts: Mutex<HashMap<String, Arc<HashMap<String, String>>>>,
@@ -223,7 +223,7 @@ impl<'a> Cx<'a> {
             keys: Slot::new(None),
             spark: Slot::new(None),
             jdks: Slot::new(None),
-            java_homes: Mutex::new(HashMap::new()),
+            java_homes: PerNode::new(),
             remotes: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
             current: Mutex::new(recorded.nodes.iter().map(|(k, v)| (k.clone(), v.steps.clone())).collect()),
@@ -334,12 +334,13 @@ impl<'a> Cx<'a> {
     }
 
     /// A fingerprint as it is now: set by this run, else by an earlier one.
-    pub fn current(&self, node: &str, key: &str) -> Option<String> {
-        self.current.lock().ok().and_then(|m| m.get(node).and_then(|n| n.get(key)).cloned())
+    pub fn current(&self, node: &str, fp: Fingerprint) -> Option<String> {
+        self.current.lock().ok().and_then(|m| m.get(node).and_then(|n| n.get(fp.key())).cloned())
     }
 
     /// Records a fingerprint for `node` now (so an interrupted run still knows it).
-    pub fn record(&self, node: &str, key: &str, value: &str) -> Result<()> {
+    pub fn record(&self, node: &str, fp: Fingerprint, value: &str) -> Result<()> {
+        let key = fp.key();
         if let Ok(mut m) = self.current.lock() {
             m.entry(node.to_string()).or_default().insert(key.to_string(), value.to_string());
         }

@@ -58,6 +58,23 @@ impl Web for SparkWeb {
     }
 }
 
+/// A fingerprint one step records for a node (in `state.json`, so later runs see it) and later
+/// steps read: declared once, as a constant beside the step that produces it
+/// (`spark_installed::RELEASE`, `spark_env::WRITTEN`, ...), never spelled as text elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(&'static str);
+
+impl Fingerprint {
+    pub const fn new(key: &'static str) -> Self {
+        Self(key)
+    }
+
+    /// Its key in `state.json`'s per-node `steps`.
+    pub fn key(self) -> &'static str {
+        self.0
+    }
+}
+
 /// Options of the run that steps read.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -94,6 +111,23 @@ impl<T: Clone> Slot<T> {
     }
     pub fn peek(&self) -> Option<T> {
         self.0.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+/// A value per node that one step gives to later ones (made by the function beside that step).
+pub struct PerNode<T>(Mutex<HashMap<String, T>>);
+
+impl<T: Clone> PerNode<T> {
+    pub fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+    pub fn get(&self, node: &str) -> Option<T> {
+        self.0.lock().ok().and_then(|m| m.get(node).cloned())
+    }
+    pub fn set(&self, node: &str, v: T) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(node.to_string(), v);
+        }
     }
 }
 

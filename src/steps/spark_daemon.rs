@@ -14,8 +14,13 @@ use crate::script::{Sh, sh};
 use crate::spark::{self, Daemon};
 use crate::spec::Lab;
 use crate::steps::node::NodeCx;
-use crate::steps::{Check, Cx, Head, Stage, Step};
+use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, spark_env, spark_installed};
 use crate::ui::Outcome;
+
+/// What a running daemon was started with (the release, spark-env.sh, its own settings).
+pub const RUNS: Fingerprint = Fingerprint::new("daemon");
+pub const HISTORY_RUNS: Fingerprint = Fingerprint::new("daemon.history");
+pub const CONNECT_RUNS: Fingerprint = Fingerprint::new("daemon.connect");
 
 pub const MASTER: &str = "spark_master_running";
 pub const WORKER: &str = "spark_worker_running";
@@ -97,17 +102,21 @@ fn listening(ip: std::net::Ipv4Addr, port: u16) -> Sh {
 
 impl SparkDaemon {
     /// Where lab records what the running daemon runs (`daemon` for a node's own daemon).
-    fn key(&self) -> &'static str {
+    fn key(&self) -> Fingerprint {
         match self.daemon {
-            Daemon::Master | Daemon::Worker => "daemon",
-            Daemon::History => "daemon.history",
-            Daemon::Connect => "daemon.connect",
+            Daemon::Master | Daemon::Worker => RUNS,
+            Daemon::History => HISTORY_RUNS,
+            Daemon::Connect => CONNECT_RUNS,
         }
     }
 
     /// What the daemon runs: the release and spark-env.sh lab installed, and its own settings.
     fn fingerprint(&self, cx: &Cx<'_>) -> String {
-        let base = format!("{}:{}", cx.current(&self.node, "spark").unwrap_or_default(), cx.current(&self.node, "spark_env").unwrap_or_default());
+        let base = format!(
+            "{}:{}",
+            cx.current(&self.node, spark_installed::RELEASE).unwrap_or_default(),
+            cx.current(&self.node, spark_env::WRITTEN).unwrap_or_default()
+        );
         match self.daemon {
             // Their arguments follow from the lab's nodes, which spark-env.sh already carries.
             Daemon::Master | Daemon::Worker => base,
@@ -207,9 +216,9 @@ mod tests {
         let plan = vec![master(&w.lab)];
         let mut cx = w.cx(&plan);
         alive(&mut cx);
-        cx.record("master", "spark", "abc").expect("record");
-        cx.record("master", "spark_env", "def").expect("record");
-        cx.record("master", "daemon", "abc:def").expect("record");
+        cx.record("master", spark_installed::RELEASE, "abc").expect("record");
+        cx.record("master", spark_env::WRITTEN, "def").expect("record");
+        cx.record("master", RUNS, "abc:def").expect("record");
         let node = w.remote(&cx, "master");
         node.probe(&[(MASTER, "status=0\n")]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
@@ -222,8 +231,8 @@ mod tests {
         let plan = vec![master(&w.lab), worker(&w.lab, "node1")];
         let mut cx = w.cx(&plan);
         alive(&mut cx);
-        cx.record("master", "spark", "new").expect("record");
-        cx.record("master", "daemon", "old:").expect("record");
+        cx.record("master", spark_installed::RELEASE, "new").expect("record");
+        cx.record("master", RUNS, "old:").expect("record");
         let m = w.remote(&cx, "master");
         m.probe(&[(MASTER, "status=0\n")]);
         assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("changed")));
@@ -232,7 +241,7 @@ mod tests {
         let stop = scripts.iter().position(|s| s.contains("spark-daemon.sh stop org.apache.spark.deploy.master.Master")).expect("stopped");
         let start = scripts.iter().position(|s| s.contains("spark-daemon.sh start org.apache.spark.deploy.master.Master")).expect("started");
         assert!(stop < start, "{scripts:?}");
-        assert_eq!(cx.current("master", "daemon").as_deref(), Some("new:"));
+        assert_eq!(cx.current("master", RUNS).as_deref(), Some("new:"));
 
         let n1 = w.remote(&cx, "node1");
         n1.probe(&[(WORKER, "status=1\n")]);
@@ -292,7 +301,7 @@ mod tests {
             World::with(&include_str!("../../labs/sandbox.yaml").replace("  connect_memory: 768m", "  connect_memory: 768m\n  connect_port: 15003"), false);
         let plan3: Vec<Box<dyn Step>> = connect(&moved.lab).into_iter().collect();
         let cx3 = moved.cx(&plan3);
-        cx3.record("master", "daemon.connect", &cx.current("master", "daemon.connect").expect("recorded")).expect("record");
+        cx3.record("master", CONNECT_RUNS, &cx.current("master", CONNECT_RUNS).expect("recorded")).expect("record");
         moved.remote(&cx3, "master").probe(&[(CONNECT, "status=0\n")]);
         assert!(matches!(plan3[0].check(&cx3).expect("check"), Check::Needed(ref why) if why.contains("settings changed")));
     }

@@ -7,10 +7,13 @@ use crate::script::{Sh, sh};
 use crate::spark;
 use crate::spec::Lab;
 use crate::steps::node::{NodeCx, Owner};
-use crate::steps::{Check, Cx, Head, Stage, Step, java_installed};
+use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, java_installed};
 use crate::ui::Outcome;
 
 pub const ID: &str = "spark_env";
+
+/// The spark-env.sh lab wrote on the node (its hash: what the daemons run with).
+pub const WRITTEN: Fingerprint = Fingerprint::new("spark_env");
 
 pub struct SparkEnv {
     node: String,
@@ -51,7 +54,7 @@ impl Step for SparkEnv {
         let text = self.text(cx)?;
         let want = format!("755:{0}:{0}\n{text}", cx.lab.user);
         if cx.fact(&self.node, ID)? == want {
-            cx.record(&self.node, "spark_env", &files::short_hash(&text))?;
+            cx.record(&self.node, WRITTEN, &files::short_hash(&text))?;
             return Ok(Check::Satisfied);
         }
         Ok(Check::Needed(format!("{} differs", path(cx.lab))))
@@ -60,7 +63,7 @@ impl Step for SparkEnv {
         let text = self.text(cx)?;
         let fact = cx.fact(&self.node, ID)?;
         let o = NodeCx::new(cx, &self.node)?.put_file_unless(&fact, &path(cx.lab), &text, 0o755, &Owner::user(&cx.lab.user))?;
-        cx.record(&self.node, "spark_env", &files::short_hash(&text))?;
+        cx.record(&self.node, WRITTEN, &files::short_hash(&text))?;
         Ok(o)
     }
 }
@@ -75,17 +78,17 @@ mod tests {
         let w = World::sandbox();
         let plan = vec![step(&w.lab, "node2")];
         let cx = w.cx(&plan);
-        cx.java_homes.lock().expect("homes").insert("node2".into(), "/usr/lib/jvm/java-17".into());
+        cx.java_homes.set("node2", "/usr/lib/jvm/java-17".into());
         let text = files::spark_env(&w.lab, w.lab.node("node2").expect("node2"), "/usr/lib/jvm/java-17");
         assert!(text.contains("JAVA_HOME=/usr/lib/jvm/java-17") && text.contains("192.168.57.12"), "{text}");
         assert!(text.contains("SPARK_MASTER_OPTS=\"-Dspark.master.rest.enabled=false\""), "the REST submission server is off: {text}");
         let node = w.remote(&cx, "node2");
         node.probe(&[(ID, &format!("755:spark:spark\n{text}"))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
-        assert_eq!(cx.current("node2", "spark_env"), Some(files::short_hash(&text)));
+        assert_eq!(cx.current("node2", WRITTEN), Some(files::short_hash(&text)));
 
         let cx = w.cx(&plan);
-        cx.java_homes.lock().expect("homes").insert("node2".into(), "/usr/lib/jvm/java-17".into());
+        cx.java_homes.set("node2", "/usr/lib/jvm/java-17".into());
         let node = w.remote(&cx, "node2");
         node.probe(&[(ID, &format!("644:root:root\n{text}"))]);
         assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(_)), "wrong mode and owner");

@@ -8,10 +8,13 @@ use crate::spark;
 use crate::spec::Lab;
 use crate::state::Change;
 use crate::steps::node::{NodeCx, Owner, backup_of};
-use crate::steps::{Check, Cx, Head, Stage, Step, artifacts};
+use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, artifacts};
 use crate::ui::Outcome;
 
 pub const ID: &str = "spark_installed";
+
+/// The release the node has: its tarball's digest (what the daemons run).
+pub const RELEASE: Fingerprint = Fingerprint::new("spark");
 
 const PROFILE: &str = "# Written by lab: Spark for login shells.\nexport SPARK_HOME=/opt/spark\ncase \":$PATH:\" in *\":$SPARK_HOME/bin:\"*) ;; *) export PATH=\"$PATH:$SPARK_HOME/bin:$SPARK_HOME/sbin\" ;; esac\n";
 
@@ -81,7 +84,7 @@ impl Step for SparkInstalled {
         Ok(match Seen::read(cx, &self.node)?.wrong(cx.lab, &tarball) {
             Some(why) => Check::Needed(why),
             None => {
-                cx.record(&self.node, "spark", tarball.hex())?;
+                cx.record(&self.node, RELEASE, tarball.hex())?;
                 Check::Satisfied
             }
         })
@@ -126,7 +129,7 @@ impl Step for SparkInstalled {
         if seen.profile != PROFILE && n.put_file(spark::SPARK_PROFILE, PROFILE, 0o644, &Owner::root())? == Outcome::Applied {
             outcome = Outcome::Applied;
         }
-        cx.record(n.name(), "spark", tarball.hex())?;
+        cx.record(n.name(), RELEASE, tarball.hex())?;
         Ok(outcome)
     }
 }
@@ -149,7 +152,7 @@ mod tests {
         let node = w.remote(&cx, "master");
         node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-4.3.0\nowner=spark\n---\n{PROFILE}"))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
-        assert_eq!(cx.current("master", "spark").as_deref(), Some("abc123"), "what the daemons run is recorded");
+        assert_eq!(cx.current("master", RELEASE).as_deref(), Some("abc123"), "what the daemons run is recorded");
     }
 
     #[test]
