@@ -205,6 +205,17 @@ fn spark_4_up_verify_break_repair_rest() {
     let java = v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "java").expect("java");
     assert!(java["evidence"].as_str().is_some_and(|e| e.contains("\"17.")), "{java}");
     assert!(job_evidence(&v).ends_with("(spark-submit)"), "a JDK with javac runs the compiled job: {}", job_evidence(&v));
+    // Spark authenticates: its settings with the lab's secret are the Spark account's alone, and
+    // an application that does not hold the secret is refused by the master (the same job, run
+    // without lab's settings, never runs).
+    assert_eq!(lab.ssh(10, "stat -c %a:%U /opt/spark/conf/spark-defaults.conf").ok().stdout, "600:spark\n");
+    let stranger = lab.ssh(
+        10,
+        "cd /tmp && LAB_WORKERS=2 timeout 150 /opt/spark/bin/spark-submit --properties-file /dev/null --master spark://master:7077 \
+         --class LabVerify /opt/spark/lab/verify-*.jar > /tmp/stranger.log 2>&1; echo exit=$?; grep -c 5000050000 /tmp/stranger.log; rm -f /tmp/stranger.log",
+    );
+    let said = stranger.stdout.clone();
+    assert!(!said.starts_with("exit=0") && said.ends_with("\n0\n"), "a job without the secret ran:\n{said}");
     // A master whose Java has no compiler (a runtime): the same job runs in the Scala 2.13 shell
     // and proves as much.
     lab.ssh(10, "sudo chmod a-x \"$(readlink -f /usr/local/bin/javac)\" && rm -f /opt/spark/lab/verify-*.jar").ok();

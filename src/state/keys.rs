@@ -75,6 +75,24 @@ impl StateDir {
         ensure_key(&self.client_key_path(), &lab.tag())
     }
 
+    /// The lab's Spark secret (`spark.authenticate.secret`): 256 random bits as hex, made once
+    /// and kept owner-only in the state folder beside the lab key.
+    pub fn spark_secret(&self) -> Result<String> {
+        self.create()?;
+        let path = self.root.join("spark-secret");
+        if let Some(text) = fsx::read_own(&path)? {
+            let s = text.trim();
+            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(s.to_string());
+            }
+        }
+        let mut b = [0u8; 32];
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut b).map_err(|e| Error::Internal(format!("no randomness for the Spark secret: {e}")))?;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        fsx::write_atomic(&path, format!("{hex}\n").as_bytes(), fsx::Access::Private)?;
+        Ok(hex)
+    }
+
     /// The client key of a lab that was built here; never creates one.
     pub fn client_key(&self, lab: &Lab) -> Result<KeyPair> {
         self.check()?;

@@ -14,7 +14,7 @@ use crate::script::{Sh, sh};
 use crate::spark::{self, Daemon};
 use crate::spec::Lab;
 use crate::steps::node::NodeCx;
-use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, spark_env, spark_installed};
+use crate::steps::{Check, Cx, Fingerprint, Head, Stage, Step, spark_defaults, spark_env, spark_installed};
 use crate::ui::Outcome;
 
 /// What a running daemon was started with (the release, spark-env.sh, its own settings).
@@ -113,9 +113,10 @@ impl SparkDaemon {
     /// What the daemon runs: the release and spark-env.sh lab installed, and its own settings.
     fn fingerprint(&self, cx: &Cx<'_>) -> String {
         let base = format!(
-            "{}:{}",
+            "{}:{}:{}",
             cx.current(&self.node, spark_installed::RELEASE).unwrap_or_default(),
-            cx.current(&self.node, spark_env::WRITTEN).unwrap_or_default()
+            cx.current(&self.node, spark_env::WRITTEN).unwrap_or_default(),
+            cx.current(&self.node, spark_defaults::WRITTEN).unwrap_or_default()
         );
         match self.daemon {
             // Their arguments follow from the lab's nodes, which spark-env.sh already carries.
@@ -218,7 +219,8 @@ mod tests {
         alive(&mut cx);
         cx.record("master", spark_installed::RELEASE, "abc").expect("record");
         cx.record("master", spark_env::WRITTEN, "def").expect("record");
-        cx.record("master", RUNS, "abc:def").expect("record");
+        cx.record("master", spark_defaults::WRITTEN, "ghi").expect("record");
+        cx.record("master", RUNS, "abc:def:ghi").expect("record");
         let node = w.remote(&cx, "master");
         node.probe(&[(MASTER, "status=0\n")]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
@@ -241,7 +243,7 @@ mod tests {
         let stop = scripts.iter().position(|s| s.contains("spark-daemon.sh stop org.apache.spark.deploy.master.Master")).expect("stopped");
         let start = scripts.iter().position(|s| s.contains("spark-daemon.sh start org.apache.spark.deploy.master.Master")).expect("started");
         assert!(stop < start, "{scripts:?}");
-        assert_eq!(cx.current("master", RUNS).as_deref(), Some("new:"));
+        assert_eq!(cx.current("master", RUNS).as_deref(), Some("new::"));
 
         let n1 = w.remote(&cx, "node1");
         n1.probe(&[(WORKER, "status=1\n")]);
