@@ -22,6 +22,8 @@ pub struct Vm {
     pub installing: Option<u32>,
     pub installed: bool,
     pub keys_typed: bool,
+    /// Snapshot names, oldest first.
+    pub snapshots: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -156,7 +158,27 @@ impl FakeVBox {
                 if !vm.description.is_empty() {
                     o += &format!("description=\"{}\"\n", vm.description);
                 }
+                // As showvminfo lists the snapshot tree: SnapshotName, SnapshotName-1, ...
+                for (i, s) in vm.snapshots.iter().enumerate() {
+                    o += &if i == 0 { format!("SnapshotName=\"{s}\"\n") } else { format!("SnapshotName-{i}=\"{s}\"\n") };
+                }
+                if let Some(last) = vm.snapshots.last() {
+                    o += &format!("CurrentSnapshotName=\"{last}\"\n");
+                }
                 ok(o)
+            }
+            (Some("snapshot"), Some(key)) => {
+                let Some(i) = find(&w, key) else { return err(1, NOT_FOUND) };
+                let name = a.get(3).cloned().unwrap_or_default();
+                let vm = &mut w.vms[i];
+                let has = vm.snapshots.contains(&name);
+                match a.get(2).map(String::as_str) {
+                    Some("take") => vm.snapshots.push(name),
+                    Some("delete" | "restore") if !has => return err(1, "VBoxManage: error: Could not find a snapshot named"),
+                    Some("delete") => vm.snapshots.retain(|s| *s != name),
+                    _ => {}
+                }
+                ok("")
             }
             (Some("modifyvm"), Some(key)) => {
                 let Some(i) = find(&w, key) else { return err(1, NOT_FOUND) };

@@ -3,7 +3,7 @@
 
 pub(super) mod base_image;
 pub(super) mod hostonly_network;
-mod iso_downloaded;
+pub(super) mod iso_downloaded;
 pub(super) mod network_released;
 pub(super) mod os_installed;
 mod snapshot;

@@ -2,7 +2,7 @@
 //! why, before anything is changed; satisfied once applied.
 
 use super::*;
-use crate::provider::virtualbox::steps::{base_image, hostonly_network, network_released, vm_halted, vm_running};
+use crate::provider::virtualbox::steps::{base_image, hostonly_network, iso_downloaded, network_released, vm_halted, vm_running};
 
 fn needed(cx: &Cx<'_>, step: &dyn Step) -> String {
     match step.check(cx).expect("check") {
@@ -80,4 +80,49 @@ fn the_removal_step_needs_a_vm_that_exists_and_not_one_that_is_gone() {
     assert_eq!(needed(&cx, removed.as_ref()), "VM lab-spark-master exists");
     assert_eq!(removed.apply(&cx).expect("apply"), Outcome::Applied);
     assert_eq!(removed.check(&cx).expect("check"), Check::Satisfied);
+}
+
+#[test]
+fn the_snapshot_steps_need_what_the_vm_lacks_or_has() {
+    let w = world();
+    installed(&w);
+    let cx = w.cx();
+    let snaps: &dyn crate::provider::Snapshots = &w.vb;
+    fn master<'a>(steps: crate::steps::Steps<'a>, nodes: usize) -> Box<dyn Step + 'a> {
+        assert_eq!(steps.len(), nodes, "one step per node's VM");
+        steps.into_iter().find(|s| s.head().target.node() == Some("master")).expect("the master's")
+    }
+    let n = w.lab.nodes.len();
+    let save = master(snaps.save(&w.lab, "clean", false).expect("plan"), n);
+    assert_eq!(needed(&cx, save.as_ref()), "no such snapshot yet");
+    assert_eq!(save.apply(&cx).expect("take"), Outcome::Applied);
+    assert_eq!(save.check(&cx).expect("check"), Check::Satisfied, "taken once");
+    let restore = master(snaps.restore(&w.lab, "clean").expect("plan"), n);
+    assert!(needed(&cx, restore.as_ref()).contains("whatever they hold now"));
+    let delete = master(snaps.delete(&w.lab, "clean").expect("plan"), n);
+    assert_eq!(needed(&cx, delete.as_ref()), "the snapshot exists");
+    assert_eq!(delete.apply(&cx).expect("delete"), Outcome::Applied);
+    assert_eq!(delete.check(&cx).expect("check"), Check::Satisfied);
+}
+
+#[test]
+fn the_iso_is_not_needed_once_the_base_is_ready() {
+    let w = world();
+    let cx = w.cx();
+    let spec = base::spec(&w.lab).expect("spec");
+    let img = w.lab.image.clone().expect("image");
+    let step = iso_downloaded::step(&w.vb, &img, true);
+    // No base here: the downloader looks at the cache as it goes.
+    assert_eq!(step.check(&cx).expect("check"), Check::InApply);
+    let d = w.vb.driver().expect("d");
+    d.create_vm(&spec.name, "22222222-2222-4333-8444-555555555555", "/lab-bases", "RedHat_64", &base::root(), driver::Arch::X86_64).expect("base vm");
+    let mut hw = w.vb.hardware(&cx, w.master()).expect("hw");
+    hw.description = base::mark(&spec.fingerprint);
+    d.configure(&spec.name, &hw).expect("mark");
+    d.take_snapshot(&spec.name, base::SNAPSHOT, "installed", false).expect("snapshot");
+    assert_eq!(step.check(&cx).expect("check"), Check::Satisfied);
+    assert_eq!(
+        base_image::step(&w.vb, &spec).check(&cx).expect("check"),
+        Check::Needed(format!("base {} is ready; this lab is not yet listed among its users", spec.name))
+    );
 }
