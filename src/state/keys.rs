@@ -79,6 +79,8 @@ impl StateDir {
     /// and kept owner-only in the state folder beside the lab key.
     pub fn spark_secret(&self) -> Result<String> {
         self.create()?;
+        // Every node's step asks at once: one makes it, the others read it (one secret a lab).
+        let _one_at_a_time = self.write.lock().map_err(|_| Error::Internal("state lock poisoned".into()))?;
         let path = self.root.join("spark-secret");
         if let Some(text) = fsx::read_own(&path)? {
             let s = text.trim();

@@ -125,7 +125,13 @@ mod tests {
     fn a_file_without_the_secret_or_readable_by_others_is_needed_saying_so() {
         let w = World::sandbox();
         let plan = vec![step(&w.lab, "master")];
-        let secret = w.sd.spark_secret().expect("secret");
+        // Asked by every node's step at once: one secret for the lab.
+        let secrets: Vec<String> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| w.sd.spark_secret().expect("secret"))).collect();
+            hs.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        let secret = secrets[0].clone();
+        assert!(secrets.iter().all(|s| *s == secret), "{secrets:?}");
         assert_eq!(w.sd.spark_secret().expect("again"), secret, "made once");
         assert_eq!(secret.len(), 64);
         let old = "# Written by lab: settings of every application started on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:/var/lib/lab-spark/events\n";
