@@ -180,10 +180,7 @@ impl VirtualBox {
     fn decision(&self, cx: &Cx<'_>, node: &str, made: Made) -> Result<(Option<VmInfo>, Decision, Want)> {
         let (info, seen, want) = self.observe_vm(cx, node, made)?;
         let recreate = cx.opts.recreate.iter().any(|n| n == node);
-        let decision = observe::decide(&seen, &want, recreate);
-        if let Decision::Refuse(r) = &decision {
-            return Err(Self::refusal(node, &want, r));
-        }
+        let decision = observe::decide(&seen, &want, recreate).map_err(|r| Self::refusal(node, &want, &r))?;
         Ok((info, decision, want))
     }
 
@@ -192,7 +189,6 @@ impl VirtualBox {
         let d = self.driver()?;
         match decision {
             Decision::Keep => Ok(Outcome::Satisfied),
-            Decision::Refuse(_) => Err(Error::Internal("acting on a refusal".into())),
             Decision::Create(_) => {
                 self.create(cx, node, made)?;
                 Ok(Outcome::Applied)

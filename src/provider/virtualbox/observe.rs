@@ -130,11 +130,10 @@ pub enum Decision {
     Remake(String),
     /// Its NIC2 moved onto the lab's host-only interface.
     Reconnect(String),
-    /// Lab stops: the VM is not lab's, was made the other way, or finished its install and now
-    /// looks other than lab made it (lab deletes no installed VM on its own).
-    Refuse(Refusal),
 }
 
+/// Why lab stops instead: the VM is not lab's, was made the other way, or finished its install
+/// and now looks other than lab made it (lab deletes no installed VM on its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Foreign,
@@ -143,19 +142,19 @@ pub enum Refusal {
 }
 
 /// Decides from what was seen; `recreate`: the user asked `lab up --recreate NODE`.
-pub fn decide(seen: &Seen, want: &Want, recreate: bool) -> Decision {
-    match seen {
+pub fn decide(seen: &Seen, want: &Want, recreate: bool) -> Result<Decision, Refusal> {
+    Ok(match seen {
         Seen::Missing => Decision::Create(format!("VM {} does not exist", want.vm)),
-        Seen::Foreign => Decision::Refuse(Refusal::Foreign),
-        Seen::OtherWay(made) => Decision::Refuse(Refusal::OtherWay(*made)),
+        Seen::Foreign => return Err(Refusal::Foreign),
+        Seen::OtherWay(made) => return Err(Refusal::OtherWay(*made)),
         _ if recreate => Decision::Remake("--recreate asks for it".into()),
-        Seen::Incomplete { why, finished: true } => Decision::Refuse(Refusal::Changed(why.clone())),
+        Seen::Incomplete { why, finished: true } => return Err(Refusal::Changed(why.clone())),
         Seen::Incomplete { why, finished: false } => Decision::Remake(format!("VM {} is incomplete ({why})", want.vm)),
         Seen::Whole { stale_nic: Some(on) } => {
             Decision::Reconnect(format!("its host-only NIC is on {on}, the lab's network is {}", want.hostonly.as_deref().unwrap_or("another")))
         }
         Seen::Whole { stale_nic: None } => Decision::Keep,
-    }
+    })
 }
 
 /// Where a VM installed from the ISO stands once it exists: what `os_installed` must still do.

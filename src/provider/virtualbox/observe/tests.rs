@@ -50,12 +50,12 @@ fn seen(text: &str, marked: bool, rec: Option<&VmRecord>, w: &Want) -> Seen {
 fn missing_foreign_and_made_the_other_way() {
     let w = want(Made::PerNode);
     assert_eq!(observe(None, false, None, &w), Seen::Missing);
-    assert_eq!(decide(&Seen::Missing, &w, false), Decision::Create("VM lab-spark-node1 does not exist".into()));
+    assert_eq!(decide(&Seen::Missing, &w, false), Ok(Decision::Create("VM lab-spark-node1 does not exist".into())));
     // Someone's VM of that name: no mark, another UUID.
     let theirs = shown("running", [DISK, "emptydrive", "emptydrive"], "vboxnet0", "disk", "my own VM");
     let other = VmRecord { uuid: "00000000-0000-4000-8000-000000000000".into(), ..record(Made::PerNode, false) };
     assert_eq!(seen(&theirs, false, Some(&other), &w), Seen::Foreign);
-    assert_eq!(decide(&Seen::Foreign, &w, true), Decision::Refuse(Refusal::Foreign), "--recreate never takes someone else's VM");
+    assert_eq!(decide(&Seen::Foreign, &w, true), Err(Refusal::Foreign), "--recreate never takes someone else's VM");
     // Lab's by the UUID it recorded even when the mark was never written.
     assert_ne!(seen(&theirs, false, Some(&record(Made::PerNode, false)), &w), Seen::Foreign);
     // A clone where the lab file now says per-node.
@@ -76,7 +76,7 @@ fn an_install_from_the_iso_pending_failed_half_made_and_done() {
     let aborted = shown("aborted", [DISK, ISO, OEMDRV], "vboxnet0", "dvd", MARK);
     let s = seen(&aborted, true, Some(&rec), &w);
     assert_eq!(s, Seen::Incomplete { why: "its install failed (aborted)".into(), finished: false });
-    assert_eq!(decide(&s, &w, false), Decision::Remake("VM lab-spark-node1 is incomplete (its install failed (aborted))".into()));
+    assert_eq!(decide(&s, &w, false), Ok(Decision::Remake("VM lab-spark-node1 is incomplete (its install failed (aborted))".into())));
     // Created, killed before its discs were attached.
     let bare = shown("poweroff", [DISK, "none", "none"], "vboxnet0", "dvd", "");
     assert!(matches!(seen(&bare, false, Some(&rec), &w), Seen::Incomplete { finished: false, .. }));
@@ -96,9 +96,9 @@ fn an_installed_vm_that_changed_is_never_deleted_unless_asked() {
     let changed = shown("poweroff", [DISK, "emptydrive", "emptydrive"], "vboxnet0", "disk", "my notes");
     let s = seen(&changed, false, Some(&record(Made::PerNode, true)), &w);
     assert!(matches!(&s, Seen::Incomplete { finished: true, why } if why.contains("description")), "{s:?}");
-    assert!(matches!(decide(&s, &w, false), Decision::Refuse(Refusal::Changed(_))));
+    assert!(matches!(decide(&s, &w, false), Err(Refusal::Changed(_))));
     // `--recreate node1`: the user said so.
-    assert_eq!(decide(&s, &w, true), Decision::Remake("--recreate asks for it".into()));
+    assert_eq!(decide(&s, &w, true), Ok(Decision::Remake("--recreate asks for it".into())));
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_clone_whole_without_its_seed_and_on_an_old_network() {
     let clone_disk = "/srv/course/.lab/spark/vms/lab-spark/lab-spark-node1/Snapshots/{0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0}.vdi";
     let whole = shown("running", [clone_disk, SEED, "none"], "vboxnet0", "disk", MARK);
     assert_eq!(seen(&whole, true, Some(&rec), &w), Seen::Whole { stale_nic: None });
-    assert_eq!(decide(&seen(&whole, true, Some(&rec), &w), &w, false), Decision::Keep);
+    assert_eq!(decide(&seen(&whole, true, Some(&rec), &w), &w, false), Ok(Decision::Keep));
     let no_seed = shown("poweroff", [clone_disk, "emptydrive", "none"], "vboxnet0", "disk", MARK);
     assert_eq!(seen(&no_seed, true, Some(&rec), &w), Seen::Incomplete { why: "its seed disc is not attached".into(), finished: false });
     let gone = Want { seed_on_disk: false, ..w.clone() };
@@ -119,7 +119,7 @@ fn a_clone_whole_without_its_seed_and_on_an_old_network() {
     let moved = shown("poweroff", [clone_disk, SEED, "none"], "vboxnet1", "disk", MARK);
     let s = seen(&moved, true, Some(&rec), &w);
     assert_eq!(s, Seen::Whole { stale_nic: Some("vboxnet1".into()) });
-    assert_eq!(decide(&s, &w, false), Decision::Reconnect("its host-only NIC is on vboxnet1, the lab's network is vboxnet0".into()));
+    assert_eq!(decide(&s, &w, false), Ok(Decision::Reconnect("its host-only NIC is on vboxnet1, the lab's network is vboxnet0".into())));
     // A running VM's NIC is not changed under it.
     let running = shown("running", [clone_disk, SEED, "none"], "vboxnet1", "disk", MARK);
     assert_eq!(seen(&running, true, Some(&rec), &w), Seen::Whole { stale_nic: None });

@@ -36,8 +36,6 @@ impl Step for VmCreated<'_> {
         Ok(match self.vb.decision(cx, &self.node, self.made)?.1 {
             Decision::Keep => Check::Satisfied,
             Decision::Create(why) | Decision::Remake(why) | Decision::Reconnect(why) => Check::Needed(why),
-            // `decision` turns a refusal into the error that says what to do.
-            Decision::Refuse(_) => Check::Satisfied,
         })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
