@@ -122,6 +122,7 @@ pub fn spark_env(lab: &Lab, node: &crate::spec::Node, java_home: &str) -> String
     let _ = writeln!(s, "export SPARK_MASTER_PORT={}", spark::MASTER_PORT);
     let _ = writeln!(s, "export SPARK_MASTER_WEBUI_PORT={}", spark::MASTER_UI_PORT);
     let _ = writeln!(s, "export SPARK_LOCAL_IP={}", node.ip);
+    let _ = writeln!(s, "export SPARK_WORKER_PORT={}", spark::WORKER_PORT);
     let _ = writeln!(s, "export SPARK_PID_DIR={}", spark::PID_DIR);
     let _ = writeln!(s, "export SPARK_DAEMON_MEMORY={}", quote(&lab.spark.daemon_memory));
     // The REST submission server (6066) ignores Spark's secret (CVE-2018-11770; on by default

@@ -14,6 +14,16 @@ pub const LOG_DIR: &str = "/opt/spark/logs";
 pub const MASTER_PORT: u16 = 7077;
 pub const MASTER_UI_PORT: u16 = 8080;
 pub const WORKER_UI_PORT: u16 = 8081;
+/// Ports Spark would otherwise pick at random, pinned so a firewall can open only them: the
+/// worker's RPC port, every driver's RPC port and every block manager's (driver and executors).
+pub const WORKER_PORT: u16 = 7078;
+pub const DRIVER_PORT: u16 = 7100;
+pub const BLOCK_MANAGER_PORT: u16 = 7200;
+/// An application's web UI (Spark's default).
+pub const APP_UI_PORT: u16 = 4040;
+/// How many ports above a pinned one Spark tries when it is taken (`spark.port.maxRetries`,
+/// Spark's default): a second application on the master takes the next driver port.
+pub const PORT_RETRIES: u16 = 16;
 /// Login-shell profile scripts lab writes.
 pub const JAVA_PROFILE: &str = "/etc/profile.d/lab-java.sh";
 pub const SPARK_PROFILE: &str = "/etc/profile.d/lab-spark.sh";
@@ -191,6 +201,24 @@ pub fn daemons(lab: &Lab, node: &Node) -> Vec<Daemon> {
             v
         }
     }
+}
+
+/// The TCP ports Spark listens on at `node` (ranges where applications take the next free
+/// one): what a firewall opens to the lab's own hosts.
+pub fn ports(lab: &Lab, node: &Node) -> Vec<(u16, u16)> {
+    let range = |p: u16| (p, p + PORT_RETRIES);
+    let mut v = match node.role {
+        Role::Master => {
+            let mut v = vec![(MASTER_PORT, MASTER_PORT), (MASTER_UI_PORT, MASTER_UI_PORT), range(DRIVER_PORT), range(APP_UI_PORT)];
+            v.extend(lab.spark.history_port.map(|p| (p, p)));
+            v.extend(lab.spark.connect.as_ref().map(|c| (c.port, c.port)));
+            v
+        }
+        Role::Worker => vec![(WORKER_PORT, WORKER_PORT), (WORKER_UI_PORT, WORKER_UI_PORT)],
+    };
+    v.push(range(BLOCK_MANAGER_PORT));
+    v.sort_unstable();
+    v
 }
 
 /// `spark://master:7077`.

@@ -156,7 +156,10 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
         image => context! { title => image.title },
         node => context! { name => node.name, ip => node.ip.to_string() },
         netmask => lab.network.cidr.netmask().to_string(),
-        cidr => lab.network.cidr.to_string(),
+        firewall => {
+            let r = crate::steps::firewall::rules(lab, node, None);
+            context! { zone => crate::steps::firewall::ZONE, sources => r.sources, ports => r.ports }
+        },
         user => lab.user,
         locale => context! { lang => lab.locale.lang, keyboard => lab.locale.keyboard, timezone => lab.locale.timezone },
         nat_mac => nat_mac.to_string(),

@@ -31,7 +31,9 @@ fn el9_kickstart_carries_the_node_identity() {
     assert!(ks.contains("\npoweroff\n"));
     assert!(ks.contains("192.168.56.12   node2\n"));
     assert!(ks.contains(HOST_PRIV));
-    assert!(ks.contains("firewall-offline-cmd --zone=trusted --add-source=192.168.56.0/24"));
+    assert!(ks.contains("firewall-offline-cmd --new-zone=lab\n"), "{ks}");
+    assert!(ks.contains("firewall-offline-cmd --zone=lab --add-source=192.168.56.1 --add-source=192.168.56.10 --add-source=192.168.56.11 --add-source=192.168.56.12 --add-port=22/tcp --add-port=7078/tcp --add-port=7200-7216/tcp --add-port=8081/tcp\n"), "{ks}");
+    assert!(!ks.contains("trusted"), "{ks}");
     // The default lab installs over the network, and its Java (a package) with the OS.
     assert!(ks.contains("\nurl --url=https://mirror.stream.centos.org/9-stream/BaseOS/x86_64/os/\n"), "{ks}");
     assert!(ks.contains("\nrepo --name=AppStream --baseurl=https://mirror.stream.centos.org/9-stream/AppStream/x86_64/os/\n"), "{ks}");

@@ -71,8 +71,11 @@ pub enum Change {
     User { name: String },
     /// lab added this line to a file that existed; undo removes the line.
     Line { path: String, line: String },
-    /// lab added a firewalld source to the trusted zone; undo removes it.
+    /// lab added a firewalld source to the trusted zone (labs before the `lab` zone); undo
+    /// removes it.
     FirewallSource { cidr: String },
+    /// lab created this firewalld zone (its sources and ports are lab's); undo deletes it.
+    FirewallZone { zone: String },
     /// lab installed this distribution package; undo removes it.
     Package { name: String },
 }

@@ -27,8 +27,13 @@ pub fn path(lab: &Lab) -> String {
 fn text(secret: &str) -> String {
     format!(
         "# Written by lab: settings of every Spark process on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:{}\n\
-         # Only holders of the lab's secret reach the master, the workers and the applications.\nspark.authenticate true\nspark.authenticate.secret {secret}\n",
-        spark::EVENTS_DIR
+         # Only holders of the lab's secret reach the master, the workers and the applications.\nspark.authenticate true\nspark.authenticate.secret {secret}\n\
+         # Fixed ports (the next free one above each), so the firewall opens only these.\n\
+         spark.driver.port {}\nspark.blockManager.port {}\nspark.port.maxRetries {}\n",
+        spark::EVENTS_DIR,
+        spark::DRIVER_PORT,
+        spark::BLOCK_MANAGER_PORT,
+        spark::PORT_RETRIES
     )
 }
 

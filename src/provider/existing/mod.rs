@@ -161,6 +161,7 @@ pub fn describe(c: &Change) -> String {
         Change::User { name } => format!("created user {name}"),
         Change::Line { path, line } => format!("added a line to {path}: {}", line.chars().take(40).collect::<String>()),
         Change::FirewallSource { cidr } => format!("trusted {cidr} in firewalld"),
+        Change::FirewallZone { zone } => format!("made firewalld zone {zone}"),
         Change::Package { name } => format!("installed package {name}"),
     }
 }
@@ -184,6 +185,10 @@ pub fn undo(c: &Change) -> crate::script::Sh {
             "if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then firewall-cmd --permanent --zone=trusted --remove-source={{c}} >/dev/null 2>&1; firewall-cmd --reload >/dev/null 2>&1; fi; true",
             &[("c", cidr)],
         ),
+        Change::FirewallZone { zone } => sh(
+            "if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then firewall-cmd --permanent --delete-zone={{z}} >/dev/null 2>&1; firewall-cmd --reload >/dev/null 2>&1; fi; true",
+            &[("z", zone)],
+        ),
         Change::Package { name } => sh(
             "if command -v dnf >/dev/null; then dnf -y -q remove {{n}}; elif command -v yum >/dev/null; then yum -y -q remove {{n}}; elif command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get remove -y -q {{n}}; fi",
             &[("n", name)],
@@ -204,6 +209,7 @@ mod tests {
             Change::User { name: "spark".into() },
             Change::Line { path: "/home/a b/.ssh/authorized_keys".into(), line: "ssh-ed25519 AAAA lab".into() },
             Change::FirewallSource { cidr: "10.1.2.0/24".into() },
+            Change::FirewallZone { zone: "lab".into() },
             Change::Package { name: "java-17-openjdk-devel".into() },
         ] {
             let s = undo(&c);
