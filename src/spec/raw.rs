@@ -5,8 +5,25 @@ use serde::Deserialize;
 
 /// Top-level keys, in the order the reference documents them.
 pub const TOP_KEYS: &[&str] = &[
-    "name", "provider", "image", "network", "user", "defaults", "nodes", "workers", "java", "spark", "verify", "locale", "sandbox", "existing", "iso",
-    "install", "offline", "mirror",
+    "name",
+    "provider",
+    "image",
+    "network",
+    "user",
+    "defaults",
+    "nodes",
+    "workers",
+    "java",
+    "spark",
+    "verify",
+    "locale",
+    "sandbox",
+    "existing",
+    "iso",
+    "install",
+    "offline",
+    "mirror",
+    "insecure_mirror",
 ];
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

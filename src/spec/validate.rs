@@ -3,16 +3,18 @@
 use serde::de::DeserializeOwned;
 
 use super::yaml::Document;
-use super::{Artifact, Checksum, ChecksumAlgo, Diagnostic, FieldPath, HostFacts, InstallMode, JavaInstall, Lab, ProviderKind, Verify, checks, raw};
+use super::{Diagnostic, FieldPath, HostFacts, InstallMode, JavaInstall, Lab, ProviderKind, Verify, checks, raw};
 use crate::spec::images;
 
+mod image;
 mod network;
 mod options;
 mod software;
 
+use image::image;
 use network::{network, nodes};
 use options::{existing, locale, sandbox};
-use software::{checksum, java, java_spark_compat, spark, url, worker_resources};
+use software::{java, java_spark_compat, spark, worker_resources};
 
 pub const DEFAULT_IMAGE: &str = "centos-stream-9";
 const DEFAULT_CIDR: &str = "192.168.56.0/24";
@@ -291,85 +293,6 @@ fn install(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Ima
         );
     }
     mode
-}
-
-fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> Option<images::Image> {
-    let path = FieldPath::root().key("image");
-    let name: Option<String> = c.get(&path);
-    if provider != ProviderKind::Virtualbox {
-        if name.is_some() {
-            c.error(&path, "`image` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
-        }
-        for key in ["iso", "offline", "mirror"] {
-            if c.doc.has(&FieldPath::root().key(key)) {
-                c.error(
-                    &FieldPath::root().key(key),
-                    format!("`{key}` is used only by the virtualbox provider"),
-                    Some("remove it, or set `provider: virtualbox`"),
-                );
-            }
-        }
-        return None;
-    }
-    let name = name.unwrap_or_else(|| DEFAULT_IMAGE.into());
-    match images::find(&name, arch) {
-        Ok(mut img) => {
-            // A network install (the boot ISO, packages from the mirror) where the image has
-            // one, unless the lab asks to install offline from the image's own ISO.
-            let offline_path = FieldPath::root().key("offline");
-            let mirror_path = FieldPath::root().key("mirror");
-            let offline = c.get::<bool>(&offline_path).unwrap_or(false);
-            let mirror: Option<String> = c.get(&mirror_path);
-            if let Some(m) = &mirror {
-                url(c, &mirror_path, m);
-            }
-            match img.over_network(mirror.as_deref()) {
-                Some(net) if !offline => img = net,
-                Some(_) => {
-                    if mirror.is_some() {
-                        c.error(
-                            &mirror_path,
-                            "`mirror` is for network installs, and this lab installs offline from the image's own ISO",
-                            Some("remove `mirror`, or `offline: true`"),
-                        );
-                    }
-                }
-                None => {
-                    if mirror.is_some() {
-                        c.error(&mirror_path, format!("{} has no network install", img.title), Some("remove `mirror`; this image installs from its ISO"));
-                    }
-                }
-            }
-            let ip = FieldPath::root().key("iso");
-            if let Some(raw) = c.get::<raw::Iso>(&ip) {
-                let ok = url(c, &ip.key("url"), &raw.url);
-                let sum = match (&raw.sha256, &raw.checksum_url) {
-                    (Some(h), None) => checksum(c, &ip.key("sha256"), h, ChecksumAlgo::Sha256),
-                    (None, Some(u)) => url(c, &ip.key("checksum_url"), u).then(|| Checksum::File { algo: ChecksumAlgo::Sha256, url: u.clone() }),
-                    _ => {
-                        c.error(&ip, "give exactly one of `sha256` and `checksum_url`", Some("the ISO is verified before use, like every download"));
-                        None
-                    }
-                };
-                if let (true, Some(checksum)) = (ok, sum) {
-                    img.iso = Artifact { url: raw.url, checksum };
-                }
-            }
-            Some(img)
-        }
-        Err(arches) if arches.is_empty() => {
-            let names = images::names().join(", ");
-            let hint = format!("use one of the images in images/: {names}");
-            c.error(&path, format!("unknown image {name:?}"), Some(&hint));
-            None
-        }
-        Err(arches) => {
-            let have: Vec<&str> = arches.iter().map(|a| a.name()).collect();
-            let hint = format!("VirtualBox runs only {} guests on this computer; use one of: {}", arch.name(), images::names_for(arch).join(", "));
-            c.error(&path, format!("image {name:?} exists for {} only, and this computer is {}", have.join(", "), arch.name()), Some(&hint));
-            None
-        }
-    }
 }
 
 #[cfg(test)]
