@@ -255,7 +255,8 @@ fn provisions_machines_it_did_not_create_and_leaves_them_running() {
         server.url("spark-3.5.7-bin-hadoop3.tgz"),
         server.url("spark-3.5.7-bin-hadoop3.tgz.sha512")
     );
-    let dir = m.lab_file(true, &software);
+    // The account is theirs and meant for the lab: the lab file says lab may take it.
+    let dir = m.lab_file(true, &format!("  take_account: true\n{software}"));
     // What the owners had before lab came: Debian's own loopback line for the host name, their
     // own `java` in /usr/local/bin, their own /opt/spark folder, and the account lab is told to
     // use, with their own key in it.
@@ -321,4 +322,12 @@ fn an_existing_system_account_is_never_taken() {
     let after = m.as_admin(&m.nodes[0].1, "sudo ls /etc/sudoers.d; sudo ls -a ~www-data");
     let text = String::from_utf8_lossy(&after.stdout).into_owned();
     assert!(!text.contains("lab") && !text.contains(".ssh"), "lab changed the system account's machine: {text}");
+    // A person's account is taken only when the lab file says so (existing.take_account).
+    m.as_admin(&m.nodes[0].1, "sudo useradd -m -s /bin/bash alice");
+    let dir = m.lab_file(true, "user: alice\njava:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/s.tgz\n  checksum_url: http://127.0.0.1:9/s.sha512\n");
+    let out = Lab::new(&dir).args(["up", "--no-provision"]).run().expect_code(1);
+    assert!(out.stderr.contains("`user: alice` names an account that already exists") && out.stderr.contains("take_account: true"), "{}", out.stderr);
+    let after = m.as_admin(&m.nodes[0].1, "sudo ls /etc/sudoers.d; sudo ls -a ~alice");
+    let text = String::from_utf8_lossy(&after.stdout).into_owned();
+    assert!(!text.contains("lab") && !text.contains(".ssh"), "lab changed alice's account: {text}");
 }

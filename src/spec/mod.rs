@@ -258,6 +258,9 @@ pub struct ExistingOptions {
     pub identity_file: Option<PathBuf>,
     pub known_hosts: Option<PathBuf>,
     pub port: u16,
+    /// The lab user may be an account that exists already (`existing.take_account: true`):
+    /// lab gives it passwordless sudo and the lab key. Without it, lab refuses such an account.
+    pub take_account: bool,
 }
 
 /// Parses and validates a lab file's text. Returns every problem found, sorted by position.

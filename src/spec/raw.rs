@@ -159,6 +159,8 @@ pub struct Existing {
     pub identity_file: Option<String>,
     pub known_hosts: Option<String>,
     pub port: Option<u16>,
+    /// `true`: the lab user may be an account that already exists (lab gives it sudo and a key).
+    pub take_account: Option<bool>,
 }
 
 /// Another copy of the image's ISO (a local file, a mirror) to use instead of the catalog's.

@@ -208,7 +208,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
 
     let locale = locale(&mut c);
     let sandbox = sandbox(&mut c, provider);
-    let existing = existing(&mut c, provider);
+    let existing = existing(&mut c, provider, &user);
 
     if c.diags.is_empty()
         && let (Some(name), Some(network), Some(nodes), Some(java), Some(spark)) = (name, network, nodes, java, spark)

@@ -100,7 +100,7 @@ impl Existing {
     async fn make_lab_user(cx: &Cx<'_>, node: &Node, s: &Session, public: &str) -> Result<()> {
         let user = &cx.lab.user;
         // A system account (uid below 1000, or no login shell) is never handed sudo and a key,
-        // unless lab made it.
+        // unless lab made it; another account that exists only with `existing.take_account`.
         let made_by_lab = cx.sd.load()?.is_some_and(|st| st.nodes.get(&node.name).is_some_and(|n| n.changes.contains(&Change::User { name: user.clone() })));
         let probe = s
             .sudo_check(&sh(
@@ -122,6 +122,15 @@ impl Existing {
                         "`user: {user}` names an existing system account (uid {uid}, shell {shell}); lab gives its user passwordless sudo and a key, so it refuses to take that account"
                     ),
                     "choose another `user:` in the lab file (lab creates it), like `user: spark`",
+                ));
+            }
+            if !cx.lab.existing.take_account {
+                return Err(Error::node_hint(
+                    &node.name,
+                    format!(
+                        "`user: {user}` names an account that already exists (uid {uid}); lab would give it passwordless sudo and the lab key, so it takes it only when told"
+                    ),
+                    "choose another `user:` in the lab file (lab creates it), or add `take_account: true` under `existing:` if that account is meant for the lab",
                 ));
             }
         }

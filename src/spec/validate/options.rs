@@ -38,7 +38,7 @@ pub(super) fn sandbox(c: &mut Check<'_>, provider: ProviderKind) -> SandboxOptio
     SandboxOptions { rootfs }
 }
 
-pub(super) fn existing(c: &mut Check<'_>, provider: ProviderKind) -> ExistingOptions {
+pub(super) fn existing(c: &mut Check<'_>, provider: ProviderKind, user: &str) -> ExistingOptions {
     let p = FieldPath::root().key("existing");
     let raw = c.get::<raw::Existing>(&p);
     if raw.is_some() && provider != ProviderKind::Existing {
@@ -53,10 +53,19 @@ pub(super) fn existing(c: &mut Check<'_>, provider: ProviderKind) -> ExistingOpt
     if raw.port == Some(0) {
         c.error(&p.key("port"), "port 0 is not a port", Some("use the SSH port, usually 22"));
     }
+    // Logging in as the lab user itself means taking the account lab logs in with: say so.
+    if provider == ProviderKind::Existing && raw.take_account != Some(true) && raw.login.as_deref() == Some(user) {
+        c.error(
+            &p.key("login"),
+            "`existing.login` is the lab user: lab would give that account passwordless sudo and the lab key",
+            Some("give the lab its own `user:` (lab creates it), or add `take_account: true` under `existing:` if that account is meant for the lab"),
+        );
+    }
     ExistingOptions {
         login: raw.login,
         identity_file: raw.identity_file.map(PathBuf::from),
         known_hosts: raw.known_hosts.map(PathBuf::from),
         port: raw.port.unwrap_or(22),
+        take_account: raw.take_account.unwrap_or(false),
     }
 }

@@ -396,5 +396,5 @@ fn spark_connect_is_on_where_the_release_carries_it_and_refused_where_it_does_no
     has(&clash, "spark.daemon_memory", 24, "not a memory size");
 }
 
-mod http;
 mod no_panic;
+mod security;
