@@ -197,6 +197,23 @@ fn spark_4_up_verify_break_repair_rest() {
     let missing = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["up", "--offline"]).run().expect_code(1);
     assert!(missing.stderr.contains(&format!("spark-{SPARK_4}-bin-hadoop3.tgz")) && missing.stderr.contains("jdk-17-lab.tar.gz"), "{}", missing.stderr);
     assert!(missing.stderr.contains("lab fetch --into"), "{}", missing.stderr);
+    // The stick's list proves a file matches a checksum, never supplies one: with Spark's
+    // checksum only behind its URL, offline is refused before anything runs, saying to pin it;
+    // `lab fetch` printed the line to pin, and the lab file pinned with it needs no network.
+    let unpinned = lab
+        .lab()
+        .env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8"))
+        .env("LAB_CACHE_PATH", stick_path)
+        .args(["up", "--offline"])
+        .run()
+        .expect_code(1);
+    assert!(unpinned.stderr.contains("never supplies one") && unpinned.stderr.contains("pin each checksum"), "{}", unpinned.stderr);
+    let pin = filled.stdout.lines().find_map(|l| l.trim().strip_prefix("spark.sha512: ")).expect("fetch prints the pin").to_string();
+    assert_eq!(pin, digest_in(&fixtures().join(format!("spark-{SPARK_4}-bin-hadoop3.tgz.sha512"))));
+    let file = lab.dir.path().join("lab.yaml");
+    let text = std::fs::read_to_string(&file).expect("lab.yaml");
+    let sums = text.lines().find(|l| l.starts_with("  checksum_url: ")).expect("checksum_url").to_string();
+    std::fs::write(&file, text.replace(&sums, &format!("  sha512: {pin}"))).expect("lab.yaml");
     let offline =
         lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).env("LAB_CACHE_PATH", stick_path).args(["up", "--offline"]).run().ok();
     assert!(offline.stderr.contains(&format!("spark-{SPARK_4}-bin-hadoop3.tgz: taking it from {stick_path}")), "{}", offline.stderr);

@@ -25,13 +25,22 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
             crate::provider::virtualbox::base::records().iter().any(|r| r.fingerprint == s.fingerprint)
                 || crate::download::shelf::base_with(&s.fingerprint).is_some()
         });
-    let missing: Vec<String> = artifacts(&cx.lab)
+    let needed: Vec<_> = artifacts(&cx.lab)
         .into_iter()
         .filter(|(what, _)| provision || *what == ArtifactKind::Iso)
         .filter(|(what, _)| !(*what == ArtifactKind::Iso && base_at_hand))
         .filter(|(_, a)| !dl.available_offline(a))
-        .map(|(what, a)| format!("{what} {} ({})", a.file_name(), a.url))
         .collect();
+    // A file whose checksum lab does not know here cannot be proven by a shelf either.
+    let unknown: Vec<String> = needed
+        .iter()
+        .filter(|(_, a)| dl.known_digest(a).is_none())
+        .map(|(what, a)| match &a.checksum {
+            Checksum::File { algo, url } => format!("{what} {}: its {algo} is read from {url}", a.file_name()),
+            Checksum::Pinned { .. } => format!("{what} {}", a.file_name()),
+        })
+        .collect();
+    let missing: Vec<String> = needed.iter().map(|(what, a)| format!("{what} {} ({})", a.file_name(), a.url)).collect();
     // A network install reads the distribution's mirror while it installs: offline, only a
     // base at hand (made here or exported into a folder) spares it.
     let network_install = cx.lab.image.as_ref().and_then(|img| match &img.source {
@@ -55,13 +64,21 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
             missing.join("\n  ")
         ));
     }
+    if !unknown.is_empty() {
+        problems.push(format!(
+            "no checksum that lab trusts is known on this computer for:\n  {}\n(a LAB_CACHE_PATH folder's list proves a file matches a checksum, it never supplies one)",
+            unknown.join("\n  ")
+        ));
+    }
     if let Some(mirror) = &network_install {
         problems
             .push(format!("this lab's image installs its packages over the network (from {mirror}) and no base of this lab is on this computer{where_not}"));
     }
     Err(Error::Preflight {
         problem: format!("--offline, and {}", problems.join("\nand ")),
-        fix: if network_install.is_some() {
+        fix: if !unknown.is_empty() && network_install.is_none() {
+            "pin each checksum in the lab file (`sha256:`/`sha512:` instead of `checksum_url`; `lab fetch` prints them), or run once without --offline: with the files in a LAB_CACHE_PATH folder only the small checksum files are fetched. Files not in a folder: on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into()
+        } else if network_install.is_some() {
             "on a computer with network, `lab up` then `lab fetch --into DIR --base` with this lab file (the base made there spares the install here); then set LAB_CACHE_PATH=DIR here. Or `offline: true` in the lab file, to install from the image's own ISO (its DVD)".into()
         } else {
             "on a computer with network, `lab fetch --into DIR` with this lab file; then set LAB_CACHE_PATH=DIR here".into()
@@ -128,6 +145,15 @@ pub fn run(cx: &LabCx<'_>, into: Option<&Path>, base: bool) -> Result<i32> {
     } else {
         for (what, a, c) in &fetched {
             printer.out(&format!("{what:<6} {}  ({})", c.path.display(), a.url));
+        }
+        // What a lab file pins so `lab up --offline` needs no checksum URL.
+        let unpinned: Vec<_> = fetched.iter().filter(|(_, a, _)| matches!(a.checksum, Checksum::File { .. })).collect();
+        if !unpinned.is_empty() {
+            printer.out("\nto use these offline, pin their checksums in the lab file (instead of `checksum_url`):");
+            for (what, _, c) in unpinned {
+                let algo = c.digest.split_once('-').map_or("sha256", |(a, _)| a);
+                printer.out(&format!("  {}.{algo}: {}", what.key(), c.hex()));
+            }
         }
         if let Some(dir) = into {
             printer.out(&format!(

@@ -113,19 +113,23 @@ impl<'r> Downloader<'r> {
         self
     }
 
-    /// Whether `artifact` can be had without the network: its checksum known here (pinned, or
-    /// read before) or in a shelf, and the file in the cache or a shelf.
-    pub fn available_offline(&self, artifact: &Artifact) -> bool {
-        let (algo, digest) = match &artifact.checksum {
-            Checksum::Pinned { algo, hex } => (algo.clone(), hex.clone()),
+    /// The checksum `artifact` must match, when it is known without the network: pinned in the
+    /// lab file, or read from its checksum URL on this computer before. Never a shelf's word: a
+    /// manifest only says which of its files match a digest lab has (whoever can write the
+    /// classroom share must not choose what every student runs).
+    pub fn known_digest(&self, artifact: &Artifact) -> Option<(ChecksumAlgo, String)> {
+        match &artifact.checksum {
+            Checksum::Pinned { algo, hex } => Some((algo.clone(), hex.clone())),
             Checksum::File { algo, url } => {
-                let known = fs::read_to_string(self.cache.join("sums").join(sums_key(url, artifact))).ok().map(|d| d.trim().to_string());
-                match known.or_else(|| shelf::digest_for(&self.shelves, url, artifact.file_name(), &algo.to_string())) {
-                    Some(d) => (algo.clone(), d),
-                    None => return false,
-                }
+                fs::read_to_string(self.cache.join("sums").join(sums_key(url, artifact))).ok().map(|d| (algo.clone(), d.trim().to_string()))
             }
-        };
+        }
+    }
+
+    /// Whether `artifact` can be had without the network: its checksum known here
+    /// (`known_digest`), and the file in the cache or a shelf.
+    pub fn available_offline(&self, artifact: &Artifact) -> bool {
+        let Some((algo, digest)) = self.known_digest(artifact) else { return false };
         self.cache.join(format!("{algo}-{digest}")).is_file() || !shelf::with_digest(&self.shelves, &algo.to_string(), &digest).is_empty()
     }
 
@@ -266,12 +270,16 @@ impl<'r> Downloader<'r> {
                 if !fresh && let Ok(d) = fs::read_to_string(&cached) {
                     return Ok((algo.clone(), d.trim().to_string()));
                 }
-                if !fresh && let Some(d) = shelf::digest_for(&self.shelves, url, artifact.file_name(), &algo.to_string()) {
-                    crate::fsx::write_atomic(&cached, d.as_bytes(), crate::fsx::Access::Public)?;
-                    return Ok((algo.clone(), d));
-                }
                 if self.offline {
-                    return Err(offline_error(&format!("the checksum of {}", artifact.file_name()), url));
+                    return Err(Error::Preflight {
+                        problem: format!(
+                            "offline (--offline), and the {algo} of {} comes from {url}, which lab has not read on this computer",
+                            artifact.file_name()
+                        ),
+                        fix: format!(
+                            "pin it in the lab file (`{algo}: <hex>` instead of `checksum_url`; `lab fetch` prints it), or drop --offline once: only the small checksum file is fetched when a LAB_CACHE_PATH folder has the file"
+                        ),
+                    });
                 }
                 let text = self.small_text(url).await?;
                 let digest = parse_checksum_file(&text, artifact.file_name(), algo)

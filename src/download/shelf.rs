@@ -1,8 +1,9 @@
 //! Extra, read-only cache folders (`LAB_CACHE_PATH`): a USB stick or a share a teacher filled
 //! with `lab fetch --into DIR`. Each holds the files under their own names and a manifest,
 //! `lab-cache.json`, with each file's URL, checksum and size (and, for exported bases, their
-//! fingerprint). lab takes a file from there only after checking it against that checksum, and
-//! copies it into its own cache (a stick can be unplugged afterwards).
+//! fingerprint). The manifest never decides a checksum: lab looks there for a file with the
+//! digest it already has (pinned in the lab file, or read from the checksum URL), checks the
+//! file against it, and copies it into its own cache (a stick can be unplugged afterwards).
 
 use std::path::{Path, PathBuf};
 
@@ -91,15 +92,6 @@ pub fn dirs() -> Vec<PathBuf> {
 /// Every shelf's manifest with its folder (a folder without one holds nothing for lab).
 fn shelves(dirs: &[PathBuf]) -> Vec<(PathBuf, Manifest)> {
     dirs.iter().filter_map(|d| Manifest::read(d).ok().map(|m| (d.clone(), m))).collect()
-}
-
-/// The digest a shelf in `dirs` recorded for a file verified against `checksum_url`.
-pub fn digest_for(dirs: &[PathBuf], checksum_url: &str, file_name: &str, algo: &str) -> Option<String> {
-    shelves(dirs)
-        .into_iter()
-        .flat_map(|(_, m)| m.files)
-        .find(|e| e.checksum_url.as_deref() == Some(checksum_url) && e.file == file_name && e.algo == algo)
-        .map(|e| e.digest)
 }
 
 /// Files in the shelves of `dirs` with this checksum, as paths.

@@ -72,9 +72,10 @@ fn hashes_files() {
     assert_eq!(hash_file(&p, &ChecksumAlgo::Sha256).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-/// A shelf (a teacher's stick): a file is taken from it only when it matches the manifest's
-/// checksum, and copied into the cache; a damaged one is not used, and offline that is an
-/// error naming the file and what to do. Nothing touches the network (the URLs lead nowhere).
+/// A shelf (a teacher's stick): a file is taken from it only when it matches the checksum lab
+/// has (pinned here), and copied into the cache; a damaged one is not used, and offline that is
+/// an error naming the file and what to do. The manifest never supplies a checksum: with only a
+/// checksum URL, offline is refused. Nothing touches the network (the URLs lead nowhere).
 #[test]
 fn a_shelf_file_is_checked_and_copied_and_a_damaged_one_is_refused() {
     use sha2::Digest as _;
@@ -95,11 +96,26 @@ fn a_shelf_file_is_checked_and_copied_and_a_damaged_one_is_refused() {
         size: data.len() as u64,
     });
     m.write(&stick).expect("manifest");
-    let artifact =
-        Artifact { url: "http://127.0.0.1:9/spark-4.3.0-bin-hadoop3.tgz".into(), checksum: Checksum::File { algo: ChecksumAlgo::Sha512, url: sums.into() } };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let quiet = crate::ui::Silent;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    // Only a checksum URL: the stick's word is not taken for the checksum.
+    let by_url =
+        Artifact { url: "http://127.0.0.1:9/spark-4.3.0-bin-hadoop3.tgz".into(), checksum: Checksum::File { algo: ChecksumAlgo::Sha512, url: sums.into() } };
     let dl = Downloader::with_cache(cache.clone(), &quiet).expect("dl").shelved(vec![stick.clone()], true);
+    assert!(!dl.available_offline(&by_url));
+    match rt.block_on(dl.fetch(&by_url, &mut false)).expect_err("no checksum") {
+        crate::error::Error::Preflight { problem, fix } => assert!(problem.contains("has not read") && fix.contains("pin it"), "{problem} / {fix}"),
+        other => panic!("{other}"),
+    }
+    // A stick whose list lies about a file (someone put another tarball there) proves nothing.
+    let mut lying = m.clone();
+    lying.files[0].digest = format!("{:x}", sha2::Sha512::digest(b"something else"));
+    let pinned_other = Artifact { url: by_url.url.clone(), checksum: Checksum::Pinned { algo: ChecksumAlgo::Sha512, hex: lying.files[0].digest.clone() } };
+    lying.write(&stick).expect("manifest");
+    let err = rt.block_on(dl.fetch(&pinned_other, &mut false)).expect_err("not that file").to_string();
+    assert!(err.contains("spark-4.3.0-bin-hadoop3.tgz"), "{err}");
+    m.write(&stick).expect("manifest");
+    let artifact = Artifact { url: by_url.url.clone(), checksum: Checksum::Pinned { algo: ChecksumAlgo::Sha512, hex: hex.clone() } };
     assert!(dl.available_offline(&artifact));
     let got = rt.block_on(dl.fetch(&artifact, &mut false)).expect("from the shelf");
     assert_eq!(std::fs::read(&got.path).expect("cached"), data);

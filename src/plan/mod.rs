@@ -163,6 +163,17 @@ pub enum ArtifactKind {
     Spark,
 }
 
+impl ArtifactKind {
+    /// The lab file's section that names the file (`iso`, `java`, `spark`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ArtifactKind::Iso => "iso",
+            ArtifactKind::Jdk => "java",
+            ArtifactKind::Spark => "spark",
+        }
+    }
+}
+
 impl std::fmt::Display for ArtifactKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(match self {
