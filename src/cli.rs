@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
         nodes it describes (VirtualBox VMs, sandbox namespaces, or machines you already have), \
         installs Java and Spark over SSH, starts the cluster and proves it works. Re-running a \
         command converges: lab does only what is missing.",
-    after_help = "Examples:\n  lab init                 write a commented lab.yaml for the course lab\n  lab validate             check lab.yaml without touching anything\n  lab up                   build the lab; run it again to converge\n  lab verify               prove the cluster works\n  lab ssh node1 -- jps     run one command on a node\n  lab destroy              remove everything the lab created\n\nExit codes: 0 ok or nothing to do, 1 a failure while working, 2 a usage or lab-file problem.",
+    after_help = "Examples:\n  lab init                 write a commented lab.yaml for the course lab\n  lab validate             check lab.yaml without touching anything\n  lab up                   build the lab; run it again to converge\n  lab verify               prove the cluster works\n  lab ssh node1 -- df -h   run one command on a node\n  lab destroy              remove everything the lab created\n\nExit codes: 0 ok or nothing to do, 1 a failure while working, 2 a usage or lab-file problem.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -77,7 +77,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  lab provision")]
     Provision,
     /// Open a shell on a node, or run one command there and return its exit status
-    #[command(after_help = "Examples:\n  lab ssh master\n  lab ssh node1 -- jps\n  lab ssh node2 -- sudo tail -n 50 /opt/spark/logs/*.out")]
+    #[command(after_help = "Examples:\n  lab ssh master\n  lab ssh node1 -- df -h\n  lab ssh node2 -- tail -n 50 /var/lib/lab-spark/logs/*.out")]
     Ssh {
         /// The node's name, as in the lab file
         node: String,
@@ -185,7 +185,7 @@ pub enum Command {
     },
     /// Copy files or folders between this computer and nodes
     #[command(
-        after_help = "Examples:\n  lab copy data.csv node1:/home/spark/          to one node\n  lab copy data/ all:/home/spark/data           a folder, to every node\n  lab copy job.py workers:/tmp/                 to the workers\n  lab copy master:/opt/spark/logs ./logs        from a node\n\nModes are kept; large files show progress; memory use stays constant."
+        after_help = "Examples:\n  lab copy data.csv node1:/home/spark/          to one node\n  lab copy data/ all:/home/spark/data           a folder, to every node\n  lab copy job.py workers:/tmp/                 to the workers\n  lab copy master:/var/lib/lab-spark/logs ./logs  from a node\n\nModes are kept; large files show progress; memory use stays constant."
     )]
     Copy {
         /// A local path, or NODE:PATH (NODE: a node, all, workers or master)

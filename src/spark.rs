@@ -7,10 +7,18 @@ use crate::spec::{Lab, Node, Role, Version};
 
 /// `SPARK_HOME` on every node: a link to the installed release.
 pub const HOME: &str = "/opt/spark";
-/// Where Spark daemons keep their pid files: outside /tmp, which is cleaned on reboot (and is a
+/// The system account Spark's daemons run as: no password, no login shell, no sudo, so code
+/// that reaches a daemon does not reach root. The lab user (who keeps its sudo) submits jobs.
+pub const DAEMON_USER: &str = "sparkd";
+/// The daemons' own folder (theirs): pid files, logs, the workers' application folders, and
+/// their settings with the lab's secret. Outside /tmp, which is cleaned on reboot (and is a
 /// fresh tmpfs on sandbox nodes), so `lab up` recognises daemons that still run.
 pub const PID_DIR: &str = "/var/lib/lab-spark";
-pub const LOG_DIR: &str = "/opt/spark/logs";
+pub const LOG_DIR: &str = "/var/lib/lab-spark/logs";
+pub const WORK_DIR: &str = "/var/lib/lab-spark/work";
+/// The daemons' settings (`--properties-file`): the same as `conf/spark-defaults.conf`, which
+/// is the lab user's (for its jobs); this one is the daemon account's alone (0600).
+pub const DAEMON_CONF: &str = "/var/lib/lab-spark/daemon.conf";
 pub const MASTER_PORT: u16 = 7077;
 pub const MASTER_UI_PORT: u16 = 8080;
 pub const WORKER_UI_PORT: u16 = 8081;
@@ -78,7 +86,13 @@ impl Daemon {
         }
     }
 
-    /// `spark-daemon.sh`'s pid file for `user` (instance 1).
+    /// `spark-daemon.sh`'s pid file for the daemon account (instance 1).
+    pub fn pid(self) -> String {
+        self.pid_file(DAEMON_USER)
+    }
+
+    /// `spark-daemon.sh`'s pid file for `user` (instance 1): lab before the daemon account ran
+    /// them as the lab user.
     pub fn pid_file(self, user: &str) -> String {
         format!("{PID_DIR}/spark-{user}-{}-1.pid", self.class())
     }
@@ -92,10 +106,20 @@ impl Daemon {
     /// this daemon in `lab`.
     fn start_args(self, lab: &Lab) -> Vec<String> {
         let m = lab.master();
+        // Every daemon reads its settings (the secret) from the daemon account's own file.
+        let props = || vec!["--properties-file".to_string(), DAEMON_CONF.to_string()];
         match self {
-            Self::Master => vec!["--host".into(), m.name.clone(), "--port".into(), MASTER_PORT.to_string(), "--webui-port".into(), MASTER_UI_PORT.to_string()],
-            Self::Worker => vec!["--webui-port".into(), WORKER_UI_PORT.to_string(), master_url(lab)],
-            Self::History => Vec::new(),
+            Self::Master => {
+                let mut v = props();
+                v.extend(["--host".into(), m.name.clone(), "--port".into(), MASTER_PORT.to_string(), "--webui-port".into(), MASTER_UI_PORT.to_string()]);
+                v
+            }
+            Self::Worker => {
+                let mut v = props();
+                v.extend(["--webui-port".into(), WORKER_UI_PORT.to_string(), "--work-dir".into(), WORK_DIR.into(), master_url(lab)]);
+                v
+            }
+            Self::History => props(),
             Self::Connect => {
                 let Some(c) = &lab.spark.connect else { return Vec::new() };
                 let workers = lab.workers().count().to_string();
@@ -112,7 +136,8 @@ impl Daemon {
                     format!("spark.dynamicAllocation.maxExecutors={workers}"),
                     "spark.dynamicAllocation.executorIdleTimeout=30s".into(),
                 ];
-                let mut args: Vec<String> = vec!["--name".into(), "Spark Connect server".into(), "--master".into(), master_url(lab)];
+                let mut args = props();
+                args.extend(["--name".into(), "Spark Connect server".into(), "--master".into(), master_url(lab)]);
                 args.extend(["--driver-memory".into(), c.memory.clone()]);
                 for c in conf {
                     args.extend(["--conf".into(), c]);
@@ -266,25 +291,27 @@ pub fn marker(v: Version) -> String {
     format!("{}/.lab-sha512", install_dir(v))
 }
 
-/// Status of `user`'s daemon: exit 0 running, 1 not running, 3 Spark not installed. Read
-/// straight from its pid file and /proc, as `spark-daemon.sh status` does, without its cost.
-pub fn status(d: Daemon, user: &str) -> Sh {
+/// Status of a daemon: exit 0 running, 1 not running, 3 Spark not installed. Read straight
+/// from its pid file and /proc (both readable by anyone), as `spark-daemon.sh status` does,
+/// without its cost.
+pub fn status(d: Daemon) -> Sh {
     sh(
         "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 3; pid=$(cat {{pidfile}} 2>/dev/null) && [ -n \"$pid\" ] && tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF {{class}} || exit 1",
-        &[("home", &HOME), ("pidfile", &d.pid_file(user)), ("class", &d.class())],
+        &[("home", &HOME), ("pidfile", &d.pid()), ("class", &d.class())],
     )
 }
 
-/// Starts a daemon (as the lab user).
+/// Starts a daemon as the daemon account (run by the lab user, through its sudo).
 pub fn start(lab: &Lab, d: Daemon) -> Sh {
     let mode = if d == Daemon::Connect { "submit" } else { "start" };
     sh(
-        "cd {{home}} && env {{env}} SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}} sbin/spark-daemon.sh {{mode}} {{class}} 1 {{args}}",
+        "cd {{home}} && sudo -n -u {{daemon}} env {{env}} SPARK_PID_DIR={{pids}} SPARK_LOG_DIR={{logs}} SPARK_IDENT_STRING={{daemon}} sbin/spark-daemon.sh {{mode}} {{class}} 1 {{args}}",
         &[
             ("home", &HOME),
+            ("daemon", &DAEMON_USER),
             ("env", &crate::script::Words(&d.start_env(lab))),
             ("pids", &PID_DIR),
-            ("user", &lab.user),
+            ("logs", &LOG_DIR),
             ("mode", &mode),
             ("class", &d.class()),
             ("args", &crate::script::Words(&d.start_args(lab))),
@@ -292,18 +319,20 @@ pub fn start(lab: &Lab, d: Daemon) -> Sh {
     )
 }
 
-/// Stops a daemon, if it runs, that `user` started; the pid file carries the user's name, so this works as root
-/// too (lab destroy on machines lab did not create).
+/// Stops a daemon, if it runs (as root: run it with `.sudo()`), whether the daemon account
+/// started it or, before it had one, `user` (the lab user: an older lab's daemons, which an
+/// upgrade stops so the daemon account's can take their ports). The pid file carries the
+/// account's name.
 pub fn stop(d: Daemon, user: &str) -> Sh {
     sh(
-        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 0; cd {{home}} && export SPARK_PID_DIR={{pids}} SPARK_IDENT_STRING={{user}}; \
-         if sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1; then sbin/spark-daemon.sh stop {{class}} 1 >/dev/null 2>&1; fi; true",
-        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class()), ("user", &user)],
+        "[ -x {{home}}/sbin/spark-daemon.sh ] || exit 0; cd {{home}} && export SPARK_PID_DIR={{pids}}; for who in {{daemon}} {{user}}; do export SPARK_IDENT_STRING=$who; \
+         if sbin/spark-daemon.sh status {{class}} 1 >/dev/null 2>&1; then sbin/spark-daemon.sh stop {{class}} 1 >/dev/null 2>&1; fi; done; true",
+        &[("home", &HOME), ("pids", &PID_DIR), ("class", &d.class()), ("daemon", &DAEMON_USER), ("user", &user)],
     )
 }
 
 /// Stops every daemon lab runs (applications first), whatever Spark release `/opt/spark`
-/// points at now.
+/// points at now (as root).
 pub fn stop_all(user: &str) -> Sh {
     [Daemon::History, Daemon::Worker, Daemon::Master].iter().fold(stop(Daemon::Connect, user), |all, d| all.then(&stop(*d, user)))
 }
@@ -356,10 +385,17 @@ mod tests {
     #[test]
     fn layout() {
         let lab = parse(Path::new("x"), include_str!("../labs/sandbox.yaml"), &HostFacts::default()).expect("valid");
-        assert_eq!(Daemon::Worker.pid_file("spark"), "/var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid");
+        assert_eq!(Daemon::Worker.pid(), "/var/lib/lab-spark/spark-sparkd-org.apache.spark.deploy.worker.Worker-1.pid");
         assert_eq!(master_url(&lab), "spark://master:7077");
         assert_eq!(workers_files(Version(2, 3, 2)), ["conf/workers", "conf/slaves"]);
         assert_eq!(workers_files(Version(4, 0, 1)), ["conf/workers"]);
-        assert!(start(&lab, Daemon::Worker).as_str().ends_with("org.apache.spark.deploy.worker.Worker 1 --webui-port 8081 spark://master:7077"));
+        let worker = start(&lab, Daemon::Worker);
+        assert!(worker.as_str().contains("sudo -n -u sparkd env  SPARK_PID_DIR=/var/lib/lab-spark SPARK_LOG_DIR=/var/lib/lab-spark/logs"), "{worker}");
+        assert!(
+            worker.as_str().ends_with(
+                "org.apache.spark.deploy.worker.Worker 1 --properties-file /var/lib/lab-spark/daemon.conf --webui-port 8081 --work-dir /var/lib/lab-spark/work spark://master:7077"
+            ),
+            "{worker}"
+        );
     }
 }

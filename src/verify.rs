@@ -110,14 +110,15 @@ async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String>
     }
 }
 
-/// names, java and jps of one node, in one round trip.
+/// names, java and jps of one node, in one round trip (jps as the daemon account: a JVM shows
+/// only to its own account).
 async fn node_checks(lab: &Lab, n: &Node, s: &Session) -> Vec<Check> {
     let t = Instant::now();
     let all: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
     let script = sh(
         "{{profiles}}; echo '== names'; for n in {{all}}; do getent ahostsv4 \"$n\" | awk -v n=\"$n\" 'NR==1{print n\"=\"$1}'; done; \
-         echo '== java'; java -version 2>&1 | head -n 1; echo '== jps'; \"$JAVA_HOME/bin/jps\" 2>&1; echo '== python'; python3 --version 2>&1; true",
-        &[("profiles", &profiles()), ("all", &Words(&all))],
+         echo '== java'; java -version 2>&1 | head -n 1; echo '== jps'; sudo -n -u {{daemon}} \"$JAVA_HOME/bin/jps\" 2>&1; echo '== python'; python3 --version 2>&1; true",
+        &[("profiles", &profiles()), ("all", &Words(&all)), ("daemon", &crate::spark::DAEMON_USER)],
     );
     let out = match s.exec(&script).await {
         Ok(o) => o.stdout,

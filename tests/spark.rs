@@ -226,6 +226,11 @@ fn spark_4_up_verify_break_repair_rest() {
     // an application that does not hold the secret is refused by the master (the same job, run
     // without lab's settings, never runs).
     assert_eq!(lab.ssh(10, "stat -c %a:%U /opt/spark/conf/spark-defaults.conf").ok().stdout, "600:spark\n");
+    // The daemons run as an account that cannot become root, with their own copy of the secret.
+    for host in [10, 11] {
+        let who = lab.ssh(host, "ps -o user= -C java | sort -u; sudo stat -c %a:%U /var/lib/lab-spark/daemon.conf; sudo -l -U sparkd").ok().stdout;
+        assert!(who.starts_with("sparkd\n600:sparkd\n") && who.contains("not allowed to run sudo"), "{host}: {who}");
+    }
     let stranger = lab.ssh(
         10,
         "cd /tmp && LAB_WORKERS=2 timeout 150 /opt/spark/bin/spark-submit --properties-file /dev/null --master spark://master:7077 \

@@ -20,7 +20,7 @@ pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::
     let Ok(s) = cx.session(keys, n, Duration::from_secs(3)).await else { return (false, daemons.into_iter().map(|d| (d, None)).collect()) };
     let mut found = Vec::new();
     for d in daemons {
-        found.push((d, s.exec(&spark::status(d, &cx.lab.user)).await.ok().map(|o| o.status)));
+        found.push((d, s.exec(&spark::status(d)).await.ok().map(|o| o.status)));
     }
     s.close().await;
     (true, found)

@@ -64,6 +64,7 @@ fn software(lab: &Lab) -> Steps<'static> {
     for n in &lab.nodes {
         list.push(steps::hosts_file::step(lab, &n.name));
         list.push(steps::java_installed::step(lab, &n.name));
+        list.push(steps::spark_account::step(lab, &n.name));
         list.push(steps::spark_installed::step(lab, &n.name));
         list.push(steps::firewall::step(lab, &n.name));
         if lab.spark.python {

@@ -23,6 +23,7 @@ pub mod java_installed;
 pub mod node;
 pub mod python_installed;
 pub mod shared;
+pub mod spark_account;
 pub mod spark_daemon;
 pub mod spark_defaults;
 pub mod spark_env;

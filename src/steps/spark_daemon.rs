@@ -155,7 +155,7 @@ impl SparkDaemon {
             if Instant::now() > deadline {
                 return Err(daemon_failure(cx, &self.node, self.daemon, &format!("{what} within {} s", within.as_secs())));
             }
-            let s = cx.remote(&self.node)?.exec(&spark::status(self.daemon, &cx.lab.user))?;
+            let s = cx.remote(&self.node)?.exec(&spark::status(self.daemon))?;
             if s.status == 1 {
                 return Err(daemon_failure(cx, &self.node, self.daemon, "it stopped right after it started"));
             }
@@ -169,9 +169,9 @@ impl Step for SparkDaemon {
     fn head(&self) -> &Head {
         &self.head
     }
-    fn probes(&self, cx: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
+    fn probes(&self, _: &Cx<'_>) -> Result<Vec<(String, Sh)>> {
         // Whether the daemon runs (`status=0`).
-        Ok(vec![(self.node.clone(), sh("( {{status}} ); echo \"status=$?\"", &[("status", &spark::status(self.daemon, &cx.lab.user))]))])
+        Ok(vec![(self.node.clone(), sh("( {{status}} ); echo \"status=$?\"", &[("status", &spark::status(self.daemon))]))])
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         if !self.runs(cx)? {
@@ -185,10 +185,9 @@ impl Step for SparkDaemon {
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let n = NodeCx::new(cx, &self.node)?;
-        let user = &cx.lab.user;
-        if self.runs(cx)? {
-            n.s.exec(&spark::stop(self.daemon, user))?;
-        }
+        // Stopped whether it runs as the daemon account or, started by an older lab, as the
+        // lab user (whose daemon holds the ports): root stops either.
+        n.s.exec(&spark::stop(self.daemon, &cx.lab.user).sudo())?;
         let out = n.s.exec(&spark::start(cx.lab, self.daemon))?;
         if !out.ok() {
             return Err(daemon_failure(cx, &self.node, self.daemon, &format!("starting it failed: {}{}", out.stdout.trim(), out.stderr.trim())));
@@ -250,7 +249,10 @@ mod tests {
         assert!(matches!(plan[1].check(&cx).expect("check"), Check::Needed(_)));
         assert_eq!(plan[1].apply(&cx).expect("apply"), Outcome::Applied);
         assert!(n1.scripts().iter().any(|s| s.contains("spark-daemon.sh start org.apache.spark.deploy.worker.Worker 1") && s.contains("spark://")));
-        assert!(!n1.scripts().iter().any(|s| s.contains("spark-daemon.sh stop")), "nothing ran: nothing stopped");
+        // Stopped first in any case, as root: an older lab's worker ran as the lab user.
+        let stop = n1.scripts().iter().position(|s| s.contains("for who in sparkd spark")).expect("stopped as either account");
+        assert!(n1.ran_as_root("for who in sparkd spark"), "{:?}", n1.scripts());
+        assert!(stop < n1.scripts().iter().position(|s| s.contains("spark-daemon.sh start")).expect("started"));
     }
 
     #[test]
@@ -286,11 +288,13 @@ mod tests {
             "spark.connect.grpc.binding.port=15002",
             "--driver-memory 768m",
             "spark.dynamicAllocation.maxExecutors=2",
-            "SPARK_IDENT_STRING=spark",
+            "SPARK_IDENT_STRING=sparkd",
+            "sudo -n -u sparkd env",
+            "--properties-file /var/lib/lab-spark/daemon.conf",
         ] {
             assert!(start.contains(want), "{want} missing from {start}");
         }
-        assert!(!m.ran_as_root("spark-daemon.sh submit"), "the lab user runs it");
+        assert!(!m.ran_as_root("spark-daemon.sh submit"), "the daemon account runs it, not root");
         // Running with the same settings: left alone.
         m.probe(&[(CONNECT, "status=0\n")]);
         let cx2 = w.cx(&plan);

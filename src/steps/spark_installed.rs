@@ -1,5 +1,6 @@
 //! Spark on a node: the release unpacked in `/opt/spark-<version>` (marked with its checksum)
-//! with `/opt/spark` pointing at it, the pid folder owned by the lab user, a login-shell profile.
+//! with `/opt/spark` pointing at it, the daemons' folder (pid files, logs, the workers'
+//! application folders) owned by the daemon account, a login-shell profile.
 
 use crate::download::Cached;
 use crate::error::Result;
@@ -56,8 +57,8 @@ impl Seen {
             Some(format!("{dir} does not hold this Spark release"))
         } else if self.link != dir {
             Some(format!("{} does not point at {dir}", spark::HOME))
-        } else if self.owner != lab.user {
-            Some(format!("{} is not {}'s", spark::PID_DIR, lab.user))
+        } else if self.owner != spark::DAEMON_USER {
+            Some(format!("{} is not {}'s", spark::PID_DIR, spark::DAEMON_USER))
         } else if self.profile != PROFILE {
             Some(format!("{} is not lab's", spark::SPARK_PROFILE))
         } else {
@@ -74,8 +75,15 @@ impl Step for SparkInstalled {
         let lab = cx.lab;
         let check = sh(
             "cat {{marker}} 2>/dev/null; echo; if [ -L {{home}} ]; then echo \"link=$(readlink {{home}})\"; elif [ -e {{home}} ]; then echo link=other; else echo link=; fi; \
-             stat -c owner=%U {{pids}} 2>/dev/null || echo owner=; echo ---; cat {{profile}} 2>/dev/null; true",
-            &[("marker", &spark::marker(lab.spark.version)), ("home", &spark::HOME), ("pids", &spark::PID_DIR), ("profile", &spark::SPARK_PROFILE)],
+             echo \"owner=$(stat -c %U {{pids}} {{logs}} {{work}} 2>/dev/null | sort -u | tr '\\n' ' ' | sed 's/ $//')\"; echo ---; cat {{profile}} 2>/dev/null; true",
+            &[
+                ("marker", &spark::marker(lab.spark.version)),
+                ("home", &spark::HOME),
+                ("pids", &spark::PID_DIR),
+                ("logs", &spark::LOG_DIR),
+                ("work", &spark::WORK_DIR),
+                ("profile", &spark::SPARK_PROFILE),
+            ],
         );
         Ok(vec![(self.node.clone(), check)])
     }
@@ -100,7 +108,7 @@ impl Step for SparkInstalled {
         let mut outcome = Outcome::Satisfied;
         if seen.marker != tarball.hex() {
             // Whatever runs now runs from the old files: stop it before they change.
-            n.s.exec(&spark::stop_all(user))?;
+            n.s.exec(&spark::stop_all(user).sudo())?;
             n.unpack(&tarball, &dir)?;
             n.s.sudo_check(&sh("printf '%s\\n' {{d}} > {{m}}", &[("d", &tarball.hex().to_string()), ("m", &spark::marker(v))]))?;
             outcome = Outcome::Applied;
@@ -119,8 +127,12 @@ impl Step for SparkInstalled {
             }
             outcome = Outcome::Applied;
         }
-        if seen.owner != *user {
-            n.s.sudo_check(&sh("mkdir -p {{d}} && chown {{o}} {{d}}", &[("d", &spark::PID_DIR), ("o", &format!("{user}:{user}"))]))?;
+        if seen.owner != spark::DAEMON_USER {
+            let daemon = spark::DAEMON_USER;
+            n.s.sudo_check(&sh(
+                "mkdir -p {{d}} {{logs}} {{work}} && chown {{o}} {{d}} {{logs}} {{work}} && chmod 0755 {{d}} {{logs}} {{work}}",
+                &[("d", &spark::PID_DIR), ("logs", &spark::LOG_DIR), ("work", &spark::WORK_DIR), ("o", &format!("{daemon}:{daemon}"))],
+            ))?;
             if seen.owner.is_empty() {
                 n.track(Change::Created { path: spark::PID_DIR.into() })?;
             }
@@ -150,9 +162,18 @@ mod tests {
         let cx = w.cx(&plan);
         cx.spark.set(tarball());
         let node = w.remote(&cx, "master");
-        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-4.3.0\nowner=spark\n---\n{PROFILE}"))]);
+        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-4.3.0\nowner=sparkd\n---\n{PROFILE}"))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
         assert_eq!(cx.current("master", RELEASE).as_deref(), Some("abc123"), "what the daemons run is recorded");
+        // A lab made before the daemon account: its folder is the lab user's, and becomes the
+        // daemon account's (with the logs and work folders).
+        let cx = w.cx(&plan);
+        cx.spark.set(tarball());
+        let node = w.remote(&cx, "master");
+        node.probe(&[(ID, &format!("abc123\nlink=/opt/spark-4.3.0\nowner=spark\n---\n{PROFILE}"))]);
+        assert_eq!(plan[0].check(&cx).expect("check"), Check::Needed("/var/lib/lab-spark is not sparkd's".into()));
+        assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
+        assert!(node.ran_as_root("chown sparkd:sparkd /var/lib/lab-spark /var/lib/lab-spark/logs /var/lib/lab-spark/work"), "{:?}", node.scripts());
     }
 
     #[test]
@@ -162,7 +183,7 @@ mod tests {
         let cx = w.cx(&plan);
         cx.spark.set(tarball());
         let node = w.remote(&cx, "master");
-        node.probe(&[(ID, "old999\nlink=/opt/spark-3.5.7\nowner=spark\n---\n")]);
+        node.probe(&[(ID, "old999\nlink=/opt/spark-3.5.7\nowner=sparkd\n---\n")]);
         assert!(matches!(plan[0].check(&cx).expect("check"), Check::Needed(ref why) if why.contains("/opt/spark-4.3.0")));
         node.answer("mktemp", 0, "created\n");
         assert_eq!(plan[0].apply(&cx).expect("apply"), Outcome::Applied);
@@ -171,6 +192,7 @@ mod tests {
         assert!(at("spark-daemon.sh stop") < at("tar xzf"), "daemons stop before their files change");
         assert!(node.ran_as_root(&format!("abc123 > {}", spark::marker(w.lab.spark.version))), "{:?}", node.scripts());
         assert!(node.ran_as_root("ln -sfn /opt/spark-4.3.0 /opt/spark"));
-        assert!(!scripts.iter().any(|s| s.contains(&format!("chown spark:spark {}", spark::PID_DIR))), "the pid folder's owner was right");
+        assert!(!scripts.iter().any(|s| s.contains("chown sparkd:sparkd")), "the daemons' folder's owner was right");
+        assert!(node.ran_as_root("spark-daemon.sh stop"), "the daemons are the daemon account's: root stops them");
     }
 }
