@@ -324,7 +324,7 @@ fn an_existing_system_account_is_never_taken() {
     assert!(!text.contains("lab") && !text.contains(".ssh"), "lab changed the system account's machine: {text}");
     // A person's account is taken only when the lab file says so (existing.take_account).
     m.as_admin(&m.nodes[0].1, "sudo useradd -m -s /bin/bash alice");
-    let dir = m.lab_file(true, "user: alice\njava:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/s.tgz\n  checksum_url: http://127.0.0.1:9/s.sha512\n");
+    let dir = m.lab_file(true, "user: alice\njava:\n  version: 17\n  install: package\nspark:\n  version: 3.5.7\n  url: http://127.0.0.1:9/spark-3.5.7-bin-hadoop3.tgz\n  checksum_url: http://127.0.0.1:9/s.sha512\n");
     let out = Lab::new(&dir).args(["up", "--no-provision"]).run().expect_code(1);
     assert!(out.stderr.contains("`user: alice` names an account that already exists") && out.stderr.contains("take_account: true"), "{}", out.stderr);
     let after = m.as_admin(&m.nodes[0].1, "sudo ls /etc/sudoers.d; sudo ls -a ~alice");
