@@ -85,13 +85,13 @@ fn job_evidence(v: &serde_json::Value) -> String {
 }
 
 fn daemon_pid(lab: &SandboxLab, host: u8, class: &str) -> String {
-    lab.ssh(host, &format!("cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.{class}-1.pid")).ok().stdout.trim().to_string()
+    lab.ssh(host, &format!("cat /var/lib/lab-spark/spark-sparkd-org.apache.spark.deploy.{class}-1.pid")).ok().stdout.trim().to_string()
 }
 
 /// Kills node2's Worker JVM: verify names node2; up repairs only it; verify is green again;
 /// then a second up does nothing, fast, and `-v` shows every planned step ran.
 fn break_repair_and_rest(lab: &SandboxLab, s: &Served) {
-    lab.ssh(12, "kill -9 $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
+    lab.ssh(12, "sudo kill -9 $(cat /var/lib/lab-spark/spark-sparkd-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
     let (code, v) = verify_json(lab);
     assert_eq!(code, 1);
     let failed = failed_checks(&v);
@@ -142,7 +142,8 @@ fn spark_3_5_up_verify_break_repair_grow_then_upgrade_to_4() {
     assert!(kib < 64 * 1024, "lab used {kib} KiB pushing 390 MB to 3 nodes");
     assert_eq!(s.server.requests(&format!("spark-{SPARK_3}-bin-hadoop3.tgz")), 1);
     assert_verified(&lab, "after up");
-    let jps = lab.lab().args(["ssh", "master", "--", "jps"]).run().ok();
+    // The daemons are sparkd's: its jps shows them (as README tells).
+    let jps = lab.lab().args(["ssh", "master", "--", "sudo -u sparkd $(command -v jps)"]).run().ok();
     assert!(jps.stdout.lines().any(|l| l.ends_with(" Master")), "{}", jps.stdout);
 
     // Passwordless SSH works for a person who runs start-all.sh by hand.
@@ -170,7 +171,7 @@ fn spark_3_5_up_verify_break_repair_grow_then_upgrade_to_4() {
     up(&lab, &s);
     assert_eq!(lab.ssh(10, "readlink /opt/spark").ok().stdout.trim(), format!("/opt/spark-{SPARK_4}"));
     assert_ne!(daemon_pid(&lab, 10, "master.Master"), master_before, "the master was not restarted on the new version");
-    let version = lab.ssh(11, "ps -o args= -p $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
+    let version = lab.ssh(11, "ps -o args= -p $(cat /var/lib/lab-spark/spark-sparkd-org.apache.spark.deploy.worker.Worker-1.pid)").ok();
     assert!(version.stdout.contains(&format!("/opt/spark-{SPARK_4}/")) || version.stdout.contains("/opt/spark/"), "{}", version.stdout);
     assert_verified(&lab, "after the upgrade to Spark 4");
 
@@ -334,7 +335,7 @@ fn connect_and_history(lab: &SandboxLab, s: &Served) {
     assert!(!hosts.is_empty() && hosts.iter().all(|h| ["node1", "node2"].contains(h)), "the tasks ran on {hosts:?}, not on the workers");
 
     // Stopped by hand: verify says so and what to do; `lab up` starts it again.
-    lab.ssh(10, "kill $(cat /var/lib/lab-spark/spark-spark-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid)").ok();
+    lab.ssh(10, "sudo kill $(cat /var/lib/lab-spark/spark-sparkd-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid)").ok();
     std::thread::sleep(Duration::from_secs(2));
     let (code, v) = verify_json(lab);
     assert_eq!(code, 1);
@@ -470,7 +471,7 @@ fn a_hanging_command_on_a_node_ends_in_an_error_naming_it_and_the_next_up_contin
     let out = lab.lab().env("LAB_CACHE_DIR", s.cache.path().to_str().expect("utf-8")).args(["up"]).run().ok();
     assert!(!out.stderr.contains("spark_installed: done"), "Spark was installed again:\n{}", out.stderr);
     assert!(out.stderr.contains("node1: spark_worker_running: done"), "{}", out.stderr);
-    assert!(lab.lab().args(["ssh", "node1", "--", "jps"]).run().ok().stdout.contains("Worker"));
+    assert!(lab.lab().args(["ssh", "node1", "--", "sudo -u sparkd $(command -v jps)"]).run().ok().stdout.contains("Worker"));
 }
 
 /// Snapshots of sandbox nodes: saved while halted (the cluster runs again after), restored

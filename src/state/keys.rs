@@ -78,10 +78,22 @@ impl StateDir {
     /// The lab's Spark secret (`spark.authenticate.secret`): 256 random bits as hex, made once
     /// and kept owner-only in the state folder beside the lab key.
     pub fn spark_secret(&self) -> Result<String> {
+        self.secret("spark-secret", "the Spark secret")
+    }
+
+    /// The token Spark Connect clients present (`spark.connect.authenticate.token`, a bearer
+    /// token): 256 random bits as hex, made once, owner-only in the state folder. Apart from
+    /// the Spark secret: a notebook holds this one, and it opens no other port.
+    pub fn connect_token(&self) -> Result<String> {
+        self.secret("connect-token", "the Spark Connect token")
+    }
+
+    /// A secret of 256 random bits, as hex, kept in the state folder's file `name`.
+    fn secret(&self, name: &str, what: &str) -> Result<String> {
         self.create()?;
         // Every node's step asks at once: one makes it, the others read it (one secret a lab).
         let _one_at_a_time = self.write.lock().map_err(|_| Error::Internal("state lock poisoned".into()))?;
-        let path = self.root.join("spark-secret");
+        let path = self.root.join(name);
         if let Some(text) = fsx::read_own(&path)? {
             let s = text.trim();
             if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -89,7 +101,7 @@ impl StateDir {
             }
         }
         let mut b = [0u8; 32];
-        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut b).map_err(|e| Error::Internal(format!("no randomness for the Spark secret: {e}")))?;
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut b).map_err(|e| Error::Internal(format!("no randomness for {what}: {e}")))?;
         let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
         fsx::write_atomic(&path, format!("{hex}\n").as_bytes(), fsx::Access::Private)?;
         Ok(hex)
