@@ -126,7 +126,9 @@ impl Daemon {
                 // Executors come when a session runs work and go after 30 s idle, one core on
                 // at most every worker: the server never keeps the cluster from other jobs.
                 let conf = [
-                    format!("spark.connect.grpc.binding.address={}", m.ip),
+                    // The master's loopback: only lab's SSH (or someone on the master) reaches it,
+                    // and then only with the lab's token (in the daemons' settings).
+                    "spark.connect.grpc.binding.address=127.0.0.1".to_string(),
                     format!("spark.connect.grpc.binding.port={}", c.port),
                     format!("spark.executor.memory={}", small_executor_memory(lab)),
                     "spark.executor.cores=1".into(),
@@ -177,9 +179,19 @@ pub fn small_executor_memory(lab: &Lab) -> String {
     format!("{}m", worker_memory_mib(lab).unwrap_or(512).min(512))
 }
 
-/// `sc://<master address>:15002`, when the lab runs a Spark Connect server.
+/// `sc://localhost:15002`, when the lab runs a Spark Connect server: where a client on this
+/// computer reaches it while `lab ui --forward` runs (the server listens on the master's
+/// loopback; lab forwards its own port when it is free here).
 pub fn connect_url(lab: &Lab) -> Option<String> {
-    lab.spark.connect.as_ref().map(|c| format!("sc://{}:{}", lab.master().ip, c.port))
+    lab.spark.connect.as_ref().map(|c| format!("sc://localhost:{}", c.port))
+}
+
+/// What a Spark Connect client is given: the local end of lab's forward and the lab's token.
+/// With the host `localhost`, PySpark's client sends the token over the plain connection
+/// (gRPC local credentials) instead of asking for TLS (`python/pyspark/sql/connect/client/
+/// core.py`, `DefaultChannelBuilder.toChannel`).
+pub fn connect_client_url(port: u16, token: &str) -> String {
+    format!("sc://localhost:{port}/;token={token}")
 }
 
 /// `http://<master address>:18080`, when the lab runs a history server.
@@ -235,8 +247,8 @@ pub fn ports(lab: &Lab, node: &Node) -> Vec<(u16, u16)> {
     let mut v = match node.role {
         Role::Master => {
             let mut v = vec![(MASTER_PORT, MASTER_PORT), (MASTER_UI_PORT, MASTER_UI_PORT), range(DRIVER_PORT), range(APP_UI_PORT)];
+            // Spark Connect is not among them: it listens on the master's loopback.
             v.extend(lab.spark.history_port.map(|p| (p, p)));
-            v.extend(lab.spark.connect.as_ref().map(|c| (c.port, c.port)));
             v
         }
         Role::Worker => vec![(WORKER_PORT, WORKER_PORT), (WORKER_UI_PORT, WORKER_UI_PORT)],

@@ -112,26 +112,28 @@ fn grpc_status(h: &http::HeaderMap) -> Option<Result<(), String>> {
     Some(Err(format!("the server answered gRPC status {code} {}", msg.replace("%20", " "))))
 }
 
-/// Asks the Spark Connect server at `addr` for its Spark version, within `within`.
-pub async fn spark_version(addr: SocketAddr, user: &str, within: Duration) -> Result<String, String> {
-    match tokio::time::timeout(within, call(addr, user)).await {
+/// Asks the Spark Connect server at `addr` for its Spark version, within `within`, presenting
+/// `token` as PySpark's client does (`authorization: Bearer <token>`, what Spark's
+/// `PreSharedKeyAuthenticationInterceptor` checks).
+pub async fn spark_version(addr: SocketAddr, user: &str, token: Option<&str>, within: Duration) -> Result<String, String> {
+    match tokio::time::timeout(within, call(addr, user, token)).await {
         Ok(r) => r,
         Err(_) => Err(format!("no answer from {addr} within {} s", within.as_secs())),
     }
 }
 
-async fn call(addr: SocketAddr, user: &str) -> Result<String, String> {
+async fn call(addr: SocketAddr, user: &str, token: Option<&str>) -> Result<String, String> {
     let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("nothing answers on {addr}: {e}"))?;
     let (client, conn) = h2::client::handshake(tcp).await.map_err(|e| format!("{addr} does not speak HTTP/2 (gRPC): {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     let mut client = client.ready().await.map_err(|e| format!("{addr}: {e}"))?;
-    let request = http::Request::post(format!("http://{addr}{PATH}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .map_err(|e| e.to_string())?;
+    let mut request = http::Request::post(format!("http://{addr}{PATH}")).header("content-type", "application/grpc").header("te", "trailers");
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let request = request.body(()).map_err(|e| e.to_string())?;
     let (response, mut send) = client.send_request(request, false).map_err(|e| format!("{addr}: {e}"))?;
     send.send_data(frame(&version_request(&session_id(), user)), true).map_err(|e| format!("{addr}: {e}"))?;
     let response = response.await.map_err(|e| format!("{addr}: {e}"))?;
@@ -189,7 +191,7 @@ mod tests {
     fn nothing_listening_says_where_it_looked() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-        let e = rt.block_on(spark_version(free, "spark", Duration::from_secs(5))).expect_err("nothing there");
+        let e = rt.block_on(spark_version(free, "spark", None, Duration::from_secs(5))).expect_err("nothing there");
         assert!(e.contains(&format!("nothing answers on {free}")), "{e}");
     }
 }

@@ -68,15 +68,18 @@ pub fn job_app(stdout: &str) -> Option<String> {
     job_body(stdout)?.split(';').find_map(|p| p.strip_prefix("app=")).filter(|a| !a.is_empty()).map(str::to_string)
 }
 
-/// The Spark Connect server answers a gRPC call from this computer with the lab's release.
-async fn connect_check(lab: &Lab) -> Result<String, String> {
+/// The Spark Connect server answers a gRPC call from this computer with the lab's release, the
+/// way a client is told to reach it (`lab ui --forward`): through lab's SSH to the master's
+/// loopback, with the lab's token.
+async fn connect_check(lab: &Lab, master: Option<&Arc<Session>>, token: &str) -> Result<String, String> {
     let (Some(c), Some(url)) = (&lab.spark.connect, spark::connect_url(lab)) else { return Err("the lab has no Spark Connect server".into()) };
-    let addr = std::net::SocketAddr::from((lab.master().ip, c.port));
     let m = &lab.master().name;
-    match crate::sparkconnect::spark_version(addr, &lab.user, Duration::from_secs(20)).await {
-        Ok(v) if v == lab.spark.version.to_string() => Ok(format!("{url} answers over gRPC from this computer: Spark {v}")),
+    let Some(s) = master else { return Err(format!("{url}: no SSH session to {m} to forward it through")) };
+    let addr = crate::remote::forward::listen(s.clone(), 0, "127.0.0.1", c.port).await.map_err(|e| e.to_string())?;
+    match crate::sparkconnect::spark_version(addr, &lab.user, Some(token), Duration::from_secs(20)).await {
+        Ok(v) if v == lab.spark.version.to_string() => Ok(format!("{url} answers over gRPC through lab's SSH with the lab's token: Spark {v}")),
         Ok(v) => Err(format!("{url} answers with Spark {v}, not the lab's {}; `lab up` restarts it on the lab's release", lab.spark.version)),
-        Err(e) => Err(format!("{url} from this computer: {e}. `lab up` starts the server again; its log: lab logs {m} --daemon connect")),
+        Err(e) => Err(format!("{url} (forwarded over SSH): {e}. `lab up` starts the server again; its log: lab logs {m} --daemon connect")),
     }
 }
 
@@ -290,7 +293,7 @@ fn cancel_job() -> Sh {
 
 /// Runs every check. `sessions` holds one SSH session per node that could be reached; a node
 /// missing from it fails its SSH check with `ssh_errors[node]`.
-pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors: &HashMap<String, (String, f64)>) -> Vec<Check> {
+pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors: &HashMap<String, (String, f64)>, connect_token: &str) -> Vec<Check> {
     let m = lab.master();
     let job_start = Instant::now();
     let job = match (lab.verify.spark_shell, sessions.get(&m.name)) {
@@ -325,7 +328,7 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
     let connect = async {
         let t = Instant::now();
         match lab.spark.connect {
-            Some(_) => Some(done("spark_connect", &m.name, t, connect_check(lab).await)),
+            Some(_) => Some(done("spark_connect", &m.name, t, connect_check(lab, sessions.get(&m.name), connect_token).await)),
             None => None,
         }
     };

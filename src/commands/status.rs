@@ -54,7 +54,12 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         v.dedup();
         v.join(", ")
     };
-    let connect = spark::connect_url(lab);
+    // What a Spark Connect client is given: the local end of `lab ui --forward` (the lab's own
+    // port) and the lab's token.
+    let connect = match &lab.spark.connect {
+        Some(c) => Some(spark::connect_client_url(c.port, &cx.sd.connect_token()?)),
+        None => None,
+    };
     let history = spark::history_ui(lab);
     let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
     if cx.printer.is_json() {
@@ -81,7 +86,9 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         out.push_str(&format!("\nhistory server: {h}"));
     }
     if let Some(c) = &connect {
-        out.push_str(&format!("\nSpark Connect:  {c}   (PySpark on this computer: SparkSession.builder.remote(\"{c}\"))"));
+        out.push_str(&format!(
+            "\nSpark Connect:  {c}\n                while `lab ui --forward` runs (PySpark on this computer: SparkSession.builder.remote(\"{c}\"))"
+        ));
     }
     cx.printer.out(&out);
     Ok(0)

@@ -46,6 +46,8 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
     if let Some(c) = &lab.spark.connect {
         uis.push(("connect".into(), at(&m.name), m.ip, c.port, "sc"));
     }
+    // Spark Connect is reached through lab's SSH (`--forward`), never at the master's address.
+    let listed = |u: &&(String, usize, std::net::Ipv4Addr, u16, &str)| u.4 != "sc";
     if !forward {
         let master = crate::spark::master_ui(lab);
         if cx.printer.is_json() {
@@ -56,7 +58,11 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
                 "nodes": uis.iter().filter(|u| u.4 == "http" && u.0 != "history").map(|(n, _, ip, p, _)| json!({"node": n, "url": format!("http://{ip}:{p}")})).collect::<Vec<_>>(),
             }));
         } else {
-            cx.printer.out(&uis.iter().map(|(n, _, ip, p, scheme)| format!("{n:<12} {scheme}://{ip}:{p}")).collect::<Vec<_>>().join("\n"));
+            let mut lines: Vec<String> = uis.iter().filter(listed).map(|(n, _, ip, p, scheme)| format!("{n:<12} {scheme}://{ip}:{p}")).collect();
+            if lab.spark.connect.is_some() {
+                lines.push(format!("{:<12} through `lab ui --forward` (on the master's loopback, with the lab's token)", "connect"));
+            }
+            cx.printer.out(&lines.join("\n"));
         }
         if open {
             open_url(&master)?;
@@ -64,6 +70,7 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
         return Ok(0);
     }
     let keys = cx.keys()?;
+    let token = if lab.spark.connect.is_some() { cx.sd.connect_token()? } else { String::new() };
     let rt = cx.rt()?;
     rt.block_on(async {
         let mut sessions = Vec::new();
@@ -73,26 +80,21 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
         let mut lines = Vec::new();
         let mut master_local = String::new();
         for (name, node, ip, port, scheme) in &uis {
-            let s = &sessions[*node];
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("listening on 127.0.0.1", e))?;
-            let local = listener.local_addr().map_err(|e| Error::io("listening on 127.0.0.1", e))?;
+            let s = sessions[*node].clone();
+            if *scheme == "sc" {
+                // Spark Connect listens on the master's loopback: its own port here when free,
+                // so the client's address stays the same from one day to the next.
+                let local = crate::remote::forward::listen(s, *port, "127.0.0.1", *port).await?;
+                let url = crate::spark::connect_client_url(local.port(), &token);
+                lines.push(format!("{name:<12} {url}  ->  {}'s 127.0.0.1:{port} (over SSH)", m.name));
+                continue;
+            }
+            let local = crate::remote::forward::listen(s, 0, &ip.to_string(), *port).await?;
             let url = format!("{scheme}://{local}");
             if *port == MASTER_UI_PORT && *node == at(&m.name) {
                 master_local.clone_from(&url);
             }
             lines.push(format!("{name:<12} {url}  ->  {ip}:{port} (over SSH)"));
-            let (s, ip, port) = (s.clone(), ip.to_string(), *port);
-            tokio::spawn(async move {
-                while let Ok((mut conn, from)) = listener.accept().await {
-                    let (s, ip) = (s.clone(), ip.clone());
-                    tokio::spawn(async move {
-                        if let Ok(ch) = s.forward(&ip, port, &from.ip().to_string(), from.port()).await {
-                            let mut stream = ch.into_stream();
-                            let _ = tokio::io::copy_bidirectional(&mut conn, &mut stream).await;
-                        }
-                    });
-                }
-            });
         }
         cx.printer.out(&lines.join("\n"));
         cx.printer.info("forwarding until Ctrl-C");

@@ -5,6 +5,7 @@
 //! the pinned key algorithms, and a different key is refused, never learned. Every command runs
 //! with a time limit.
 
+pub mod forward;
 pub mod interactive;
 pub mod known_hosts;
 mod reach;

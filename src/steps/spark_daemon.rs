@@ -71,12 +71,16 @@ pub fn history(lab: &Lab) -> Option<Box<dyn Step>> {
 
 /// The Spark Connect server on the master, when the lab has one, attached to the master.
 pub fn connect(lab: &Lab) -> Option<Box<dyn Step>> {
-    let url = spark::connect_url(lab)?;
-    let memory = lab.spark.connect.as_ref().map_or("", |c| c.memory.as_str());
+    let c = lab.spark.connect.as_ref()?;
+    let memory = &c.memory;
     Some(Box::new(SparkDaemon {
         node: lab.master().name.clone(),
         daemon: Daemon::Connect,
-        head: head(Daemon::Connect, &lab.master().name, format!("Spark Connect server at {url} ({memory} heap), its work on the workers")),
+        head: head(
+            Daemon::Connect,
+            &lab.master().name,
+            format!("Spark Connect server on the master's 127.0.0.1:{} with the lab's token ({memory} heap), its work on the workers", c.port),
+        ),
     }))
 }
 
@@ -138,7 +142,8 @@ impl SparkDaemon {
             Daemon::History => cx.lab.spark.history_port,
             Daemon::Connect => cx.lab.spark.connect.as_ref().map(|c| c.port),
         };
-        let ip = cx.lab.master().ip;
+        // The Connect server listens on the master's loopback.
+        let ip = if self.daemon == Daemon::Connect { std::net::Ipv4Addr::LOCALHOST } else { cx.lab.master().ip };
         let deadline = Instant::now() + within;
         loop {
             let ready = match port {
@@ -269,11 +274,11 @@ mod tests {
     }
 
     #[test]
-    fn the_connect_server_is_submitted_bound_to_the_masters_address_and_restarted_when_its_port_changes() {
+    fn the_connect_server_is_submitted_bound_to_the_masters_loopback_and_restarted_when_its_port_changes() {
         let w = World::sandbox();
         let plan: Vec<Box<dyn Step>> = connect(&w.lab).into_iter().collect();
         assert_eq!(plan.len(), 1, "Spark 4.3.0 carries the Connect server");
-        assert!(plan[0].head().goal.contains("sc://192.168.57.10:15002"), "{}", plan[0].head().goal);
+        assert!(plan[0].head().goal.contains("127.0.0.1:15002 with the lab's token"), "{}", plan[0].head().goal);
         let cx = w.cx(&plan);
         let m = w.remote(&cx, "master");
         m.probe(&[(CONNECT, "status=1\n")]);
@@ -284,7 +289,7 @@ mod tests {
         for want in [
             "org.apache.spark.sql.connect.service.SparkConnectServer 1",
             "--master spark://master:7077",
-            "spark.connect.grpc.binding.address=192.168.57.10",
+            "spark.connect.grpc.binding.address=127.0.0.1",
             "spark.connect.grpc.binding.port=15002",
             "--driver-memory 768m",
             "spark.dynamicAllocation.maxExecutors=2",
@@ -295,6 +300,7 @@ mod tests {
             assert!(start.contains(want), "{want} missing from {start}");
         }
         assert!(!m.ran_as_root("spark-daemon.sh submit"), "the daemon account runs it, not root");
+        assert!(m.scripts().iter().any(|s| s.contains("/dev/tcp") && s.contains("127.0.0.1 15002")), "ready when the loopback port answers: {:?}", m.scripts());
         // Running with the same settings: left alone.
         m.probe(&[(CONNECT, "status=0\n")]);
         let cx2 = w.cx(&plan);

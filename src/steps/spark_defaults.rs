@@ -25,12 +25,14 @@ pub fn path(lab: &Lab) -> String {
     format!("{}/conf/spark-defaults.conf", spark::install_dir(lab.spark.version))
 }
 
-fn text(secret: &str) -> String {
+fn text(secret: &str, token: Option<&str>) -> String {
+    let connect =
+        token.map_or(String::new(), |t| format!("# Spark Connect clients present this token (the server reads it).\nspark.connect.authenticate.token {t}\n"));
     format!(
         "# Written by lab: settings of every Spark process on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:{}\n\
          # Only holders of the lab's secret reach the master, the workers and the applications.\nspark.authenticate true\nspark.authenticate.secret {secret}\n\
          # Fixed ports (the next free one above each), so the firewall opens only these.\n\
-         spark.driver.port {}\nspark.blockManager.port {}\nspark.port.maxRetries {}\n",
+         spark.driver.port {}\nspark.blockManager.port {}\nspark.port.maxRetries {}\n{connect}",
         spark::EVENTS_DIR,
         spark::DRIVER_PORT,
         spark::BLOCK_MANAGER_PORT,
@@ -39,7 +41,8 @@ fn text(secret: &str) -> String {
 }
 
 fn wanted(cx: &Cx<'_>) -> Result<String> {
-    Ok(text(&cx.sd.spark_secret()?))
+    let token = if cx.lab.spark.connect.is_some() { Some(cx.sd.connect_token()?) } else { None };
+    Ok(text(&cx.sd.spark_secret()?, token.as_deref()))
 }
 
 pub struct SparkDefaults {
@@ -157,7 +160,7 @@ mod tests {
         let cx = w.cx(&plan);
         let node = w.remote(&cx, "master");
         let secret = w.sd.spark_secret().expect("secret");
-        let t = text(&secret);
+        let t = text(&secret, Some(&w.sd.connect_token().expect("token")));
         node.probe(&[(ID, &seen("spark:sparkd:2770", &format!("600:spark:spark\n{t}"), &format!("600:sparkd:sparkd\n{t}")))]);
         assert_eq!(plan[0].check(&cx).expect("check"), Check::Satisfied);
 
@@ -192,7 +195,7 @@ mod tests {
         assert_eq!(w.sd.spark_secret().expect("again"), secret, "made once");
         assert_eq!(secret.len(), 64);
         let old = "# Written by lab: settings of every application started on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:/var/lib/lab-spark/events\n";
-        let t = text(&secret);
+        let t = text(&secret, Some(&w.sd.connect_token().expect("token")));
         let ok_daemons = format!("600:sparkd:sparkd\n{t}");
         for (jobs, daemons, why) in [
             (format!("644:spark:spark\n{old}"), ok_daemons.clone(), "conf/spark-defaults.conf does not make Spark authenticate"),

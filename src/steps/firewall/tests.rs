@@ -12,8 +12,9 @@ fn zone(master: bool) -> (World, Rules) {
 fn the_zone_opens_spark_s_pinned_ports_to_the_nodes_and_this_computer_only() {
     let (w, master) = zone(true);
     assert_eq!(master.sources, ["192.168.57.1", "192.168.57.10", "192.168.57.11", "192.168.57.12"]);
-    // SSH, the application UIs, the master, its UI, drivers, block managers, history, Connect.
-    assert_eq!(master.ports, ["22/tcp", "4040-4056/tcp", "7077/tcp", "7100-7116/tcp", "7200-7216/tcp", "8080/tcp", "15002/tcp", "18080/tcp"]);
+    // SSH, the application UIs, the master, its UI, drivers, block managers, history (not
+    // Connect: it listens on the master's loopback).
+    assert_eq!(master.ports, ["22/tcp", "4040-4056/tcp", "7077/tcp", "7100-7116/tcp", "7200-7216/tcp", "8080/tcp", "18080/tcp"]);
     let (_, worker) = zone(false);
     assert_eq!(worker.ports, ["22/tcp", "7078/tcp", "7200-7216/tcp", "8081/tcp"]);
     // Where lab's SSH comes from joins when it is on the lab network (an `existing` machine
