@@ -100,7 +100,7 @@ pub enum Command {
         #[arg(long)]
         online: bool,
     },
-    /// Show each node: address, state, SSH, Spark daemons; and the master's web UI
+    /// Show each node: address, state, SSH, Spark daemons; the master's web UI, Spark Connect's address
     #[command(after_help = "Examples:\n  lab status\n  lab status --json")]
     Status,
     /// Remove everything the lab created (VMs, disks, networks, namespaces, .lab/<name>)
@@ -233,15 +233,15 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 200)]
         lines: u32,
     },
-    /// The Spark web UIs: addresses, opened in the browser, or forwarded over SSH
+    /// The Spark web UIs and Spark Connect: addresses, opened in the browser, or forwarded over SSH
     #[command(
-        after_help = "Examples:\n  lab ui                 the master's and workers' web UI addresses\n  lab ui --open          open the master's in the browser\n  lab ui --forward       forward local ports over SSH (for machines this computer cannot reach)"
+        after_help = "Examples:\n  lab ui                 the master's and workers' web UI addresses\n  lab ui --open          open the master's in the browser\n  lab ui --forward       forward local ports over SSH: Spark Connect (sc://localhost:15002/;token=...),\n                         and the web UIs of machines this computer cannot reach"
     )]
     Ui {
         /// Open the master's web UI in the browser
         #[arg(long)]
         open: bool,
-        /// Forward local ports to the web UIs over SSH, until Ctrl-C
+        /// Forward local ports to Spark Connect and the web UIs over SSH, until Ctrl-C
         #[arg(long)]
         forward: bool,
     },

@@ -288,16 +288,21 @@ fn tree(root: &Path) -> Vec<(String, u32, Vec<u8>)> {
 
 /// The commands that use the cluster: run, copy, submit (Python and Java, and a job that fails),
 /// pyspark in a terminal, logs.
-/// PySpark on this computer reaches the cluster through Spark Connect; the Connect server
-/// stopped by hand fails `lab verify` saying what to do, and `lab up` starts it again; the
-/// history server lists the verify job; `lab status --json` carries both addresses.
+/// PySpark on this computer reaches the cluster through Spark Connect, only through lab's SSH
+/// (`lab ui --forward`) and with the lab's token; the Connect server stopped by hand fails
+/// `lab verify` saying what to do, and `lab up` starts it again; the history server lists the
+/// verify job; `lab status --json` carries both addresses.
 fn connect_and_history(lab: &SandboxLab, s: &Served) {
     let status = lab.lab().args(["--json", "status"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", status.stdout));
-    let url = format!("sc://{}:15002", lab.ip(10));
+    let token = std::fs::read_to_string(lab.state().join("connect-token")).expect("the lab's Connect token").trim().to_string();
+    let url = format!("sc://localhost:15002/;token={token}");
     assert_eq!(v["connect"], url.as_str(), "{v}");
     assert_eq!(v["history_ui"], format!("http://{}:18080", lab.ip(10)).as_str(), "{v}");
     assert_eq!(v["nodes"][0]["daemons"]["SparkSubmit"], true, "{v}");
+    // Nobody reaches it at the master's address: it listens on the master's loopback.
+    let direct = std::net::TcpStream::connect_timeout(&format!("{}:15002", lab.ip(10)).parse().expect("addr"), Duration::from_secs(3));
+    assert!(direct.is_err(), "the Connect server answers on the lab network");
 
     let (_, verified) = verify_json(lab);
     let check = |v: &serde_json::Value, name: &str| v["checks"].as_array().expect("checks").iter().find(|c| c["check"] == name).cloned().expect(name);
@@ -318,14 +323,27 @@ fn connect_and_history(lab: &SandboxLab, s: &Served) {
         .find(|p| p.to_string_lossy().contains("py4j"))
         .expect("py4j");
     let path = std::env::join_paths([client.join("site"), py.clone(), py4j]).expect("PYTHONPATH");
-    let out = std::process::Command::new("python3")
-        .arg(crate::support::repo().join("tests/tools/connect_client.py"))
-        .arg(&url)
-        .env("PYTHONPATH", path)
-        .env("SPARK_HOME", &home)
-        .env_remove("SPARK_REMOTE")
-        .output()
-        .expect("python3");
+    let pyspark = |to: &str| {
+        std::process::Command::new("python3")
+            .arg(crate::support::repo().join("tests/tools/connect_client.py"))
+            .arg(to)
+            .env("PYTHONPATH", &path)
+            .env("SPARK_HOME", &home)
+            .env_remove("SPARK_REMOTE")
+            .output()
+            .expect("python3")
+    };
+    // `lab ui --forward` prints the client's address; it forwards until it is stopped.
+    let mut forward = lab.lab().args(["ui", "--forward"]).spawn();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(forward.stdout.take().expect("stdout")));
+    let printed = lines.by_ref().map_while(Result::ok).find(|l| l.starts_with("connect")).expect("a connect line");
+    let local = printed.split_whitespace().nth(1).expect("its address").to_string();
+    assert!(local.starts_with("sc://localhost:") && local.ends_with(&format!("/;token={token}")), "{printed}");
+    let stranger = pyspark(local.split("/;").next().expect("without the token"));
+    assert!(!stranger.status.success() && String::from_utf8_lossy(&stranger.stderr).contains("UNAUTHENTICATED"), "a client without the token got in");
+    let out = pyspark(&local);
+    let _ = forward.kill();
+    let _ = forward.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "the PySpark client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let answer: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}"));
@@ -340,7 +358,10 @@ fn connect_and_history(lab: &SandboxLab, s: &Served) {
     let (code, v) = verify_json(lab);
     assert_eq!(code, 1);
     let failed = failed_checks(&v);
-    assert!(failed.iter().any(|f| f.starts_with("\"spark_connect\" on \"master\"") && f.contains(&url) && f.contains("lab up")), "{failed:?}");
+    assert!(
+        failed.iter().any(|f| f.starts_with("\"spark_connect\" on \"master\"") && f.contains("sc://localhost:15002") && f.contains("lab up")),
+        "{failed:?}"
+    );
     assert_eq!(failed.len(), 1, "only Spark Connect is broken: {failed:?}");
     let repair = up(lab, s);
     assert!(repair.stderr.contains("master: spark_connect_running: done"), "{}", repair.stderr);

@@ -30,6 +30,9 @@ fn text(secret: &str, token: Option<&str>) -> String {
         token.map_or(String::new(), |t| format!("# Spark Connect clients present this token (the server reads it).\nspark.connect.authenticate.token {t}\n"));
     format!(
         "# Written by lab: settings of every Spark process on this lab.\nspark.eventLog.enabled true\nspark.eventLog.dir file:{}\n\
+         # One file per application, made in the shared folder (which gives it the history server's group); Spark 4's\n\
+         # rolling logs make a folder of their own (0770, without that group) the history server cannot read.\n\
+         spark.eventLog.rolling.enabled false\n\
          # Only holders of the lab's secret reach the master, the workers and the applications.\nspark.authenticate true\nspark.authenticate.secret {secret}\n\
          # Fixed ports (the next free one above each), so the firewall opens only these.\n\
          spark.driver.port {}\nspark.blockManager.port {}\nspark.port.maxRetries {}\n{connect}",
