@@ -246,6 +246,22 @@ fn halt_keeps_disks_and_a_second_up_changes_nothing() {
     let lab = SandboxLab::new(2);
     lab.lab().args(["up", "--no-provision"]).run().ok();
     lab.ssh(11, "echo kept | sudo -n tee /opt/kept >/dev/null").ok();
+    // The node's people point the files lab writes at boot (as this computer's root) at files of
+    // this computer: the next boot writes inside the node, never through their links.
+    let decoys: Vec<std::path::PathBuf> = ["keys", "hostname", "sshd"].iter().map(|n| lab.dir.path().join(format!("decoy-{n}"))).collect();
+    for d in &decoys {
+        std::fs::write(d, "untouched\n").expect("decoy");
+    }
+    lab.ssh(
+        11,
+        &format!(
+            "ln -sf {} ~/.ssh/authorized_keys.new && mv -f ~/.ssh/authorized_keys.new ~/.ssh/authorized_keys; sudo ln -sf {} /etc/hostname; sudo ln -sf {} /etc/ssh/lab_sshd_config",
+            decoys[0].display(),
+            decoys[1].display(),
+            decoys[2].display()
+        ),
+    )
+    .ok();
     lab.lab().args(["halt"]).run().ok();
     let status = lab.lab().args(["--json", "status"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
@@ -253,6 +269,10 @@ fn halt_keeps_disks_and_a_second_up_changes_nothing() {
     assert!(lab.traces().iter().all(|t| !t.starts_with("process")), "processes survived halt: {:?}", lab.traces());
     lab.lab().args(["up", "--no-provision"]).run().ok();
     assert_eq!(lab.ssh(11, "cat /opt/kept").ok().stdout.trim(), "kept");
+    for d in &decoys {
+        assert_eq!(std::fs::read_to_string(d).expect("decoy"), "untouched\n", "{} was written through a node's link", d.display());
+    }
+    assert_eq!(lab.ssh(11, "hostname; test -L ~/.ssh/authorized_keys || echo a-file").ok().stdout, "node1\na-file\n");
     // Nothing to do: nothing done, quickly, and no file rewritten.
     let state_file = lab.state().join("state.json");
     let mtime = std::fs::metadata(&state_file).expect("state").modified().expect("mtime");

@@ -53,6 +53,11 @@ pub fn sshd_config(ip: Ipv4Addr) -> String {
 }
 
 /// The script that turns a fresh set of namespaces into the node. Pure; every value quoted.
+/// It runs as this computer's root, over a root filesystem whose upper layer the node's own
+/// users wrote: nothing it writes or mounts there follows a link they made. Files go in
+/// through `put`, which writes inside the node's root (`chroot`: a link resolves within the
+/// node) after removing what stood at the path; the mount points must be real folders, or the
+/// node does not boot. No process of the node runs yet, so nothing changes in between.
 pub fn boot_script(b: &BootSpec<'_>) -> Sh {
     let home = format!("/home/{}", b.user);
     let ssh_dir = format!("{home}/.ssh");
@@ -61,8 +66,10 @@ pub fn boot_script(b: &BootSpec<'_>) -> Sh {
     sh(
         "#!/bin/sh\n# Boot script of a lab sandbox node, written by lab. Runs as PID 1 of the node.\nset -eu\n\
          ROOT={{root}}\n\
+         put() { chroot \"$ROOT\" sh -c 'rm -f -- \"$1\" && cat > \"$1\" && chmod \"$2\" \"$1\"' put \"$1\" \"$2\"; }\n\
          mount --make-rprivate /\n\
          mount -t overlay lab-node -o {{overlay}} \"$ROOT\"\n\
+         for d in proc dev sys tmp run; do if [ -L \"$ROOT/$d\" ] || [ ! -d \"$ROOT/$d\" ]; then echo \"lab: /$d of this node is not a folder; not booting it\" >&2; exit 1; fi; done\n\
          mount -t proc proc \"$ROOT/proc\"\n\
          mount --rbind /dev \"$ROOT/dev\"\n\
          mount -t sysfs sysfs \"$ROOT/sys\"\n\
@@ -70,19 +77,17 @@ pub fn boot_script(b: &BootSpec<'_>) -> Sh {
          mount -t tmpfs -o mode=0755 tmpfs \"$ROOT/run\"\n\
          mkdir -p \"$ROOT/run/sshd\" \"$ROOT/run/lock\"\n\
          hostname {{node}}\n\
-         printf '%s\\n' {{node}} > \"$ROOT/etc/hostname\"\n\
-         printf '%s\\n' {{hosts}} > \"$ROOT/etc/hosts\"\n\
+         printf '%s\\n' {{node}} | put /etc/hostname 0644\n\
+         printf '%s\\n' {{hosts}} | put /etc/hosts 0644\n\
          chroot \"$ROOT\" sh -c {{adduser}}\n\
          chroot \"$ROOT\" usermod -p '*' {{user}}\n\
          chroot \"$ROOT\" install -d -m 0700 -o {{user}} -g {{user}} {{ssh_dir}}\n\
-         cp {{authorized}} \"$ROOT\"{{ssh_dir}}/authorized_keys\n\
+         put {{ssh_dir}}/authorized_keys 0600 < {{authorized}}\n\
          chroot \"$ROOT\" chown {{owner}} {{ssh_dir}}/authorized_keys\n\
-         chmod 0600 \"$ROOT\"{{ssh_dir}}/authorized_keys\n\
-         mkdir -p \"$ROOT/etc/sudoers.d\"\n\
-         printf '%s ALL=(ALL) NOPASSWD: ALL\\n' {{user}} > \"$ROOT\"{{sudoers}}\n\
-         chmod 0440 \"$ROOT\"{{sudoers}}\n\
-         install -m 0600 {{host_key}} \"$ROOT/etc/ssh/lab_host_ed25519_key\"\n\
-         printf '%s' {{sshd}} > \"$ROOT/etc/ssh/lab_sshd_config\"\n\
+         chroot \"$ROOT\" mkdir -p /etc/sudoers.d\n\
+         printf '%s ALL=(ALL) NOPASSWD: ALL\\n' {{user}} | put {{sudoers}} 0440\n\
+         put /etc/ssh/lab_host_ed25519_key 0600 < {{host_key}}\n\
+         printf '%s' {{sshd}} | put /etc/ssh/lab_sshd_config 0644\n\
          exec chroot \"$ROOT\" /usr/sbin/sshd -D -e -f /etc/ssh/lab_sshd_config\n",
         &[
             ("root", &b.root().as_path()),
@@ -185,6 +190,15 @@ mod tests {
         assert!(s.contains("ListenAddress 10.9.8.11\n"));
         assert!(s.contains("PermitRootLogin no\n"));
         assert!(s.trim_end().ends_with("exec chroot \"$ROOT\" /usr/sbin/sshd -D -e -f /etc/ssh/lab_sshd_config"));
+        // Nothing is written through a path in the node's tree from outside it: every write is
+        // `put`'s, inside the node's root.
+        for line in s.lines().filter(|l| !l.starts_with("put() ")) {
+            assert!(
+                !(line.contains("\"$ROOT") && (line.contains(" > ") || line.starts_with("cp ") || line.starts_with("install "))),
+                "a write from outside: {line}"
+            );
+        }
+        assert!(s.contains("put /etc/ssh/lab_host_ed25519_key 0600 < "), "{s}");
         let out = std::process::Command::new("sh").args(["-n", "-c", s]).output().expect("sh");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
