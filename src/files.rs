@@ -17,10 +17,11 @@ pub fn hosts_block(lab: &Lab) -> String {
 }
 
 /// A whole `/etc/hosts` for a freshly installed node: loopback names only (never a node's own
-/// name on 127.0.0.1, which would make Spark bind to loopback), then the lab block.
+/// name on 127.0.0.1, which would make Spark bind to loopback), then the lab block; a text
+/// file, so it ends with a newline (cloud-init's `write_files` writes the content as given).
 pub fn hosts_file(lab: &Lab) -> String {
     format!(
-        "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n{}",
+        "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n{}\n",
         hosts_block(lab)
     )
 }

@@ -167,7 +167,8 @@ pub fn render_with(lab: &Lab, node: &Node, client_public: &str, host_private: &s
         client_public => client_public,
         host_private => host_private,
         host_public => host_public,
-        hosts_file => crate::files::hosts_file(lab),
+        // The here-document adds the final newline.
+        hosts_file => crate::files::hosts_file(lab).trim_end_matches('\n'),
         packages => packages(image.kickstart, false, java_package),
         repos => image.mirror_repos(),
     })

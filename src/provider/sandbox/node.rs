@@ -78,7 +78,7 @@ pub fn boot_script(b: &BootSpec<'_>) -> Sh {
          mkdir -p \"$ROOT/run/sshd\" \"$ROOT/run/lock\"\n\
          hostname {{node}}\n\
          printf '%s\\n' {{node}} | put /etc/hostname 0644\n\
-         printf '%s\\n' {{hosts}} | put /etc/hosts 0644\n\
+         printf '%s' {{hosts}} | put /etc/hosts 0644\n\
          chroot \"$ROOT\" sh -c {{adduser}}\n\
          chroot \"$ROOT\" usermod -p '*' {{user}}\n\
          chroot \"$ROOT\" install -d -m 0700 -o {{user}} -g {{user}} {{ssh_dir}}\n\
@@ -180,7 +180,7 @@ mod tests {
             dir: Path::new("/srv/my lab/.lab/x/nodes/node1"),
             authorized_key: Path::new("/srv/my lab/.lab/x/id_ed25519.pub"),
             host_key: Path::new("/srv/my lab/.lab/x/hostkeys/node1/ssh_host_ed25519_key"),
-            hosts: "127.0.0.1 localhost\n10.9.8.11 node1",
+            hosts: "127.0.0.1 localhost\n10.9.8.11 node1\n",
         };
         let s = boot_script(&b);
         let s = s.as_str();

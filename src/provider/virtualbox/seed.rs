@@ -102,7 +102,11 @@ mod tests {
         assert_eq!(user["users"][0]["sudo"].as_str(), Some("ALL=(ALL) NOPASSWD:ALL"));
         assert_eq!(user["users"][0]["ssh_authorized_keys"][0].as_str(), Some(CLIENT));
         assert_eq!(user["ssh_keys"]["ed25519_private"].as_str(), Some(HOST_PRIV));
-        assert!(user["write_files"][0]["content"].as_str().is_some_and(|h| h.contains("192.168.56.12   node2")));
+        let hosts = user["write_files"][0]["content"].as_str().expect("/etc/hosts");
+        assert!(hosts.contains("192.168.56.12   node2"), "{hosts}");
+        // cloud-init writes it as given: a text file ends with its newline (a real guest showed
+        // the last line, lab's END mark, without one).
+        assert!(hosts.ends_with("# END lab spark\n") && !hosts.ends_with("\n\n"), "{hosts:?}");
         let network: serde_yaml::Value = serde_yaml::from_str(&network).expect("network-config is YAML");
         let (nat, host_only) = crate::identity::macs(&lab, "node1");
         assert_eq!(network["version"].as_u64(), Some(2));
