@@ -18,6 +18,7 @@ mod provider;
 mod remote;
 mod runner;
 mod script;
+mod seed;
 mod spark;
 mod sparkconnect;
 mod spec;

@@ -52,7 +52,7 @@ pub fn run(cx: &LabCx<'_>, node: Option<&str>, base: bool, iso: Option<&Path>, s
     }
     if let Some(path) = seed {
         let instance = format!("{}-check", lab.machine_name(&node.name));
-        let image = crate::provider::virtualbox::seed::build(lab, &node, &keys, &instance)?;
+        let image = crate::seed::build(lab, &node, &keys, &instance)?;
         fsx::write_atomic(path, &image, Access::Private)?;
         cx.printer.info(&format!(
             "wrote {} ({} bytes, label cidata: meta-data, user-data, network-config; private: it holds the node's SSH host key)",

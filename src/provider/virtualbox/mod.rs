@@ -13,7 +13,6 @@ mod install;
 mod observe;
 mod provider;
 pub mod records;
-pub mod seed;
 mod steps;
 
 use observe::{Decision, Refusal, Seen, Want};

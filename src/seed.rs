@@ -1,4 +1,5 @@
-//! The seed disc that gives a linked clone of a base its identity at first boot: cloud-init's
+//! The seed disc that gives a machine made from an image its identity at first boot (a VirtualBox
+//! linked clone of a base; a QEMU overlay on a cloud image next): cloud-init's
 //! NoCloud source, an ISO 9660 image labelled `cidata` holding `meta-data` (instance id, host
 //! name), `user-data` (the lab user with the lab key and passwordless sudo, the SSH host key lab
 //! pinned, `/etc/hosts`) and `network-config` version 2 (NIC1 by DHCP, NIC2 static on the
@@ -89,8 +90,7 @@ mod tests {
 
     #[test]
     fn the_seed_names_the_node_its_user_key_and_addresses() {
-        let lab =
-            crate::spec::parse(std::path::Path::new("lab.yaml"), include_str!("../../../labs/spark.yaml"), &crate::spec::HostFacts::default()).expect("valid");
+        let lab = crate::spec::parse(std::path::Path::new("lab.yaml"), include_str!("../labs/spark.yaml"), &crate::spec::HostFacts::default()).expect("valid");
         let node = lab.node("node1").expect("node1");
         let (meta, user, network) = files_with(&lab, node, CLIENT, HOST_PRIV, HOST_PUB, "i-1").expect("files");
         let meta: serde_yaml::Value = serde_yaml::from_str(&meta).expect("meta-data is YAML");
