@@ -522,7 +522,7 @@ fn a_sandbox_snapshot_brings_the_cluster_back() {
     assert!(saved.stderr.contains("saved"), "{}", saved.stderr);
     assert_eq!(lab.ssh(11, "cat /home/spark/precious").ok().stdout, "kept\n", "the nodes run again after the save");
     assert_eq!(lab.lab().args(["snapshot", "save", "green", "--live"]).run().code, 2);
-    lab.ssh(11, "rm /home/spark/precious; touch /home/spark/junk; pkill -f 'deploy[.]worker[.]Worker'").ok();
+    lab.ssh(11, "rm /home/spark/precious; touch /home/spark/junk; sudo pkill -f 'deploy[.]worker[.]Worker'").ok();
     lab.lab().args(["snapshot", "restore", "green"]).run().ok();
     assert_eq!(lab.ssh(11, "cat /home/spark/precious").ok().stdout, "kept\n");
     assert_eq!(lab.ssh(11, "test -e /home/spark/junk").code, 1, "a file made after the snapshot survived the restore");

@@ -90,7 +90,7 @@ fn a_snapshot_brings_back_the_cluster_as_it_was() {
     assert_eq!(dup.code, 2, "{}", dup.stderr);
 
     // Break it: the file goes, Spark's worker stops.
-    lab.lab().args(["ssh", "node1", "--", "rm /home/spark/precious; touch /home/spark/junk; pkill -f 'deploy[.]worker[.]Worker'"]).run().ok();
+    lab.lab().args(["ssh", "node1", "--", "rm /home/spark/precious; touch /home/spark/junk; sudo pkill -f 'deploy[.]worker[.]Worker'"]).run().ok();
     lab.lab().args(["snapshot", "restore", "working"]).run().ok();
     assert_eq!(
         lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious; ls /home/spark/junk 2>&1 || true"]).run().ok().stdout.lines().next(),
