@@ -55,10 +55,11 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         v.join(", ")
     };
     // What a Spark Connect client is given: the local end of `lab ui --forward` (the lab's own
-    // port) and the lab's token.
-    let connect = match &lab.spark.connect {
-        Some(c) => Some(spark::connect_client_url(c.port, &cx.sd.connect_token()?)),
-        None => None,
+    // port) and the lab's token; a lab not built yet has no token, and status makes nothing.
+    let connect = match (&lab.spark.connect, &keys) {
+        (Some(c), Some(_)) => Some(spark::connect_client_url(c.port, &cx.sd.connect_token()?)),
+        (Some(_), None) => spark::connect_url(lab),
+        (None, _) => None,
     };
     let history = spark::history_ui(lab);
     let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
