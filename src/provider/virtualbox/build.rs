@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use super::driver::{Hardware, Medium};
 use super::records::{Made, Records, VmRecord};
-use super::{VirtualBox, base, group, new_uuid};
+use super::{VirtualBox, base, group};
 use crate::error::{Error, Result};
+use crate::identity::new_uuid;
 use crate::seed;
 use crate::spec::Node;
 use crate::state::StateDir;

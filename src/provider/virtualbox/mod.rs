@@ -221,20 +221,5 @@ fn clock(d: Duration) -> String {
     format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60)
 }
 
-/// A random version-4 UUID.
-fn new_uuid() -> String {
-    let mut b = [0u8; 16];
-    let _ = getrandom_fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
-fn getrandom_fill(b: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
-    use rand_core::RngCore;
-    rand_core::OsRng.try_fill_bytes(b)
-}
-
 #[cfg(test)]
 mod tests;

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use super::{GROUP, Record, SNAPSHOT, Spec, disk, folder, hex, import, mark, root, spec, vm_folder};
 use crate::error::{Error, Result};
+use crate::identity::new_uuid;
+use crate::provider::virtualbox::VirtualBox;
 use crate::provider::virtualbox::driver::{Hardware, Medium};
 use crate::provider::virtualbox::observe::{Install, install_state};
 use crate::provider::virtualbox::records::Records;
-use crate::provider::virtualbox::{VirtualBox, new_uuid};
 use crate::spec::BASE_DISK_GIB;
 use crate::steps::Cx;
 use crate::ui::{HOST, Outcome};
