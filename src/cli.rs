@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Turn one YAML file into a working multi-node Apache Spark cluster",
     long_about = "Turn one YAML file into a working multi-node Apache Spark cluster.\n\n\
         lab reads lab.yaml (found in this folder or the nearest folder above it), builds the \
-        nodes it describes (VirtualBox VMs, sandbox namespaces, or machines you already have), \
+        nodes it describes (VirtualBox or QEMU VMs, sandbox namespaces, or machines you already have), \
         installs Java and Spark over SSH, starts the cluster and proves it works. Re-running a \
         command converges: lab does only what is missing.",
     after_help = "Examples:\n  lab init                 write a commented lab.yaml for the course lab\n  lab validate             check lab.yaml without touching anything\n  lab up                   build the lab; run it again to converge\n  lab verify               prove the cluster works\n  lab ssh node1 -- df -h   run one command on a node\n  lab destroy              remove everything the lab created\n\nExit codes: 0 ok or nothing to do, 1 a failure while working, 2 a usage or lab-file problem.",
@@ -115,10 +115,10 @@ pub enum Command {
     Validate,
     /// Write lab.yaml here from one of the built-in lab templates
     #[command(
-        after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init --list"
+        after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init qemu            QEMU VMs from a cloud image (Linux)\n  lab init --list"
     )]
     Init {
-        /// Template name (spark, course-2018, sandbox)
+        /// Template name (spark, spark-3.5, course-2018, sandbox, qemu)
         #[arg(default_value = "spark")]
         template: String,
         /// Overwrite an existing lab.yaml

@@ -196,7 +196,7 @@ pub fn memory(s: &Signals, lab: Option<&Lab>) -> Finding {
     const C: &str = "memory";
     let Some(lab) = lab else { return Finding::ok(C, "not needed (no lab)") };
     match lab.provider {
-        ProviderKind::Virtualbox => vm_memory(s, lab),
+        ProviderKind::Virtualbox | ProviderKind::Qemu => vm_memory(s, lab),
         // The nodes' JVMs share this computer's memory.
         ProviderKind::Sandbox => {
             let sum: u64 = lab.nodes.iter().map(|n| crate::spark::heap_mib(lab, n)).sum();
@@ -353,10 +353,12 @@ pub fn all(s: &Signals, lab: Option<&Lab>) -> Vec<Finding> {
             Err((problem, fix)) => Finding::problem("provider", problem.clone(), fix.clone()),
         });
     }
+    out.extend(super::qemu::findings(s));
     out.extend(ssh(s, lab));
     out.extend(downloads(s));
     out
 }
+
 
 /// Below this, nothing lab does fits (a Spark release alone is 400 MB, its unpacked copy more).
 pub const DISK_FLOOR_MIB: u64 = 2048;

@@ -4,6 +4,7 @@
 //! it gathered into findings, purely, so each is unit-tested against captured real outputs.
 
 pub mod checks;
+pub mod qemu;
 pub mod signals;
 #[cfg(test)]
 mod tests;

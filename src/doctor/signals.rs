@@ -59,6 +59,8 @@ pub struct Signals {
     pub addresses_checked: bool,
     /// The provider's own readiness (sandbox: root, programs; existing: its known_hosts).
     pub provider: Option<Result<(), (String, String)>>,
+    /// The qemu provider's programs and accelerator (only for its labs).
+    pub qemu: Option<super::qemu::QemuSignals>,
     /// existing: each node's answer (its host key among the known ones).
     pub ssh: Vec<(String, Result<(), String>)>,
     /// `--online`: each download's answer.
@@ -142,6 +144,7 @@ impl Signals {
             taken: Vec::new(),
             addresses_checked: false,
             provider: None,
+            qemu: None,
             ssh: Vec::new(),
             downloads: Vec::new(),
         }
@@ -181,6 +184,7 @@ impl Signals {
             taken: Vec::new(),
             addresses_checked: false,
             provider: None,
+            qemu: None,
             ssh: Vec::new(),
             downloads: Vec::new(),
         };
@@ -194,6 +198,9 @@ impl Signals {
         let lab = cx.lab;
         if lab.provider != ProviderKind::Virtualbox {
             self.provider = Some(cx.provider.available(lab).map_err(|e| (e.to_string(), e.hint().unwrap_or_default())));
+        }
+        if lab.provider == ProviderKind::Qemu {
+            self.qemu = Some(super::qemu::QemuSignals::here(lab));
         }
         if lab.provider == ProviderKind::Existing {
             self.ssh = existing_answers(cx);

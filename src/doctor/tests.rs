@@ -30,6 +30,7 @@ fn host(os: HostOs) -> Signals {
         taken: Vec::new(),
         addresses_checked: false,
         provider: None,
+        qemu: None,
         ssh: Vec::new(),
         downloads: Vec::new(),
     }

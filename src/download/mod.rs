@@ -133,6 +133,11 @@ impl<'r> Downloader<'r> {
         self.cache.join(format!("{algo}-{digest}")).is_file() || !shelf::with_digest(&self.shelves, &algo.to_string(), &digest).is_empty()
     }
 
+    /// Where the cache keeps the file with this digest (present only once verified).
+    pub fn cached_path(&self, algo: &ChecksumAlgo, hex: &str) -> PathBuf {
+        self.cache.join(format!("{algo}-{hex}"))
+    }
+
     /// The verified file for `artifact`, downloading it only when the cache lacks it (`fetched`
     /// is set when it did). A checksum read from a checksum file that no longer matches what the
     /// URL serves (a "latest" ISO moved upstream) is fetched again once.

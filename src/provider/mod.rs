@@ -3,6 +3,7 @@
 //! plus its line in [`for_lab`].
 
 pub mod existing;
+pub mod qemu;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
 pub mod virtualbox;
@@ -130,6 +131,7 @@ pub fn for_lab(lab: &Lab) -> Box<dyn Provider> {
         #[cfg(not(target_os = "linux"))]
         ProviderKind::Sandbox => Box::new(Unavailable("sandbox")),
         ProviderKind::Existing => Box::new(existing::Existing),
+        ProviderKind::Qemu => Box::new(qemu::Qemu::new()),
     }
 }
 

@@ -71,6 +71,16 @@ pub struct Image {
     /// Where this lab installs from: the ISO's own repositories, or a network install (then
     /// `iso` is the boot ISO and `repositories` the mirror's).
     pub source: Source,
+    /// The distribution's cloud image for this architecture (qcow2 with cloud-init), for the
+    /// qemu provider.
+    pub cloud: Option<CloudImage>,
+}
+
+/// A distribution's cloud image: booted as it is, its identity from lab's seed disc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudImage {
+    pub image: Artifact,
+    pub size_mib: u64,
 }
 
 /// A network install as the image file states it.
@@ -165,6 +175,17 @@ struct RawImage {
     repositories: Vec<String>,
     carries: Vec<Carried>,
     network: Option<RawNetwork>,
+    cloud: Option<BTreeMap<String, RawCloud>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCloud {
+    url: String,
+    sha256: Option<String>,
+    checksum_url: Option<String>,
+    algorithm: Option<String>,
+    size_mib: u64,
 }
 
 #[derive(Deserialize)]
@@ -189,27 +210,41 @@ struct RawIso {
     ostype: String,
 }
 
+/// A download of an image file for `arch`: its URL and exactly one of a pinned SHA-256 and a
+/// checksum file.
+fn artifact_of(file: &str, arch: Arch, url: &str, sha256: Option<&str>, checksum_url: Option<&str>, algorithm: Option<&str>) -> Result<Artifact, String> {
+    checks::url(url)?;
+    let checksum = match (sha256, checksum_url) {
+        (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(h, 64)? },
+        (None, Some(u)) => {
+            checks::url(u)?;
+            let algo = match algorithm {
+                Some("sha256") | None => ChecksumAlgo::Sha256,
+                Some("sha512") => ChecksumAlgo::Sha512,
+                Some(other) => return Err(format!("{file}: unknown algorithm {other}")),
+            };
+            Checksum::File { algo, url: u.to_string() }
+        }
+        _ => return Err(format!("{file}: give exactly one of sha256 and checksum_url for {}", arch.name())),
+    };
+    Ok(Artifact { url: url.to_string(), checksum })
+}
+
 fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
     let doc = Document::parse(Path::new(file), text).map_err(|d| d.to_string())?;
     let raw: RawImage = doc.get(&FieldPath::root()).map_err(|d| d.to_string())?.ok_or("empty image file")?;
     let mut out = Vec::new();
-    let artifact = |arch: Arch, iso: &RawIso| -> Result<Artifact, String> {
-        checks::url(&iso.url)?;
-        let checksum = match (&iso.sha256, &iso.checksum_url) {
-            (Some(h), None) => Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: checks::hex_digest(h, 64)? },
-            (None, Some(u)) => {
-                checks::url(u)?;
-                let algo = match iso.algorithm.as_deref() {
-                    Some("sha256") | None => ChecksumAlgo::Sha256,
-                    Some("sha512") => ChecksumAlgo::Sha512,
-                    Some(other) => return Err(format!("{file}: unknown algorithm {other}")),
-                };
-                Checksum::File { algo, url: u.clone() }
-            }
-            _ => return Err(format!("{file}: give exactly one of sha256 and checksum_url for {}", arch.name())),
-        };
-        Ok(Artifact { url: iso.url.clone(), checksum })
+    let artifact = |arch: Arch, iso: &RawIso| artifact_of(file, arch, &iso.url, iso.sha256.as_deref(), iso.checksum_url.as_deref(), iso.algorithm.as_deref());
+    let cloud = |arch: Arch| -> Result<Option<CloudImage>, String> {
+        let Some(c) = raw.cloud.as_ref().and_then(|m| m.get(arch.name())) else { return Ok(None) };
+        let image = artifact_of(file, arch, &c.url, c.sha256.as_deref(), c.checksum_url.as_deref(), c.algorithm.as_deref())?;
+        Ok(Some(CloudImage { image, size_mib: c.size_mib }))
     };
+    for arch in raw.cloud.iter().flat_map(|m| m.keys()) {
+        if !raw.iso.contains_key(arch) {
+            return Err(format!("{file}: a cloud image for {arch}, which has no ISO"));
+        }
+    }
     for (arch, iso) in &raw.iso {
         let arch = Arch::parse(arch).ok_or_else(|| format!("{file}: unknown architecture {arch}"))?;
         let network = match &raw.network {
@@ -241,6 +276,7 @@ fn parse(file: &str, text: &str) -> Result<Vec<Image>, String> {
             carries: raw.carries.clone(),
             network,
             source: Source::Media,
+            cloud: cloud(arch)?,
         });
     }
     Ok(out)

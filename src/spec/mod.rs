@@ -61,6 +61,7 @@ pub struct Lab {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the sandbox provider (Linux only)
     pub sandbox: SandboxOptions,
     pub existing: ExistingOptions,
+    pub qemu: QemuOptions,
     /// This computer's architecture when the file was read.
     pub host_arch: Arch,
     /// How VirtualBox VMs get their OS (VirtualBox only).
@@ -112,7 +113,7 @@ impl Lab {
     pub fn machine_arch(&self) -> Option<Arch> {
         match self.provider {
             ProviderKind::Virtualbox => self.image.as_ref().map(|i| i.arch),
-            ProviderKind::Sandbox => Some(self.host_arch),
+            ProviderKind::Sandbox | ProviderKind::Qemu => Some(self.host_arch),
             ProviderKind::Existing => None,
         }
     }
@@ -261,6 +262,25 @@ pub struct ExistingOptions {
     /// The lab user may be an account that exists already (`existing.take_account: true`):
     /// lab gives it passwordless sudo and the lab key. Without it, lab refuses such an account.
     pub take_account: bool,
+}
+
+/// `qemu:` settings: the cloud image every node's disk is an overlay on, and whether the guests
+/// reach beyond this computer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuOptions {
+    /// The lab's own image (`qemu.image`), else the catalog image's cloud image for this
+    /// computer's architecture; `None` for other providers.
+    pub image: Option<Artifact>,
+    /// What progress lines call the image (the catalog's title, or the URL's file name).
+    pub title: String,
+    /// QEMU's user network lets the guests out (`internet: false`: `restrict=on`).
+    pub internet: bool,
+}
+
+impl Default for QemuOptions {
+    fn default() -> Self {
+        Self { image: None, title: String::new(), internet: true }
+    }
 }
 
 /// Parses and validates a lab file's text. Returns every problem found, sorted by position.

@@ -19,6 +19,7 @@ pub const TOP_KEYS: &[&str] = &[
     "locale",
     "sandbox",
     "existing",
+    "qemu",
     "iso",
     "install",
     "offline",
@@ -32,6 +33,7 @@ pub enum ProviderKind {
     Virtualbox,
     Sandbox,
     Existing,
+    Qemu,
 }
 
 impl ProviderKind {
@@ -41,6 +43,7 @@ impl ProviderKind {
             Self::Virtualbox => "virtualbox",
             Self::Sandbox => "sandbox",
             Self::Existing => "existing",
+            Self::Qemu => "qemu",
         }
     }
 }
@@ -167,6 +170,24 @@ pub struct Existing {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Iso {
+    pub url: String,
+    pub sha256: Option<String>,
+    pub checksum_url: Option<String>,
+}
+
+/// `qemu:` settings.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Qemu {
+    /// The lab's own cloud image (instead of the catalog image's).
+    pub image: Option<QemuImage>,
+    /// Whether the guests reach beyond this computer through QEMU's user network (default true).
+    pub internet: Option<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct QemuImage {
     pub url: String,
     pub sha256: Option<String>,
     pub checksum_url: Option<String>,

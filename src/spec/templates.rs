@@ -27,6 +27,11 @@ pub const ALL: &[Template] = &[
         summary: "master + 2 workers as Linux namespaces on this machine (needs root), no VirtualBox",
         text: include_str!("../../labs/sandbox.yaml"),
     },
+    Template {
+        name: "qemu",
+        summary: "master + 2 workers as QEMU VMs from CentOS Stream 9's cloud image (Linux, root), no VirtualBox",
+        text: include_str!("../../labs/qemu.yaml"),
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Template> {

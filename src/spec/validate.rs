@@ -168,7 +168,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let spark = spark(&mut c);
     let machine_arch = match provider {
         ProviderKind::Virtualbox => image.as_ref().map(|i| i.arch),
-        ProviderKind::Sandbox => Some(facts.arch),
+        ProviderKind::Sandbox | ProviderKind::Qemu => Some(facts.arch),
         ProviderKind::Existing => None,
     };
     if let (Some(j), Some(arch)) = (&java, machine_arch)
@@ -209,6 +209,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
     let locale = locale(&mut c);
     let sandbox = sandbox(&mut c, provider);
     let existing = existing(&mut c, provider, &user);
+    let qemu = image::qemu(&mut c, provider, image.as_ref(), facts.arch);
 
     if c.diags.is_empty()
         && let (Some(name), Some(network), Some(nodes), Some(java), Some(spark)) = (name, network, nodes, java, spark)
@@ -227,6 +228,7 @@ pub fn lab(doc: &Document, facts: &HostFacts) -> Result<Lab, Vec<Diagnostic>> {
             locale,
             sandbox,
             existing,
+            qemu,
             host_arch: facts.arch,
             install,
         });

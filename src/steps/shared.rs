@@ -28,6 +28,13 @@ pub trait Machines: Send + Sync {
         })
     }
 
+    /// How many times longer than on ordinary machines lab waits for things on the nodes (a
+    /// daemon to listen, workers to register): the qemu provider's guests under software
+    /// emulation run a JVM's start 10 to 20 times slower.
+    fn patience(&self, _lab: &Lab) -> u32 {
+        1
+    }
+
     /// Whether lab must record every change it makes on the nodes, to undo exactly those (the
     /// machines are not lab's: `existing`).
     fn tracks_changes(&self) -> bool {

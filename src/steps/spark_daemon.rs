@@ -185,7 +185,7 @@ impl Step for SparkDaemon {
         if cx.current(&self.node, self.key()).as_deref() != Some(self.fingerprint(cx).as_str()) {
             return Ok(Check::Needed("Spark or its settings changed since it started".into()));
         }
-        self.wait_ready(cx, Duration::from_secs(90))?;
+        self.wait_ready(cx, Duration::from_secs(90) * cx.machines.patience(cx.lab))?;
         Ok(Check::Satisfied)
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
@@ -198,7 +198,7 @@ impl Step for SparkDaemon {
             return Err(daemon_failure(cx, &self.node, self.daemon, &format!("starting it failed: {}{}", out.stdout.trim(), out.stderr.trim())));
         }
         cx.record(&self.node, self.key(), &self.fingerprint(cx))?;
-        self.wait_ready(cx, Duration::from_secs(120))?;
+        self.wait_ready(cx, Duration::from_secs(120) * cx.machines.patience(cx.lab))?;
         Ok(Outcome::Applied)
     }
 }

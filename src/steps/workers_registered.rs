@@ -43,7 +43,8 @@ impl Step for WorkersRegistered {
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let lab = cx.lab;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let within = Duration::from_secs(120) * cx.machines.patience(lab);
+        let deadline = Instant::now() + within;
         loop {
             let j = cx.master_json().ok();
             let (missing, exact) = missing(lab, j.as_ref());
@@ -52,7 +53,7 @@ impl Step for WorkersRegistered {
             }
             if Instant::now() > deadline {
                 return match missing.first() {
-                    Some(w) => Err(failure(cx, &w.name, "it did not register with the master as ALIVE within 120 s")),
+                    Some(w) => Err(failure(cx, &w.name, &format!("it did not register with the master as ALIVE within {} s", within.as_secs()))),
                     None => Err(Error::node(&self.node, format!("the master lists other workers than the lab's: {:?}", j.map(|j| j.alive_hosts())))),
                 };
             }

@@ -57,6 +57,16 @@ impl Names {
 
 pub struct Sandbox;
 
+/// The lab's bridge holding `network.host` (the qemu provider's nodes plug their taps into it).
+pub fn bridge_step(lab: &Lab) -> Box<dyn crate::steps::Step> {
+    steps::bridge_step(lab, &Names::new(lab, &StateDir::for_lab(lab)))
+}
+
+/// After the nodes: the lab's bridge is gone.
+pub fn bridge_removed_step() -> Box<dyn crate::steps::Step> {
+    steps::bridge_removed_step()
+}
+
 fn snapshot_dir(sd: &StateDir, name: &str) -> PathBuf {
     sd.path().join("snapshots").join(name)
 }

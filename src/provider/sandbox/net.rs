@@ -164,6 +164,12 @@ impl<'r> Ip<'r> {
         self.in_ns(ns, &["link", "set", dev, "up"]).map(drop)
     }
 
+    /// Writes lab's mark into `dev`'s alias.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub fn set_alias(&self, dev: &str, mark: &str) -> Result<()> {
+        self.ip(&["link", "set", dev, "alias", mark]).map(drop)
+    }
+
     /// Plugs `dev` into `bridge` and brings it up.
     pub fn plug(&self, dev: &str, bridge: &str) -> Result<()> {
         self.ip(&["link", "set", dev, "master", bridge])?;

@@ -8,6 +8,30 @@ use crate::spec::{Artifact, Checksum, ChecksumAlgo, FieldPath, ProviderKind, ima
 pub(super) fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> Option<images::Image> {
     let path = FieldPath::root().key("image");
     let name: Option<String> = c.get(&path);
+    if provider == ProviderKind::Qemu {
+        for key in ["iso", "offline", "mirror", "insecure_mirror"] {
+            if c.doc.has(&FieldPath::root().key(key)) {
+                c.error(
+                    &FieldPath::root().key(key),
+                    format!("`{key}` is for installing from an ISO, and the qemu provider boots the image's cloud image"),
+                    Some("remove it"),
+                );
+            }
+        }
+        // The lab's own image replaces the catalog's unless the lab names both.
+        if name.is_none() && c.doc.has(&FieldPath::root().key("qemu").key("image")) {
+            return None;
+        }
+        let name = name.unwrap_or_else(|| DEFAULT_IMAGE.into());
+        return match images::find(&name, arch) {
+            Ok(img) => Some(img),
+            Err(_) => {
+                let hint = format!("use one of: {}, or name your own in `qemu.image`", images::names_for(arch).join(", "));
+                c.error(&path, format!("unknown image {name:?} for {}", arch.name()), Some(&hint));
+                None
+            }
+        };
+    }
     if provider != ProviderKind::Virtualbox {
         if name.is_some() {
             c.error(&path, "`image` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
@@ -101,4 +125,58 @@ pub(super) fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec
             None
         }
     }
+}
+
+/// The `qemu:` section: the cloud image every node's disk is an overlay on (the lab's own, else
+/// the catalog image's for this computer's architecture) and whether the guests reach out.
+pub(super) fn qemu(c: &mut Check<'_>, provider: ProviderKind, image: Option<&images::Image>, arch: crate::spec::Arch) -> crate::spec::QemuOptions {
+    let p = FieldPath::root().key("qemu");
+    let raw = c.get::<raw::Qemu>(&p);
+    if raw.is_some() && provider != ProviderKind::Qemu {
+        c.error(&p, "`qemu` settings are used only by the qemu provider", Some("remove them, or set `provider: qemu`"));
+    }
+    let raw = raw.unwrap_or_default();
+    let mut opts = crate::spec::QemuOptions { internet: raw.internet.unwrap_or(true), ..Default::default() };
+    if provider != ProviderKind::Qemu {
+        return opts;
+    }
+    let ip = p.key("image");
+    match (raw.image, image) {
+        (Some(own), _) => {
+            // A file on this computer: a path (relative to the lab file) or a file:// URL.
+            let url = if own.url.contains("://") {
+                own.url.clone()
+            } else {
+                let path = std::path::Path::new(&own.url);
+                let path = if path.is_absolute() { path.to_path_buf() } else { c.doc.file().parent().unwrap_or(std::path::Path::new(".")).join(path) };
+                format!("file://{}", path.display())
+            };
+            let ok = url.starts_with("file://") || self::url(c, &ip.key("url"), &url);
+            let sum = match (&own.sha256, &own.checksum_url) {
+                (Some(h), None) => checksum(c, &ip.key("sha256"), h, ChecksumAlgo::Sha256),
+                (None, Some(u)) => self::url(c, &ip.key("checksum_url"), u).then(|| Checksum::File { algo: ChecksumAlgo::Sha256, url: u.clone() }),
+                _ => {
+                    c.error(&ip, "give exactly one of `sha256` and `checksum_url`", Some("the image is verified before use, like every download"));
+                    None
+                }
+            };
+            if let (true, Some(checksum)) = (ok, sum) {
+                opts.title = url.rsplit('/').next().unwrap_or(&url).to_string();
+                opts.image = Some(Artifact { url, checksum });
+            }
+        }
+        (None, Some(img)) => match &img.cloud {
+            Some(cloud) => {
+                opts.title = format!("{} cloud image", img.title);
+                opts.image = Some(cloud.image.clone());
+            }
+            None => c.error(
+                &FieldPath::root().key("image"),
+                format!("{} has no cloud image for {}", img.title, arch.name()),
+                Some("choose an image with a `cloud:` entry (centos-stream-9, centos-stream-10, rocky-9, almalinux-9), or name your own in `qemu.image`"),
+            ),
+        },
+        (None, None) => {}
+    }
+    opts
 }

@@ -397,4 +397,5 @@ fn spark_connect_is_on_where_the_release_carries_it_and_refused_where_it_does_no
 }
 
 mod no_panic;
+mod qemu;
 mod security;

@@ -11,6 +11,9 @@ use crate::spec::Lab;
 use crate::state::StateDir;
 use crate::steps::Steps;
 
+pub use bridge::step as bridge_step;
+pub use bridge_removed::step as bridge_removed_step;
+
 /// The steps that make every node run. The plan is pure: names depend only on where the lab
 /// file is.
 pub fn up(lab: &Lab) -> Steps<'static> {

@@ -1,0 +1,72 @@
+//! The qemu provider's steps: the image in the download cache, the lab's bridge (Linux), then per
+//! node its disk and seed, and its VM running until SSH answers; `halt` shuts each down through
+//! ACPI; `destroy` removes each node found by lab's marks, then the bridge.
+
+mod disk_ready;
+mod image_ready;
+pub mod snapshot;
+mod stop;
+mod vm_halted;
+mod vm_removed;
+mod vm_running;
+
+use std::time::Duration;
+
+use super::Qemu;
+use super::argv::Accel;
+use crate::error::Result;
+use crate::spec::Lab;
+use crate::state::StateDir;
+use crate::steps::Steps;
+
+/// How long a guest may take from start to SSH: under emulation a first boot (kernel, systemd,
+/// cloud-init's first-boot modules) takes one to two minutes here, and a busy computer more.
+pub(super) fn boot_deadline(accel: Accel) -> Duration {
+    if accel == Accel::Tcg { Duration::from_secs(900) } else { Duration::from_secs(240) }
+}
+
+/// How long a guest may take to power off after the ACPI button, before lab ends QEMU.
+pub(super) fn halt_deadline(accel: Accel) -> Duration {
+    if accel == Accel::Tcg { Duration::from_secs(240) } else { Duration::from_secs(90) }
+}
+
+/// The name of `node`'s tap: `lq-` and a hash of the lab's mark and the node (15 characters at
+/// most, like every interface name).
+pub(super) fn tap(sd: &StateDir, node: &str) -> String {
+    format!("lq-{}", &crate::hash::fnv_hex(&format!("{}/{node}", sd.mark()))[..12])
+}
+
+pub fn up<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
+    let mut steps: Steps<'a> = vec![image_ready::step(q, lab)];
+    #[cfg(target_os = "linux")]
+    steps.push(crate::provider::sandbox::bridge_step(lab));
+    for n in &lab.nodes {
+        steps.push(disk_ready::step(q, n));
+        steps.push(vm_running::step(q, n));
+    }
+    steps
+}
+
+pub fn halt<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
+    lab.nodes.iter().map(|n| vm_halted::step(q, &n.name)).collect()
+}
+
+pub fn destroy(_lab: &Lab, nodes: &[String]) -> Steps<'static> {
+    let mut steps: Steps<'static> = nodes.iter().map(|n| vm_removed::step(n)).collect();
+    #[cfg(target_os = "linux")]
+    steps.push(crate::provider::sandbox::bridge_removed_step());
+    steps
+}
+
+/// The lab's bridge, when lab's mark is on it.
+#[cfg(target_os = "linux")]
+pub fn bridge_leftovers(lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+    use crate::provider::sandbox::{Names, net::Ip};
+    let names = Names::new(lab, sd);
+    Ok(Ip::new(&crate::proc::System)
+        .ifaces(None)?
+        .into_iter()
+        .filter(|i| i.name == names.bridge && i.alias.as_deref() == Some(names.mark.as_str()))
+        .map(|i| format!("bridge {}", i.name))
+        .collect())
+}

@@ -1,0 +1,54 @@
+//! Ending a node's QEMU: the ACPI power button through QMP (the guest shuts down cleanly), then,
+//! past the deadline, QMP's `quit`, then SIGKILL.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::provider::qemu::files::{self, Files};
+use crate::provider::qemu::qmp;
+use crate::state::StateDir;
+use crate::ui::Reporter;
+
+fn pids(sd: &StateDir, node: &str) -> Vec<u32> {
+    files::running(sd).into_iter().filter(|p| p.node == node).map(|p| p.pid).collect()
+}
+
+fn gone_by(sd: &StateDir, node: &str, deadline: Instant) -> bool {
+    loop {
+        if pids(sd, node).is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Ends `node`'s QEMU: gracefully within `grace` when `acpi`, else at once. Ok when none runs.
+pub fn stop(sd: &StateDir, node: &str, acpi: Option<Duration>, reporter: &dyn Reporter) -> Result<()> {
+    if pids(sd, node).is_empty() {
+        return Ok(());
+    }
+    let f = Files::new(sd, node);
+    if let Some(grace) = acpi {
+        reporter.phase(node, "shutting down (ACPI power button)");
+        if qmp::execute(&f.qmp, "system_powerdown", Duration::from_secs(5)).is_ok() && gone_by(sd, node, Instant::now() + grace) {
+            return Ok(());
+        }
+        reporter.note(&format!("{node}: the guest did not power off within {} s; ending QEMU", grace.as_secs()));
+    }
+    let _ = qmp::execute(&f.qmp, "quit", Duration::from_secs(5));
+    if gone_by(sd, node, Instant::now() + Duration::from_secs(10)) {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    for pid in pids(sd, node) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    }
+    if gone_by(sd, node, Instant::now() + Duration::from_secs(10)) {
+        Ok(())
+    } else {
+        Err(Error::node(node, format!("QEMU (pid {:?}) does not end, even killed", pids(sd, node))))
+    }
+}

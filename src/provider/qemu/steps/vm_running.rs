@@ -1,0 +1,125 @@
+//! The node's VM runs: QEMU started detached (pid file, serial log and QMP socket in the node's
+//! folder), NIC2's tap on the lab's bridge, and SSH answering at the node's static address.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::proc::{Cmd, Runner, System};
+use crate::provider::qemu::Qemu;
+use crate::provider::qemu::argv::{self, LabNic, VmSpec};
+use crate::provider::qemu::files::{self, Files, Records};
+use crate::spec::Node;
+use crate::steps::{Check, Cx, Head, Stage, Step};
+use crate::ui::Outcome;
+
+pub struct VmRunning<'a> {
+    q: &'a Qemu,
+    node: String,
+    head: Head,
+}
+
+pub fn step<'a>(q: &'a Qemu, n: &Node) -> Box<dyn Step + 'a> {
+    Box::new(VmRunning { q, node: n.name.clone(), head: Head::node("vm_running", Stage::Machines, &n.name, format!("QEMU runs it, SSH answers at {}", n.ip)) })
+}
+
+impl Step for VmRunning<'_> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+    fn check(&self, cx: &Cx<'_>) -> Result<Check> {
+        Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) {
+            Check::Satisfied
+        } else if Records::load(cx.sd)?.vms.get(&self.node).is_some_and(|v| v.booted) {
+            Check::Needed("halted".into())
+        } else {
+            Check::Needed("never booted".into())
+        })
+    }
+    fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
+        let node = cx.node(&self.node)?;
+        let choice = self.q.accel(cx.lab)?;
+        let f = Files::new(cx.sd, &self.node);
+        for stale in [&f.pidfile, &f.qmp] {
+            let _ = std::fs::remove_file(stale);
+        }
+        let (nat, lab_mac) = crate::identity::macs(cx.lab, &self.node);
+        let tap = super::tap(cx.sd, &self.node);
+        let name = cx.lab.machine_name(&self.node);
+        let firmware = super::super::firmware(cx.lab.host_arch)?;
+        let spec = VmSpec {
+            arch: cx.lab.host_arch,
+            accel: choice.accel,
+            name: &name,
+            cpus: node.cpus,
+            memory_mib: node.memory_mib,
+            disk: &f.disk,
+            seed: &f.seed,
+            pidfile: &f.pidfile,
+            qmp: &f.qmp,
+            serial: &f.serial,
+            firmware: firmware.as_deref(),
+            nat_mac: nat.to_string(),
+            internet: cx.lab.qemu.internet,
+            lab_mac: lab_mac.to_string(),
+            lab_nic: LabNic::Tap(tap.clone()),
+        };
+        let program = argv::program(cx.lab.host_arch);
+        let out = System.run(&Cmd::new(program).args(argv::run(&spec)).timeout(Duration::from_secs(60)))?;
+        if !out.success() {
+            return Err(Error::node_hint(
+                &self.node,
+                format!("QEMU did not start: {}", out.stderr.trim()),
+                format!("the whole command: {program} {}", argv::run(&spec).join(" ")),
+            ));
+        }
+        plug(cx, &tap)?;
+        let label = if choice.accel == argv::Accel::Tcg { "booting under software emulation: waiting for sshd" } else { "booting: waiting for sshd" };
+        cx.reporter.phase(&self.node, label);
+        let deadline = super::boot_deadline(choice.accel);
+        wait_ssh(cx.sd, &self.node, SocketAddr::from((node.ip, 22)), deadline, &f)?;
+        Records::update(cx.sd, |r| {
+            if let Some(v) = r.vms.get_mut(&self.node) {
+                v.booted = true;
+            }
+        })?;
+        Ok(Outcome::Applied)
+    }
+}
+
+/// Puts the node's tap (QEMU made it) on the lab's bridge, marked as lab's.
+#[cfg(target_os = "linux")]
+fn plug(cx: &Cx<'_>, tap: &str) -> Result<()> {
+    use crate::provider::sandbox::{Names, net::Ip};
+    let names = Names::new(cx.lab, cx.sd);
+    let ip = Ip::new(&System);
+    ip.set_alias(tap, &names.mark)?;
+    ip.plug(tap, &names.bridge)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn plug(_: &Cx<'_>, _: &str) -> Result<()> {
+    Ok(())
+}
+
+/// Waits for SSH while QEMU runs; a QEMU that ended, or a guest silent past the deadline, is an
+/// error carrying the serial console's last lines.
+fn wait_ssh(sd: &crate::state::StateDir, node: &str, addr: SocketAddr, within: Duration, f: &Files) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        if crate::remote::ssh_answers(addr, Duration::from_secs(1)) {
+            return Ok(());
+        }
+        let alive = files::running(sd).iter().any(|p| p.node == node);
+        if !alive || Instant::now() >= deadline {
+            let problem =
+                if alive { format!("SSH does not answer at {addr} after {} s", within.as_secs()) } else { "QEMU ended while the guest booted".to_string() };
+            return Err(Error::node_hint(
+                node,
+                format!("{problem}; its serial console says:\n{}", f.serial_tail(15)),
+                format!("the whole console is {}; `lab destroy` then `lab up` starts it afresh", f.serial.display()),
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
