@@ -9,6 +9,7 @@ mod doctor;
 mod downloads;
 mod existing;
 mod kickstart;
+mod qemu;
 mod sandbox;
 mod spark;
 mod ssh;

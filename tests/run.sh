@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of lab, installing first what the tests need on a fresh Debian machine:
 #   Debian packages: util-linux (blkid, unshare, setpriv), iproute2, openssh-server (sshd for
-#                    sandbox nodes), openssh-client, sudo, python3 + pip
+#                    sandbox nodes), openssh-client, sudo, python3 + pip, qemu-system-x86,
+#                    qemu-utils, debootstrap, extlinux (real guests: tests/qemu.rs)
 #                    gcc-mingw-w64-x86-64 and wine64 (lab.exe cross-built and run under Wine)
 #   PyPI packages:   pykickstart (ksvalidator, kickstart parser), pycdlib (ISO reader),
 #                    ziglang + cargo-zigbuild (lab compiled for macOS)
@@ -25,6 +26,9 @@ command -v ksvalidator >/dev/null || { echo "ksvalidator is not on PATH after in
 
 say "building the test fixtures (Spark and JDK tarballs, served from 127.0.0.1)"
 bash tests/tools/make_fixtures.sh >/dev/null
+
+say "building the real guests' image (Debian 12 by debootstrap, kept in /var/cache/lab-tests by recipe)"
+bash tests/tools/make_guest_image.sh >/dev/null
 
 say "checking formatting and lints (cargo fmt, cargo clippy -D warnings)"
 for c in rustfmt clippy; do
