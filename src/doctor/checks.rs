@@ -359,7 +359,6 @@ pub fn all(s: &Signals, lab: Option<&Lab>) -> Vec<Finding> {
     out
 }
 
-
 /// Below this, nothing lab does fits (a Spark release alone is 400 MB, its unpacked copy more).
 pub const DISK_FLOOR_MIB: u64 = 2048;
 

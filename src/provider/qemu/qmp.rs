@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 pub fn execute(socket: &Path, command: &str, timeout: Duration) -> Result<Value> {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixStream;
+
+    use serde_json::json;
     let fail = |e: std::io::Error| Error::io(format!("talking to QEMU through {}", socket.display()), e);
     let stream = UnixStream::connect(socket).map_err(fail)?;
     stream.set_read_timeout(Some(timeout)).map_err(fail)?;

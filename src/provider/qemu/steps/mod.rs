@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use super::Qemu;
 use super::argv::Accel;
-use crate::error::Result;
 use crate::spec::Lab;
 use crate::state::StateDir;
 use crate::steps::Steps;
@@ -52,15 +51,15 @@ pub fn halt<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
 }
 
 pub fn destroy(_lab: &Lab, nodes: &[String]) -> Steps<'static> {
-    let mut steps: Steps<'static> = nodes.iter().map(|n| vm_removed::step(n)).collect();
+    let steps = nodes.iter().map(|n| vm_removed::step(n));
     #[cfg(target_os = "linux")]
-    steps.push(crate::provider::sandbox::bridge_removed_step());
-    steps
+    let steps = steps.chain(std::iter::once(crate::provider::sandbox::bridge_removed_step()));
+    steps.collect()
 }
 
 /// The lab's bridge, when lab's mark is on it.
 #[cfg(target_os = "linux")]
-pub fn bridge_leftovers(lab: &Lab, sd: &StateDir) -> Result<Vec<String>> {
+pub fn bridge_leftovers(lab: &Lab, sd: &StateDir) -> crate::error::Result<Vec<String>> {
     use crate::provider::sandbox::{Names, net::Ip};
     let names = Names::new(lab, sd);
     Ok(Ip::new(&crate::proc::System)

@@ -24,7 +24,8 @@ fn the_catalog_image_gives_its_cloud_image_for_this_computers_architecture() {
 #[test]
 fn a_labs_own_image_is_a_url_or_a_file_beside_the_lab_file_with_its_digest() {
     let digest = "a".repeat(64);
-    let own = ok(&qemu(&format!("qemu:\n  image:\n    url: images/course.qcow2\n    sha256: {digest}\n  internet: false\n")).replace("image: centos-stream-9\n", ""));
+    let own =
+        ok(&qemu(&format!("qemu:\n  image:\n    url: images/course.qcow2\n    sha256: {digest}\n  internet: false\n")).replace("image: centos-stream-9\n", ""));
     let img = own.qemu.image.expect("the lab's image");
     assert!(img.url.starts_with("file://") && img.url.ends_with("/images/course.qcow2"), "{}", img.url);
     assert_eq!(img.checksum, Checksum::Pinned { algo: ChecksumAlgo::Sha256, hex: digest });
