@@ -65,11 +65,13 @@ echo debian >"$root/etc/hostname"
 rm -f "$root"/etc/ssh/ssh_host_*
 # Where the image looks for its identity, and how it renders networks (as a distribution's cloud
 # image sets both in /etc/cloud/cloud.cfg.d).
+# cloud-init's names: `eni` (ifupdown), `network-manager` (cloudinit/net/renderers.py).
+case "$renderer" in eni) ci_renderer=eni ;; networkmanager) ci_renderer=network-manager ;; esac
 cat >"$root/etc/cloud/cloud.cfg.d/90-image.cfg" <<EOF
 datasource_list: [NoCloud, None]
 system_info:
   network:
-    renderers: [$renderer]
+    renderers: [$ci_renderer]
 EOF
 if [ "$renderer" = eni ]; then
   printf 'auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n' >"$root/etc/network/interfaces"
