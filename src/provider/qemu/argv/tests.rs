@@ -2,8 +2,10 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-fn files(dir: &Path) -> [PathBuf; 5] {
-    ["disk.qcow2", "seed.iso", "qemu.pid", "qmp.sock", "serial.log"].map(|f| dir.join(f))
+/// A node's files in `dir`, written with `/` on every system (as on the Linux and macOS hosts
+/// the provider runs on; Windows' own joins would add a backslash).
+fn files(dir: &str) -> [PathBuf; 5] {
+    ["disk.qcow2", "seed.iso", "qemu.pid", "qmp.sock", "serial.log"].map(|f| PathBuf::from(format!("{dir}/{f}")))
 }
 
 fn spec<'a>(arch: Arch, accel: Accel, f: &'a [PathBuf; 5], fw: Option<&'a Path>) -> VmSpec<'a> {
@@ -32,7 +34,7 @@ fn after<'a>(argv: &'a [String], flag: &str) -> Vec<&'a str> {
 
 #[test]
 fn linux_under_emulation_is_single_threaded_tcg_with_the_max_cpu() {
-    let f = files(Path::new("/l/.lab/spark/qemu/master"));
+    let f = files("/l/.lab/spark/qemu/master");
     let s = spec(Arch::X86_64, Accel::Tcg, &f, None);
     let a = run(&s);
     assert_eq!(after(&a, "-accel"), ["tcg,thread=single"]);
@@ -46,7 +48,7 @@ fn linux_under_emulation_is_single_threaded_tcg_with_the_max_cpu() {
 
 #[test]
 fn kvm_gets_the_hosts_cpu() {
-    let f = files(Path::new("/l"));
+    let f = files("/l");
     let s = spec(Arch::X86_64, Accel::Kvm, &f, None);
     let a = run(&s);
     assert_eq!((after(&a, "-accel"), after(&a, "-cpu"), after(&a, "-machine")), (vec!["kvm"], vec!["host"], vec!["q35"]));
@@ -54,14 +56,14 @@ fn kvm_gets_the_hosts_cpu() {
 
 #[test]
 fn the_nics_carry_labs_macs_and_the_way_out_is_cut_when_asked() {
-    let f = files(Path::new("/l"));
+    let f = files("/l");
     let s = spec(Arch::X86_64, Accel::Tcg, &f, None);
     let a = run(&s);
     assert_eq!(after(&a, "-netdev"), ["user,id=nat,restrict=on", "tap,id=lab,ifname=lq-0123456789ab,script=no,downscript=no"]);
     let devices = after(&a, "-device");
     assert!(devices.contains(&"virtio-net-pci,netdev=nat,mac=08:00:27:aa:bb:cc"), "{devices:?}");
     assert!(devices.contains(&"virtio-net-pci,netdev=lab,mac=08:00:27:dd:ee:ff"), "{devices:?}");
-    let f = files(Path::new("/l"));
+    let f = files("/l");
     let open = spec(Arch::X86_64, Accel::Tcg, &f, None);
     let open = VmSpec { internet: true, ..open };
     assert_eq!(after(&run(&open), "-netdev")[0], "user,id=nat,restrict=off");
@@ -69,7 +71,7 @@ fn the_nics_carry_labs_macs_and_the_way_out_is_cut_when_asked() {
 
 #[test]
 fn the_seed_is_a_read_only_cd_and_commas_in_paths_are_escaped() {
-    let f = files(Path::new("/home/ana/aula,2026/.lab/s/qemu/master"));
+    let f = files("/home/ana/aula,2026/.lab/s/qemu/master");
     let s = spec(Arch::X86_64, Accel::Tcg, &f, None);
     let a = run(&s);
     let drives = after(&a, "-drive");
@@ -83,7 +85,7 @@ fn the_seed_is_a_read_only_cd_and_commas_in_paths_are_escaped() {
 #[test]
 fn apple_silicon_boots_virt_through_edk2_under_hvf() {
     let fw = Path::new("/opt/homebrew/share/qemu/edk2-aarch64-code.fd");
-    let f = files(Path::new("/Users/joao/lab/.lab/s/qemu/master"));
+    let f = files("/Users/joao/lab/.lab/s/qemu/master");
     let s = spec(Arch::Aarch64, Accel::Hvf, &f, Some(fw));
     let a = run(&s);
     assert_eq!(program(Arch::Aarch64), "qemu-system-aarch64");
