@@ -19,7 +19,9 @@ use crate::spec::Checksum;
 /// in a folder.
 pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
     let dl = Downloader::new(cx.printer)?;
-    let base_at_hand = cx.lab.install == crate::spec::InstallMode::Base
+    let vbox = cx.lab.provider == crate::spec::ProviderKind::Virtualbox;
+    let base_at_hand = vbox
+        && cx.lab.install == crate::spec::InstallMode::Base
         && cx.lab.image.is_some()
         && crate::provider::virtualbox::base::spec(&cx.lab).is_ok_and(|s| {
             crate::provider::virtualbox::base::records().iter().any(|r| r.fingerprint == s.fingerprint)
@@ -27,7 +29,7 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
         });
     let needed: Vec<_> = artifacts(&cx.lab)
         .into_iter()
-        .filter(|(what, _)| provision || *what == ArtifactKind::Iso)
+        .filter(|(what, _)| provision || matches!(what, ArtifactKind::Iso | ArtifactKind::Image))
         .filter(|(what, _)| !(*what == ArtifactKind::Iso && base_at_hand))
         .filter(|(_, a)| !dl.available_offline(a))
         .collect();
@@ -43,7 +45,7 @@ pub fn offline_check(cx: &LabCx<'_>, provision: bool) -> Result<()> {
     let missing: Vec<String> = needed.iter().map(|(what, a)| format!("{what} {} ({})", a.file_name(), a.url)).collect();
     // A network install reads the distribution's mirror while it installs: offline, only a
     // base at hand (made here or exported into a folder) spares it.
-    let network_install = cx.lab.image.as_ref().and_then(|img| match &img.source {
+    let network_install = cx.lab.image.as_ref().filter(|_| vbox).and_then(|img| match &img.source {
         crate::spec::images::Source::Network { repos, .. } if !base_at_hand => repos.first().map(|(_, url)| url.clone()),
         _ => None,
     });

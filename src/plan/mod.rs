@@ -160,6 +160,8 @@ fn jdk_mib(version: u32) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactKind {
     Iso,
+    /// The qemu provider's disk image (a cloud image, or the lab's own).
+    Image,
     Jdk,
     Spark,
 }
@@ -169,6 +171,7 @@ impl ArtifactKind {
     pub fn key(self) -> &'static str {
         match self {
             ArtifactKind::Iso => "iso",
+            ArtifactKind::Image => "qemu.image",
             ArtifactKind::Jdk => "java",
             ArtifactKind::Spark => "spark",
         }
@@ -179,17 +182,20 @@ impl std::fmt::Display for ArtifactKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(match self {
             ArtifactKind::Iso => "ISO",
+            ArtifactKind::Image => "image",
             ArtifactKind::Jdk => "JDK",
             ArtifactKind::Spark => "Spark",
         })
     }
 }
 
-/// What a lab downloads on this computer: the ISO (VirtualBox), the JDK tarball(s), Spark.
-/// `lab fetch` fetches these; `downloads` states them.
+/// What a lab downloads on this computer: the ISO (VirtualBox) or the disk image (QEMU), the
+/// JDK tarball(s), Spark. `lab fetch` fetches these; `downloads` states them.
 pub fn artifacts(lab: &Lab) -> Vec<(ArtifactKind, crate::spec::Artifact)> {
     let mut wanted = Vec::new();
-    if let Some(img) = &lab.image {
+    if let Some(image) = &lab.qemu.image {
+        wanted.push((ArtifactKind::Image, image.clone()));
+    } else if let (Some(img), crate::spec::ProviderKind::Virtualbox) = (&lab.image, lab.provider) {
         wanted.push((ArtifactKind::Iso, img.iso.clone()));
     }
     if let crate::spec::JavaInstall::Tarball(t) = &lab.java.install {
@@ -240,6 +246,13 @@ pub fn downloads(lab: &Lab) -> Vec<Download> {
                 });
             }
             (ArtifactKind::Iso, None) => {}
+            (ArtifactKind::Image, _) => out.push(Download {
+                what: format!("{} ({})", lab.qemu.title, lab.host_arch.name()),
+                from: a.url.clone(),
+                mib: lab.qemu.size_mib.unwrap_or(0),
+                by_host: true,
+                when: "once: every node's disk is an overlay on it".into(),
+            }),
             (ArtifactKind::Spark, _) => out.push(Download {
                 what: format!("Spark {} ({})", lab.spark.version, a.file_name()),
                 from: a.url.clone(),

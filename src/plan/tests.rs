@@ -113,3 +113,17 @@ fn the_default_lab_states_its_downloads_and_they_are_small() {
     let vm: u64 = downloads(&per_node).iter().filter(|d| !d.by_host).map(|d| d.mib).sum();
     assert_eq!(vm, 3 * downloads(&net).iter().filter(|d| !d.by_host).map(|d| d.mib).sum::<u64>());
 }
+
+/// A qemu lab downloads the cloud image (not the ISO), once, and `lab fetch` fetches it.
+#[test]
+fn a_qemu_lab_downloads_its_cloud_image_and_no_iso() {
+    let text = include_str!("../../labs/qemu.yaml");
+    let l = lab(text);
+    let kinds: Vec<ArtifactKind> = artifacts(&l).iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds.first(), Some(&ArtifactKind::Image), "{kinds:?}");
+    assert!(!kinds.contains(&ArtifactKind::Iso), "{kinds:?}");
+    let list = downloads(&l);
+    let image = list.iter().find(|d| d.from.ends_with(".qcow2")).unwrap_or_else(|| panic!("{list:?}"));
+    assert!(image.by_host && image.mib > 300 && image.what.contains("cloud image"), "{image:?}");
+    assert!(list.iter().all(|d| d.by_host && !d.from.ends_with(".iso")), "nothing is installed over the network: {list:?}");
+}

@@ -273,13 +273,15 @@ pub struct QemuOptions {
     pub image: Option<Artifact>,
     /// What progress lines call the image (the catalog's title, or the URL's file name).
     pub title: String,
+    /// Its size as the catalog states it (a lab's own image: unknown).
+    pub size_mib: Option<u64>,
     /// QEMU's user network lets the guests out (`internet: false`: `restrict=on`).
     pub internet: bool,
 }
 
 impl Default for QemuOptions {
     fn default() -> Self {
-        Self { image: None, title: String::new(), internet: true }
+        Self { image: None, title: String::new(), size_mib: None, internet: true }
     }
 }
 

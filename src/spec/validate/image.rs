@@ -168,6 +168,7 @@ pub(super) fn qemu(c: &mut Check<'_>, provider: ProviderKind, image: Option<&ima
         (None, Some(img)) => match &img.cloud {
             Some(cloud) => {
                 opts.title = format!("{} cloud image", img.title);
+                opts.size_mib = Some(cloud.size_mib);
                 opts.image = Some(cloud.image.clone());
             }
             None => c.error(
