@@ -31,6 +31,17 @@ impl Access {
     }
 }
 
+/// A log's last `n` non-empty lines (what a machine's console said before it stopped); a
+/// missing or silent log says so.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return format!("({} is empty)", path.display());
+    }
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Refuses `path` when it is a symbolic link (lab's state folders and files are never links).
 pub fn refuse_symlink(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
@@ -167,6 +178,16 @@ mod windows_acl {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logs_tail_is_its_last_lines_with_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("serial.log");
+        fs::write(&log, "SeaBIOS\r\nbooting\r\n\r\nKernel panic - not syncing\r\n\n").expect("write");
+        assert_eq!(log_tail(&log, 2), "booting\nKernel panic - not syncing");
+        assert_eq!(log_tail(&log, 9), "SeaBIOS\nbooting\nKernel panic - not syncing");
+        assert!(log_tail(&dir.path().join("none.log"), 3).ends_with("none.log is empty)"));
+    }
 
     #[test]
     fn private_files_and_folders_and_no_links() {

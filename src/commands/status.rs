@@ -63,6 +63,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     };
     let history = spark::history_ui(lab);
     let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
+    let note_of = |name: &str| machines.iter().find(|m| m.node == name).and_then(|m| m.note.clone());
     if cx.printer.is_json() {
         cx.printer.json(&json!({
             "lab": lab.name,
@@ -71,7 +72,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             "connect": connect,
             "history_ui": history,
             "nodes": lab.nodes.iter().zip(&probes).map(|(n, (ssh, ds))| json!({
-                "name": n.name, "ip": n.ip.to_string(), "state": state_of(&n.name), "ssh": ssh,
+                "name": n.name, "ip": n.ip.to_string(), "state": state_of(&n.name), "note": note_of(&n.name), "ssh": ssh,
                 "spark": ds.first().and_then(|(_, c)| c.map(|c| c == 0)),
                 "daemons": ds.iter().map(|(d, c)| (d.short().to_string(), json!(c.map(|c| c == 0)))).collect::<serde_json::Map<_, _>>(),
             })).collect::<Vec<_>>(),
@@ -81,6 +82,11 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let mut out = format!("{:<12} {:<15} {:<12} {:<5} {}\n", "NODE", "ADDRESS", "STATE", "SSH", "SPARK");
     for (n, (ssh, ds)) in lab.nodes.iter().zip(&probes) {
         out.push_str(&format!("{:<12} {:<15} {:<12} {:<5} {}\n", n.name, n.ip, state_of(&n.name), if *ssh { "yes" } else { "no" }, words(ds)));
+    }
+    for n in &lab.nodes {
+        if let Some(note) = note_of(&n.name) {
+            out.push_str(&format!("{}: {note}\n", n.name));
+        }
     }
     out.push_str(&format!("master web UI:  {ui}"));
     if let Some(h) = &history {

@@ -47,6 +47,9 @@ pub struct Machine {
     pub state: MachineState,
     /// Whether lab should try SSH to it.
     pub reachable: bool,
+    /// What the provider has to say about it (a machine that stopped on its own: its console's
+    /// last lines).
+    pub note: Option<String>,
 }
 
 /// Snapshots of every node's disks at once (providers whose machines are lab's).

@@ -46,6 +46,23 @@ pub struct State {
     pub made: serde_json::Value,
 }
 
+impl State {
+    /// The provider's typed records (`made`); none when empty or not of that type.
+    pub fn made_as<T: serde::de::DeserializeOwned + Default>(&self) -> T {
+        if self.made.is_null() { T::default() } else { serde_json::from_value(self.made.clone()).unwrap_or_default() }
+    }
+
+    /// Writes the provider's typed records (empty records leave no `made` at all).
+    pub fn set_made<T: Serialize + Default + PartialEq>(&mut self, records: &T) -> Result<()> {
+        self.made = if *records == T::default() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(records).map_err(|e| Error::Internal(format!("encoding lab's records of what it made: {e}")))?
+        };
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct NodeState {
     #[serde(default)]

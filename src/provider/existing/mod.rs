@@ -134,7 +134,7 @@ impl Provider for Existing {
     }
 
     fn status(&self, lab: &Lab, _: &StateDir) -> Result<Vec<Machine>> {
-        Ok(lab.nodes.iter().map(|n| Machine { node: n.name.clone(), state: MachineState::Existing, reachable: true }).collect())
+        Ok(lab.nodes.iter().map(|n| Machine { node: n.name.clone(), state: MachineState::Existing, reachable: true, note: None }).collect())
     }
 
     fn leftovers(&self, _: &Lab, _: &StateDir, state: Option<&State>) -> Result<Vec<String>> {

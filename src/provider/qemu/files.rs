@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::provider::{Machine, MachineState};
 use crate::state::{State, StateDir};
 
 /// A node's files.
@@ -47,12 +48,7 @@ impl Files {
 
     /// The serial console's last `n` lines (what a guest that did not come up said).
     pub fn serial_tail(&self, n: usize) -> String {
-        let text = std::fs::read(&self.serial).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).collect();
-        if lines.is_empty() {
-            return "(the serial console said nothing)".into();
-        }
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        crate::fsx::log_tail(&self.serial, n)
     }
 }
 
@@ -67,6 +63,9 @@ pub struct VmRecord {
     /// It answered SSH as lab's node once.
     #[serde(default)]
     pub booted: bool,
+    /// Lab started its QEMU and has not stopped it since: with no QEMU running, it died.
+    #[serde(default)]
+    pub up: bool,
 }
 
 /// What lab made for a lab with QEMU, in `state.json` (`made`).
@@ -78,24 +77,45 @@ pub struct Records {
 
 impl Records {
     pub fn of(state: Option<&State>) -> Self {
-        state.filter(|s| !s.made.is_null()).and_then(|s| serde_json::from_value(s.made.clone()).ok()).unwrap_or_default()
+        state.map(State::made_as).unwrap_or_default()
     }
     pub fn load(sd: &StateDir) -> Result<Self> {
         Ok(Self::of(sd.load()?.as_ref()))
     }
     /// Changes the records and writes them at once.
     pub fn update(sd: &StateDir, f: impl FnOnce(&mut Self)) -> Result<()> {
-        let mut failed = None;
+        let mut written = Ok(());
         sd.update(|st| {
             let mut r = Self::of(Some(st));
             f(&mut r);
-            match serde_json::to_value(&r) {
-                Ok(v) => st.made = if r == Self::default() { serde_json::Value::Null } else { v },
-                Err(e) => failed = Some(e),
-            }
+            written = st.set_made(&r);
         })?;
-        failed.map_or(Ok(()), |e| Err(Error::Internal(format!("encoding QEMU records: {e}"))))
+        written
     }
+}
+
+/// What lab sees of a node's machine now.
+pub struct Seen<'a> {
+    pub running: bool,
+    pub disk: bool,
+    pub record: Option<&'a VmRecord>,
+}
+
+/// The node's machine as `lab status` shows it: running, halted (by lab), not created, or
+/// `stopped` when its QEMU ended without lab stopping it (a crash, a kill, the guest's own
+/// shutdown), with the serial console's last lines.
+pub fn machine(node: &str, seen: &Seen<'_>, serial_tail: impl FnOnce() -> String) -> Machine {
+    let (state, note) = if seen.running {
+        (MachineState::Running, None)
+    } else if !seen.disk {
+        (MachineState::NotCreated, None)
+    } else if seen.record.is_some_and(|r| r.up) {
+        let note = format!("its QEMU ended without lab stopping it; its serial console's last lines:\n{}", serial_tail());
+        (MachineState::Other("stopped".into()), Some(note))
+    } else {
+        (MachineState::Halted, None)
+    };
+    Machine { node: node.to_string(), state, reachable: seen.running, note }
 }
 
 /// A QEMU process of this lab: its pid and the node whose pid file it was started with.
@@ -171,6 +191,23 @@ mod tests {
             (15, vec!["sleep".into(), "-pidfile".into()]),
         ];
         assert_eq!(ours(root, &ps), vec![Process { pid: 10, node: "master".into() }, Process { pid: 11, node: "node1".into() }]);
+    }
+
+    #[test]
+    fn a_qemu_that_ended_without_lab_is_stopped_and_says_what_its_console_said() {
+        let rec = |up| VmRecord { instance: "i-1".into(), image: "d".into(), booted: true, up };
+        let (up, down) = (rec(true), rec(false));
+        let tail = || "Kernel panic - not syncing: Out of memory".to_string();
+        let m = machine("node1", &Seen { running: false, disk: true, record: Some(&up) }, tail);
+        assert_eq!(m.state, MachineState::Other("stopped".into()));
+        assert!(m.note.as_deref().is_some_and(|n| n.contains("without lab stopping it") && n.ends_with("Out of memory")), "{m:?}");
+        assert!(!m.reachable);
+        let halted = machine("node1", &Seen { running: false, disk: true, record: Some(&down) }, || unreachable!("a halted node's console is not read"));
+        assert_eq!((halted.state, halted.note), (MachineState::Halted, None));
+        let running = machine("node1", &Seen { running: true, disk: true, record: Some(&up) }, tail);
+        assert_eq!((running.state, running.reachable), (MachineState::Running, true));
+        let gone = machine("node1", &Seen { running: false, disk: false, record: None }, tail);
+        assert_eq!(gone.state, MachineState::NotCreated);
     }
 
     #[test]

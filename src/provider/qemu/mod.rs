@@ -16,7 +16,7 @@ mod steps;
 
 use std::collections::BTreeMap;
 
-use super::{Machine, MachineState, Provider, Snapshots};
+use super::{Machine, Provider, Snapshots};
 use crate::download::Cached;
 use crate::error::{Error, Result};
 use crate::spec::Lab;
@@ -121,19 +121,14 @@ impl Provider for Qemu {
 
     fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>> {
         let running = files::running(sd);
+        let records = files::Records::load(sd)?;
         Ok(lab
             .nodes
             .iter()
             .map(|n| {
-                let up = running.iter().any(|p| p.node == n.name);
-                let state = if up {
-                    MachineState::Running
-                } else if Files::new(sd, &n.name).disk.exists() {
-                    MachineState::Halted
-                } else {
-                    MachineState::NotCreated
-                };
-                Machine { node: n.name.clone(), state, reachable: up }
+                let f = Files::new(sd, &n.name);
+                let seen = files::Seen { running: running.iter().any(|p| p.node == n.name), disk: f.disk.exists(), record: records.vms.get(&n.name) };
+                files::machine(&n.name, &seen, || f.serial_tail(8))
             })
             .collect())
     }

@@ -160,7 +160,7 @@ impl Provider for Sandbox {
                     (true, None) => MachineState::Halted,
                     (true, Some(_)) => MachineState::Running,
                 };
-                Machine { node: n.name.clone(), state, reachable: init.is_some() }
+                Machine { node: n.name.clone(), state, reachable: init.is_some(), note: None }
             })
             .collect())
     }

@@ -159,13 +159,6 @@ pub fn stop(netns: &str, grace: Duration) -> Result<()> {
     }
 }
 
-/// The last lines of a node's console log, for error messages.
-pub fn console_tail(console: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(console).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

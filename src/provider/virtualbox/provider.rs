@@ -86,6 +86,7 @@ impl Provider for VirtualBox {
                         Some(i) => MachineState::Other(i.state.word().to_string()),
                     },
                     reachable: info.is_some_and(|i| i.state == VmState::Running),
+                    note: None,
                 })
             })
             .collect()

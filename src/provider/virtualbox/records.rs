@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::state::{State, StateDir};
 
 /// How a node's VM was made.
@@ -89,7 +89,7 @@ impl Records {
     /// The records in `state` (none: nothing recorded).
     pub fn of(state: Option<&State>) -> Self {
         let Some(st) = state else { return Self::default() };
-        let mut r: Self = if st.made.is_null() { Self::default() } else { serde_json::from_value(st.made.clone()).unwrap_or_default() };
+        let mut r: Self = st.made_as();
         r.take_legacy(&st.resources);
         r
     }
@@ -101,19 +101,16 @@ impl Records {
 
     /// Changes the records and writes them at once (an interrupted run still knows).
     pub fn update(sd: &StateDir, f: impl FnOnce(&mut Self)) -> Result<()> {
-        let mut failed = None;
+        let mut written = Ok(());
         sd.update(|st| {
             let mut r = Self::of(Some(st));
             f(&mut r);
-            match serde_json::to_value(&r) {
-                Ok(v) => {
-                    st.made = if r == Self::default() { serde_json::Value::Null } else { v };
-                    st.resources.retain(|k, _| !legacy(k));
-                }
-                Err(e) => failed = Some(e),
+            written = st.set_made(&r);
+            if written.is_ok() {
+                st.resources.retain(|k, _| !legacy(k));
             }
         })?;
-        failed.map_or(Ok(()), |e| Err(Error::Internal(format!("encoding VirtualBox records: {e}"))))
+        written
     }
 
     /// Whether lab recorded anything it made in VirtualBox.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::provider::qemu::files::{self, Files};
+use crate::provider::qemu::files::{self, Files, Records};
 use crate::provider::qemu::qmp;
 use crate::state::StateDir;
 use crate::ui::Reporter;
@@ -26,10 +26,24 @@ fn gone_by(sd: &StateDir, node: &str, deadline: Instant) -> bool {
 }
 
 /// Ends `node`'s QEMU: gracefully within `grace` when `acpi`, else at once. Ok when none runs.
+/// Its record says lab stopped it (a QEMU that ends otherwise is reported as stopped on its own).
 pub fn stop(sd: &StateDir, node: &str, acpi: Option<Duration>, reporter: &dyn Reporter) -> Result<()> {
     if pids(sd, node).is_empty() {
-        return Ok(());
+        return stopped_by_lab(sd, node);
     }
+    end(sd, node, acpi, reporter)?;
+    stopped_by_lab(sd, node)
+}
+
+fn stopped_by_lab(sd: &StateDir, node: &str) -> Result<()> {
+    Records::update(sd, |r| {
+        if let Some(v) = r.vms.get_mut(node) {
+            v.up = false;
+        }
+    })
+}
+
+fn end(sd: &StateDir, node: &str, acpi: Option<Duration>, reporter: &dyn Reporter) -> Result<()> {
     let f = Files::new(sd, node);
     if let Some(grace) = acpi {
         reporter.phase(node, "shutting down (ACPI power button)");

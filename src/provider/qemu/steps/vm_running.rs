@@ -30,8 +30,8 @@ impl Step for VmRunning<'_> {
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) {
             Check::Satisfied
-        } else if Records::load(cx.sd)?.vms.get(&self.node).is_some_and(|v| v.booted) {
-            Check::Needed("halted".into())
+        } else if let Some(v) = Records::load(cx.sd)?.vms.get(&self.node).filter(|v| v.booted) {
+            Check::Needed(if v.up { "its QEMU ended without lab stopping it".into() } else { "halted".into() })
         } else {
             Check::Needed("never booted".into())
         })
@@ -73,6 +73,11 @@ impl Step for VmRunning<'_> {
                 format!("the whole command: {program} {}", argv::run(&spec).join(" ")),
             ));
         }
+        Records::update(cx.sd, |r| {
+            if let Some(v) = r.vms.get_mut(&self.node) {
+                v.up = true;
+            }
+        })?;
         plug(cx, &tap)?;
         let label = if choice.accel == argv::Accel::Tcg { "booting under software emulation: waiting for sshd" } else { "booting: waiting for sshd" };
         cx.reporter.phase(&self.node, label);

@@ -134,7 +134,7 @@ fn ensure_node(ip: &Ip<'_>, cx: &Cx<'_>, names: &Names, node: &Node) -> Result<O
         let problem = if init.is_some() { "sshd does not answer" } else { "the node stopped while booting" };
         return Err(Error::node_hint(
             &node.name,
-            format!("{problem} at {}:22 after {} s; its console says:\n{}", node.ip, BOOT_DEADLINE.as_secs(), node::console_tail(&console, 15)),
+            format!("{problem} at {}:22 after {} s; its console says:\n{}", node.ip, BOOT_DEADLINE.as_secs(), crate::fsx::log_tail(&console, 15)),
             format!("the whole log is {}", console.display()),
         ));
     }
