@@ -8,16 +8,20 @@ use crate::spec::{Artifact, Checksum, ChecksumAlgo, FieldPath, ProviderKind, ima
 pub(super) fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec::Arch) -> Option<images::Image> {
     let path = FieldPath::root().key("image");
     let name: Option<String> = c.get(&path);
-    if provider == ProviderKind::Qemu {
+    // What only an install from an ISO takes (VirtualBox's).
+    if provider != ProviderKind::Virtualbox {
         for key in ["iso", "offline", "mirror", "insecure_mirror"] {
             if c.doc.has(&FieldPath::root().key(key)) {
-                c.error(
-                    &FieldPath::root().key(key),
-                    format!("`{key}` is for installing from an ISO, and the qemu provider boots the image's cloud image"),
-                    Some("remove it"),
-                );
+                let (problem, fix) = if provider == ProviderKind::Qemu {
+                    (format!("`{key}` is for installing from an ISO, and the qemu provider boots the image's cloud image"), "remove it")
+                } else {
+                    (format!("`{key}` is used only by the virtualbox provider"), "remove it, or set `provider: virtualbox`")
+                };
+                c.error(&FieldPath::root().key(key), problem, Some(fix));
             }
         }
+    }
+    if provider == ProviderKind::Qemu {
         // The lab's own image replaces the catalog's unless the lab names both.
         if name.is_none() && c.doc.has(&FieldPath::root().key("qemu").key("image")) {
             return None;
@@ -35,15 +39,6 @@ pub(super) fn image(c: &mut Check<'_>, provider: ProviderKind, arch: crate::spec
     if provider != ProviderKind::Virtualbox {
         if name.is_some() {
             c.error(&path, "`image` is used only by the virtualbox provider", Some("remove it, or set `provider: virtualbox`"));
-        }
-        for key in ["iso", "offline", "mirror", "insecure_mirror"] {
-            if c.doc.has(&FieldPath::root().key(key)) {
-                c.error(
-                    &FieldPath::root().key(key),
-                    format!("`{key}` is used only by the virtualbox provider"),
-                    Some("remove it, or set `provider: virtualbox`"),
-                );
-            }
         }
         return None;
     }
