@@ -23,10 +23,25 @@ fn artifact(lab: &Lab) -> Result<&Artifact> {
         .ok_or_else(|| Error::Preflight { problem: "the lab names no cloud image".into(), fix: "name one in `image:` or `qemu.image`".into() })
 }
 
+/// The image in the download cache, when its digest is known here (pinned, or read from its
+/// checksum file before) and the file with that digest is there.
+fn cached(dl: &Downloader, art: &Artifact) -> Option<Cached> {
+    let (algo, hex) = dl.known_digest(art)?;
+    let path = dl.cached_path(&algo, &hex);
+    path.is_file().then(|| Cached { path, digest: format!("{algo}-{hex}") })
+}
+
 impl Qemu {
-    /// The image in the cache (downloaded now if this run has not yet).
+    /// The image in the cache (downloaded now if it is not there yet).
     pub(in crate::provider::qemu) fn image(&self, cx: &Cx<'_>) -> Result<Cached> {
-        self.image.get_or_make(|| cx.block_on(Downloader::new(cx.reporter)?.fetch(artifact(cx.lab)?, &mut false)))
+        self.image.get_or_make(|| {
+            let dl = Downloader::new(cx.reporter)?;
+            let art = artifact(cx.lab)?;
+            match cached(&dl, art) {
+                Some(c) => Ok(c),
+                None => cx.block_on(dl.fetch(art, &mut false)),
+            }
+        })
     }
 }
 
@@ -37,13 +52,10 @@ impl Step for ImageReady<'_> {
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let dl = Downloader::new(cx.reporter)?;
         let art = artifact(cx.lab)?;
-        Ok(match dl.known_digest(art) {
-            Some((algo, hex)) if dl.cached_path(&algo, &hex).is_file() => {
-                self.q.image.set(Cached { path: dl.cached_path(&algo, &hex), digest: format!("{algo}-{hex}") });
-                Check::Satisfied
-            }
-            Some(_) => Check::Needed("not in the download cache".into()),
-            None => Check::Needed("its digest is read from its checksum file first".into()),
+        Ok(match (cached(&dl, art), dl.known_digest(art)) {
+            (Some(_), _) => Check::Satisfied,
+            (None, Some(_)) => Check::Needed("not in the download cache".into()),
+            (None, None) => Check::Needed("its digest is read from its checksum file first".into()),
         })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
