@@ -128,7 +128,7 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Download and verify the lab's artifacts (ISO, JDK, Spark) into the cache, touching no node;
+    /// Download and verify the lab's artifacts (the ISO or the qemu disk image, JDK, Spark) into the cache, touching no node;
     /// with --into, also copy them (and with --base the lab's base image) into a folder to share
     #[command(
         after_help = "Examples:\n  lab fetch                       fill the cache before going offline\n  lab fetch --into E:\\lab --base   a USB stick for a classroom (students: LAB_CACHE_PATH=E:\\lab)\n  LAB_CACHE_DIR=/srv/cache lab fetch"
