@@ -27,6 +27,7 @@ pub fn files(lab: &Lab, node: &Node, keys: &Keys, instance: &str) -> Result<(Str
 pub fn files_with(lab: &Lab, node: &Node, client_public: &str, private: &str, host_public: &str, instance: &str) -> Result<(String, String, String)> {
     checks::hostname(&node.name).map_err(Error::Kickstart)?;
     checks::username(&lab.user).map_err(Error::Kickstart)?;
+    checks::timezone(&lab.locale.timezone).map_err(Error::Kickstart)?;
     if !private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
         return Err(Error::Kickstart("the host key is not an OpenSSH private key".into()));
     }
@@ -50,6 +51,11 @@ pub fn files_with(lab: &Lab, node: &Node, client_public: &str, private: &str, ho
         "ssh_deletekeys": true,
         "ssh_keys": {"ed25519_private": private.trim_end().to_string() + "\n", "ed25519_public": host_public},
         "preserve_hostname": false,
+        // The lab's time zone (cc_timezone, the distribution's own way: `timedatectl` on EL,
+        // /etc/localtime on Debian; every image carries tzdata). Not its `locale.lang`: a
+        // cloud image carries only the language packs it was built with, and nothing installs
+        // another before cloud-init runs (kickstart installs are given theirs).
+        "timezone": lab.locale.timezone,
         "manage_etc_hosts": false,
         "write_files": [{"path": "/etc/hosts", "permissions": "0644", "content": crate::files::hosts_file(lab)}],
         // No password at all ('*' is not a lock, so keys still work with PAM).
@@ -102,6 +108,7 @@ mod tests {
         assert_eq!(user["users"][0]["sudo"].as_str(), Some("ALL=(ALL) NOPASSWD:ALL"));
         assert_eq!(user["users"][0]["ssh_authorized_keys"][0].as_str(), Some(CLIENT));
         assert_eq!(user["ssh_keys"]["ed25519_private"].as_str(), Some(HOST_PRIV));
+        assert_eq!(user["timezone"].as_str(), Some(lab.locale.timezone.as_str()));
         let hosts = user["write_files"][0]["content"].as_str().expect("/etc/hosts");
         assert!(hosts.contains("192.168.56.12   node2"), "{hosts}");
         // cloud-init writes it as given: a text file ends with its newline (a real guest showed
