@@ -100,8 +100,12 @@ def cloud_init(say, user_text, net_text, nat_mac, lab_mac, ip, prefix):
             say(f"cloud-init schema refuses user-data: {(r.stdout + r.stderr).strip()}")
         for kind in ("sysconfig", "network-manager"):
             out = os.path.join(d, kind)
+            # net-convert also reads this computer's /sys/class/net, where other tests' veths
+            # come and go (a link gone half-way fails it): as root it runs in a network
+            # namespace of its own, with a sysfs of that namespace (only `lo`).
+            alone = ["unshare", "--net", "--mount", "sh", "-c", 'mount -t sysfs sysfs /sys && exec "$@"', "sh"] if os.geteuid() == 0 else []
             r = subprocess.run(
-                ["cloud-init", "devel", "net-convert", "-p", net, "-k", "yaml", "-D", "rhel", "-O", kind, "-d", out,
+                alone + ["cloud-init", "devel", "net-convert", "-p", net, "-k", "yaml", "-D", "rhel", "-O", kind, "-d", out,
                  "-m", f"eth0,{nat_mac.lower()}", "-m", f"eth1,{lab_mac.lower()}"],
                 capture_output=True, text=True)
             if r.returncode != 0:
