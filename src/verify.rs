@@ -71,12 +71,13 @@ pub fn job_app(stdout: &str) -> Option<String> {
 /// The Spark Connect server answers a gRPC call from this computer with the lab's release, the
 /// way a client is told to reach it (`lab ui --forward`): through lab's SSH to the master's
 /// loopback, with the lab's token.
-async fn connect_check(lab: &Lab, master: Option<&Arc<Session>>, token: &str) -> Result<String, String> {
+async fn connect_check(lab: &Lab, master: Option<&Arc<Session>>, token: &str, patience: u32) -> Result<String, String> {
     let (Some(c), Some(url)) = (&lab.spark.connect, spark::connect_url(lab)) else { return Err("the lab has no Spark Connect server".into()) };
     let m = &lab.master().name;
     let Some(s) = master else { return Err(format!("{url}: no SSH session to {m} to forward it through")) };
     let addr = crate::remote::forward::listen(s.clone(), 0, "127.0.0.1", c.port).await.map_err(|e| e.to_string())?;
-    match crate::sparkconnect::spark_version(addr, &lab.user, Some(token), Duration::from_secs(20)).await {
+    // A server on an emulated guest, its one CPU busy with the verify job, answers late.
+    match crate::sparkconnect::spark_version(addr, &lab.user, Some(token), Duration::from_secs(20) * patience).await {
         Ok(v) if v == lab.spark.version.to_string() => Ok(format!("{url} answers over gRPC through lab's SSH with the lab's token: Spark {v}")),
         Ok(v) => Err(format!("{url} answers with Spark {v}, not the lab's {}; `lab up` restarts it on the lab's release", lab.spark.version)),
         Err(e) => Err(format!("{url} (forwarded over SSH): {e}. `lab up` starts the server again; its log: lab logs {m} --daemon connect")),
@@ -91,7 +92,7 @@ fn completed(json: &str) -> bool {
 
 /// The history server lists the verify job (once its event log is complete), or, with no job to
 /// look for, answers.
-async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String> {
+async fn history_check(lab: &Lab, app: Option<String>, patience: u32) -> Result<String, String> {
     let Some(ui) = spark::history_ui(lab) else { return Err("the lab has no history server".into()) };
     let m = &lab.master().name;
     let hint = format!("`lab up` starts it again; its log: lab logs {m} --daemon history");
@@ -99,7 +100,7 @@ async fn history_check(lab: &Lab, app: Option<String>) -> Result<String, String>
         return crate::http::get_text(&format!("{ui}/api/v1/applications?limit=1")).await.map(|_| format!("{ui} answers")).map_err(|e| format!("{e}; {hint}"));
     };
     let url = format!("{ui}/api/v1/applications/{app}");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(60) * patience;
     loop {
         let last = match crate::http::get_text(&url).await {
             Ok(text) if completed(&text) => return Ok(format!("{ui} lists the verify job {app}, completed")),
@@ -292,8 +293,15 @@ fn cancel_job() -> Sh {
 }
 
 /// Runs every check. `sessions` holds one SSH session per node that could be reached; a node
-/// missing from it fails its SSH check with `ssh_errors[node]`.
-pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors: &HashMap<String, (String, f64)>, connect_token: &str) -> Vec<Check> {
+/// missing from it fails its SSH check with `ssh_errors[node]`. `patience` stretches the waits
+/// for the servers' answers (the provider's: guests under software emulation answer late).
+pub async fn run(
+    lab: &Lab,
+    sessions: &HashMap<String, Arc<Session>>,
+    ssh_errors: &HashMap<String, (String, f64)>,
+    connect_token: &str,
+    patience: u32,
+) -> Vec<Check> {
     let m = lab.master();
     let job_start = Instant::now();
     let job = match (lab.verify.spark_shell, sessions.get(&m.name)) {
@@ -328,7 +336,7 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
     let connect = async {
         let t = Instant::now();
         match lab.spark.connect {
-            Some(_) => Some(done("spark_connect", &m.name, t, connect_check(lab, sessions.get(&m.name), connect_token).await)),
+            Some(_) => Some(done("spark_connect", &m.name, t, connect_check(lab, sessions.get(&m.name), connect_token, patience).await)),
             None => None,
         }
     };
@@ -372,7 +380,7 @@ pub async fn run(lab: &Lab, sessions: &HashMap<String, Arc<Session>>, ssh_errors
     }
     if lab.spark.history_port.is_some() {
         let t = Instant::now();
-        checks.push(done("history_server", &m.name, t, history_check(lab, app).await));
+        checks.push(done("history_server", &m.name, t, history_check(lab, app, patience).await));
     }
     checks
 }
