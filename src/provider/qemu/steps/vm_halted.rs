@@ -20,7 +20,14 @@ impl Step for VmHalted<'_> {
         &self.head
     }
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
-        Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) { Check::Needed("it runs".into()) } else { Check::Satisfied })
+        Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) {
+            Check::Needed("it runs".into())
+        } else if files::Records::load(cx.sd)?.vms.get(&self.node).is_some_and(|v| v.up) {
+            // Halted, as asked: lab notes it, so `lab status` no longer reports a crash.
+            Check::Needed("its QEMU ended without lab stopping it".into())
+        } else {
+            Check::Satisfied
+        })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
         let accel = self.q.accel(cx.lab)?.accel;
