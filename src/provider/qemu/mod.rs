@@ -121,7 +121,8 @@ impl Provider for Qemu {
 
     fn status(&self, lab: &Lab, sd: &StateDir) -> Result<Vec<Machine>> {
         let running = files::running(sd);
-        let records = files::Records::load(sd)?;
+        // A damaged state file hides only the crash notes, never what runs.
+        let records = files::Records::load(sd).unwrap_or_default();
         Ok(lab
             .nodes
             .iter()
