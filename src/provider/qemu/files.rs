@@ -82,6 +82,19 @@ impl Records {
     pub fn load(sd: &StateDir) -> Result<Self> {
         Ok(Self::of(sd.load()?.as_ref()))
     }
+    /// Changes `node`'s VM record (when lab has one) and writes it at once.
+    pub fn update_vm(sd: &StateDir, node: &str, f: impl FnOnce(&mut VmRecord)) -> Result<()> {
+        Self::update(sd, |r| {
+            if let Some(v) = r.vms.get_mut(node) {
+                f(v);
+            }
+        })
+    }
+    /// Whether lab started `node`'s QEMU and has not stopped it (a damaged or missing state
+    /// file: no).
+    pub fn up(sd: &StateDir, node: &str) -> bool {
+        Self::load(sd).is_ok_and(|r| r.vms.get(node).is_some_and(|v| v.up))
+    }
     /// Changes the records and writes them at once.
     pub fn update(sd: &StateDir, f: impl FnOnce(&mut Self)) -> Result<()> {
         let mut written = Ok(());
@@ -93,6 +106,9 @@ impl Records {
         written
     }
 }
+
+/// Why a node with a record saying it runs has no QEMU.
+pub const DIED: &str = "its QEMU ended without lab stopping it";
 
 /// What lab sees of a node's machine now.
 pub struct Seen<'a> {
@@ -110,7 +126,7 @@ pub fn machine(node: &str, seen: &Seen<'_>, serial_tail: impl FnOnce() -> String
     } else if !seen.disk {
         (MachineState::NotCreated, None)
     } else if seen.record.is_some_and(|r| r.up) {
-        let note = format!("its QEMU ended without lab stopping it; its serial console's last lines:\n{}", serial_tail());
+        let note = format!("{DIED}; its serial console's last lines:\n{}", serial_tail());
         (MachineState::Other("stopped".into()), Some(note))
     } else {
         (MachineState::Halted, None)

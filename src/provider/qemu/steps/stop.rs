@@ -38,14 +38,10 @@ pub fn stop(sd: &StateDir, node: &str, acpi: Option<Duration>, reporter: &dyn Re
 fn stopped_by_lab(sd: &StateDir, node: &str) -> Result<()> {
     // Nothing to note without a record saying it runs (also: no state file, or a damaged one,
     // which must not stop `destroy`).
-    if !Records::load(sd).is_ok_and(|r| r.vms.get(node).is_some_and(|v| v.up)) {
+    if !Records::up(sd, node) {
         return Ok(());
     }
-    Records::update(sd, |r| {
-        if let Some(v) = r.vms.get_mut(node) {
-            v.up = false;
-        }
-    })
+    Records::update_vm(sd, node, |v| v.up = false)
 }
 
 fn end(sd: &StateDir, node: &str, acpi: Option<Duration>, reporter: &dyn Reporter) -> Result<()> {

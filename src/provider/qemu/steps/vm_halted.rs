@@ -22,9 +22,9 @@ impl Step for VmHalted<'_> {
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) {
             Check::Needed("it runs".into())
-        } else if files::Records::load(cx.sd)?.vms.get(&self.node).is_some_and(|v| v.up) {
+        } else if files::Records::up(cx.sd, &self.node) {
             // Halted, as asked: lab notes it, so `lab status` no longer reports a crash.
-            Check::Needed("its QEMU ended without lab stopping it".into())
+            Check::Needed(files::DIED.into())
         } else {
             Check::Satisfied
         })

@@ -31,7 +31,7 @@ impl Step for VmRunning<'_> {
         Ok(if files::running(cx.sd).iter().any(|p| p.node == self.node) {
             Check::Satisfied
         } else if let Some(v) = Records::load(cx.sd)?.vms.get(&self.node).filter(|v| v.booted) {
-            Check::Needed(if v.up { "its QEMU ended without lab stopping it".into() } else { "halted".into() })
+            Check::Needed(if v.up { files::DIED.into() } else { "halted".into() })
         } else {
             Check::Needed("never booted".into())
         })
@@ -73,21 +73,13 @@ impl Step for VmRunning<'_> {
                 format!("the whole command: {program} {}", argv::run(&spec).join(" ")),
             ));
         }
-        Records::update(cx.sd, |r| {
-            if let Some(v) = r.vms.get_mut(&self.node) {
-                v.up = true;
-            }
-        })?;
+        Records::update_vm(cx.sd, &self.node, |v| v.up = true)?;
         plug(cx, &tap)?;
         let label = if choice.accel == argv::Accel::Tcg { "booting under software emulation: waiting for sshd" } else { "booting: waiting for sshd" };
         cx.reporter.phase(&self.node, label);
         let deadline = super::boot_deadline(choice.accel);
         wait_ssh(cx.sd, &self.node, SocketAddr::from((node.ip, 22)), deadline, &f)?;
-        Records::update(cx.sd, |r| {
-            if let Some(v) = r.vms.get_mut(&self.node) {
-                v.booted = true;
-            }
-        })?;
+        Records::update_vm(cx.sd, &self.node, |v| v.booted = true)?;
         Ok(Outcome::Applied)
     }
 }
