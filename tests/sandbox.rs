@@ -300,6 +300,13 @@ fn snapshots_of_an_unprovisioned_lab_start_only_what_ran() {
     let status = lab.lab().args(["--json", "status"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
     assert!(v["nodes"].as_array().expect("nodes").iter().all(|n| n["ssh"] == true && n["spark"] != true), "{v}");
+    assert_eq!(lab.lab().args(["snapshot", "list"]).run().ok().stdout, "bare\n");
+    // Sandbox snapshots are taken of halted nodes: `--live` is refused, saying what to do.
+    let live = lab.lab().args(["snapshot", "save", "hot", "--live"]).run();
+    assert_eq!(live.code, 2, "{}", live.stderr);
+    assert!(live.stderr.contains("leave out --live"), "{}", live.stderr);
+    lab.lab().args(["snapshot", "delete", "bare"]).run().ok();
+    assert_eq!(lab.lab().args(["snapshot", "list"]).run().ok().stdout, "");
     lab.lab().args(["destroy", "--yes"]).run().ok();
 }
 

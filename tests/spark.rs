@@ -508,31 +508,3 @@ fn a_hanging_command_on_a_node_ends_in_an_error_naming_it_and_the_next_up_contin
     assert!(out.stderr.contains("node1: spark_worker_running: done"), "{}", out.stderr);
     assert!(lab.lab().args(["ssh", "node1", "--", "sudo -u sparkd $(command -v jps)"]).run().ok().stdout.contains("Worker"));
 }
-
-/// Snapshots of sandbox nodes: saved while halted (the cluster runs again after), restored
-/// with the cluster running as it did; the existing provider refuses them.
-#[test]
-fn a_sandbox_snapshot_brings_the_cluster_back() {
-    let _one_cluster_at_a_time = crate::support::heavy();
-    let s = serve();
-    let lab = SandboxLab::with(1, |_| software(&s, SPARK_3, 17));
-    up(&lab, &s);
-    lab.ssh(11, "echo kept > /home/spark/precious").ok();
-    let saved = lab.lab().args(["snapshot", "save", "green"]).run().ok();
-    assert!(saved.stderr.contains("saved"), "{}", saved.stderr);
-    assert_eq!(lab.ssh(11, "cat /home/spark/precious").ok().stdout, "kept\n", "the nodes run again after the save");
-    assert_eq!(lab.lab().args(["snapshot", "save", "green", "--live"]).run().code, 2);
-    lab.ssh(11, "rm /home/spark/precious; touch /home/spark/junk; sudo pkill -f 'deploy[.]worker[.]Worker'").ok();
-    lab.lab().args(["snapshot", "restore", "green"]).run().ok();
-    assert_eq!(lab.ssh(11, "cat /home/spark/precious").ok().stdout, "kept\n");
-    assert_eq!(lab.ssh(11, "test -e /home/spark/junk").code, 1, "a file made after the snapshot survived the restore");
-    assert_verified(&lab, "after the restore");
-    assert_eq!(lab.lab().args(["snapshot", "list"]).run().ok().stdout, "green\n");
-    lab.lab().args(["snapshot", "delete", "green"]).run().ok();
-    assert_eq!(lab.lab().args(["snapshot", "list"]).run().ok().stdout, "");
-    let live = lab.lab().args(["snapshot", "save", "hot", "--live"]).run();
-    assert_eq!(live.code, 2, "{}", live.stderr);
-    assert!(live.stderr.contains("leave out --live"), "{}", live.stderr);
-    lab.lab().args(["destroy", "--yes"]).run().ok();
-    assert!(lab.traces().is_empty(), "{:?}", lab.traces());
-}
