@@ -115,7 +115,7 @@ pub enum Command {
     Validate,
     /// Write lab.yaml here from one of the built-in lab templates
     #[command(
-        after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init qemu            QEMU VMs from a cloud image (Linux)\n  lab init --list"
+        after_help = "Examples:\n  lab init                 the course lab (3 CentOS Stream 9 VMs)\n  lab init course-2018     CentOS 7, JDK 8, Spark 2.3.2\n  lab init sandbox         namespaces on this Linux machine\n  lab init qemu            QEMU VMs from a cloud image (Linux, macOS)\n  lab init --list"
     )]
     Init {
         /// Template name (spark, spark-3.5, course-2018, sandbox, qemu)
@@ -260,6 +260,12 @@ pub enum Command {
     Base {
         #[command(subcommand)]
         command: BaseCmd,
+    },
+    /// lab's network switch for a qemu lab without root (started and ended by lab itself)
+    #[command(name = "qemu-switch", hide = true)]
+    QemuSwitch {
+        /// The switch's folder
+        dir: PathBuf,
     },
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  lab completions bash > ~/.local/share/bash-completion/completions/lab\n  lab completions zsh > ~/.zfunc/_lab")]

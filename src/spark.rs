@@ -383,7 +383,12 @@ impl MasterJson {
 
 /// GET the master's `/json/` from this machine.
 pub async fn master_json(lab: &Lab) -> crate::error::Result<MasterJson> {
-    let url = format!("{}/json/", master_ui(lab));
+    master_json_at(&master_ui(lab)).await
+}
+
+/// GET `/json/` of the master's web UI at `ui` (its address, or a local forward to it).
+pub async fn master_json_at(ui: &str) -> crate::error::Result<MasterJson> {
+    let url = format!("{ui}/json/");
     let text = crate::http::get_text(&url).await?;
     serde_json::from_str(&text).map_err(|e| crate::error::Error::Download { url, problem: format!("not the master's JSON: {e}") })
 }

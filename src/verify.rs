@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::remote::Session;
 use crate::script::{Sh, Words, sh};
-use crate::spark::master_json;
+use crate::spark::master_json_at;
 use crate::spark::{self, Daemon};
 use crate::spec::{Lab, Node};
 
@@ -92,8 +92,8 @@ fn completed(json: &str) -> bool {
 
 /// The history server lists the verify job (once its event log is complete), or, with no job to
 /// look for, answers.
-async fn history_check(lab: &Lab, app: Option<String>, patience: u32) -> Result<String, String> {
-    let Some(ui) = spark::history_ui(lab) else { return Err("the lab has no history server".into()) };
+async fn history_check(lab: &Lab, ui: Option<&str>, app: Option<String>, patience: u32) -> Result<String, String> {
+    let Some(ui) = ui else { return Err("the lab has no history server".into()) };
     let m = &lab.master().name;
     let hint = format!("`lab up` starts it again; its log: lab logs {m} --daemon history");
     let Some(app) = app else {
@@ -193,8 +193,8 @@ async fn master_to_workers(lab: &Lab, s: &Session) -> Vec<Check> {
         .collect()
 }
 
-async fn master_ui(lab: &Lab) -> Result<String, String> {
-    let j = master_json(lab).await.map_err(|e| e.to_string())?;
+async fn master_ui(lab: &Lab, ui: &str) -> Result<String, String> {
+    let j = master_json_at(ui).await.map_err(|e| e.to_string())?;
     let mut expected: Vec<String> = lab.workers().map(|w| w.ip.to_string()).collect();
     expected.sort();
     let alive = j.alive_hosts();
@@ -301,8 +301,10 @@ pub async fn run(
     ssh_errors: &HashMap<String, (String, f64)>,
     connect_token: &str,
     patience: u32,
+    direct: bool,
 ) -> Vec<Check> {
     let m = lab.master();
+    let uis = uis(lab, sessions.get(&m.name), direct).await;
     let job_start = Instant::now();
     let job = match (lab.verify.spark_shell, sessions.get(&m.name)) {
         (true, Some(ms)) => Some(tokio::spawn(spark_job(lab.clone(), ms.clone()))),
@@ -331,7 +333,7 @@ pub async fn run(
     };
     let ui = async {
         let t = Instant::now();
-        done("master_ui", &m.name, t, master_ui(lab).await)
+        done("master_ui", &m.name, t, master_ui(lab, &uis.master).await)
     };
     let connect = async {
         let t = Instant::now();
@@ -380,10 +382,13 @@ pub async fn run(
     }
     if lab.spark.history_port.is_some() {
         let t = Instant::now();
-        checks.push(done("history_server", &m.name, t, history_check(lab, app, patience).await));
+        checks.push(done("history_server", &m.name, t, history_check(lab, uis.history.as_deref(), app, patience).await));
     }
     checks
 }
+
+mod uis;
+use uis::uis;
 
 #[cfg(test)]
 mod tests;

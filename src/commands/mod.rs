@@ -79,7 +79,16 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Ui { open, forward } => ui::run(&cx.lab()?, open, forward),
         Command::Snapshot { command } => snapshot::run(&cx.lab()?, &command),
         Command::Base { command } => base::run(printer, &command),
+        Command::QemuSwitch { dir } => qemu_switch(&dir),
     }
+}
+
+/// `lab qemu-switch DIR`: the switch of a qemu lab's network, run by `lab up` (not by people).
+fn qemu_switch(dir: &Path) -> Result<i32> {
+    #[cfg(unix)]
+    return provider::qemu::switch::run(dir);
+    #[cfg(not(unix))]
+    return Err(Error::Unsupported { what: format!("lab's network switch ({})", dir.display()), hint: "the qemu provider runs on Linux and macOS".into() });
 }
 
 /// What every command starts from.

@@ -15,12 +15,15 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     cx.sd.write_known_hosts(lab, &keys.hosts)?;
     let mut out = String::new();
     for n in &lab.nodes {
+        // Where lab itself reaches the node's SSH (a forward on 127.0.0.1 for the qemu provider
+        // without root).
+        let addr = cx.provider.target(lab, &cx.sd, &keys, n)?.addr;
         out.push_str(&format!(
             "Host lab-{lab}-{node}\n  HostName {ip}\n  Port {port}\n  User {user}\n  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n  HostKeyAlias {node}\n\n",
             lab = lab.name,
             node = n.name,
-            ip = n.ip,
-            port = lab.ssh_port(),
+            ip = addr.ip(),
+            port = addr.port(),
             user = lab.user,
             key = ssh_path(&cx.sd.client_key_path()),
             known = ssh_path(&cx.sd.known_hosts_path()),

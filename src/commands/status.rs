@@ -26,6 +26,9 @@ pub(super) async fn probe(cx: &LabCx<'_>, keys: &crate::state::Keys, n: &crate::
     (true, found)
 }
 
+/// What stands for a UI's address when this computer is not on the lab network.
+pub const THROUGH_FORWARD: &str = "through `lab ui --forward` (this computer is not on the lab network)";
+
 pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let lab = &cx.lab;
     cx.provider.available(lab)?;
@@ -42,7 +45,10 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             }
         }
     })));
-    let ui = spark::master_ui(lab);
+    // Off the lab network (the qemu provider without root), the UIs are reached through
+    // `lab ui --forward`: no address of theirs opens from this computer.
+    let direct = cx.provider.reaches_nodes(lab, &cx.sd);
+    let ui = direct.then(|| spark::master_ui(lab));
     let word = |d: Daemon, code: Option<u32>| match code {
         Some(0) => format!("{} running", d.short()),
         Some(3) => "not installed".to_string(),
@@ -61,7 +67,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
         (Some(_), None) => spark::connect_url(lab),
         (None, _) => None,
     };
-    let history = spark::history_ui(lab);
+    let history = spark::history_ui(lab).map(|h| if direct { h } else { THROUGH_FORWARD.to_string() });
     let state_of = |name: &str| machines.iter().find(|m| m.node == name).map_or_else(|| "?".to_string(), |m| m.state.word().to_string());
     let note_of = |name: &str| machines.iter().find(|m| m.node == name).and_then(|m| m.note.clone());
     if cx.printer.is_json() {
@@ -70,7 +76,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             "provider": lab.provider.name(),
             "master_ui": ui,
             "connect": connect,
-            "history_ui": history,
+            "history_ui": history.as_ref().filter(|_| direct),
             "nodes": lab.nodes.iter().zip(&probes).map(|(n, (ssh, ds))| json!({
                 "name": n.name, "ip": n.ip.to_string(), "state": state_of(&n.name), "note": note_of(&n.name), "ssh": ssh,
                 "spark": ds.first().and_then(|(_, c)| c.map(|c| c == 0)),
@@ -88,7 +94,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
             out.push_str(&format!("{}: {note}\n", n.name));
         }
     }
-    out.push_str(&format!("master web UI:  {ui}"));
+    out.push_str(&format!("master web UI:  {}", ui.as_deref().unwrap_or(THROUGH_FORWARD)));
     if let Some(h) = &history {
         out.push_str(&format!("\nhistory server: {h}"));
     }

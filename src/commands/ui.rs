@@ -48,6 +48,19 @@ pub fn run(cx: &LabCx<'_>, open: bool, forward: bool) -> Result<i32> {
     }
     // Spark Connect is reached through lab's SSH (`--forward`), never at the master's address.
     let listed = |u: &&(String, usize, std::net::Ipv4Addr, u16, &str)| u.4 != "sc";
+    let direct = cx.provider.reaches_nodes(lab, &cx.sd);
+    // The qemu provider without root: the nodes' addresses are on lab's switch, which this
+    // computer is not on; `--open` forwards first.
+    let forward = forward || (open && !direct);
+    if !forward && !direct {
+        if cx.printer.is_json() {
+            cx.printer.json(&json!({ "master": null, "history_ui": null, "connect": crate::spark::connect_url(lab), "nodes": [] }));
+        } else {
+            let lines: Vec<String> = uis.iter().map(|(n, _, _, _, _)| format!("{n:<12} {}", super::status::THROUGH_FORWARD)).collect();
+            cx.printer.out(&lines.join("\n"));
+        }
+        return Ok(0);
+    }
     if !forward {
         let master = crate::spark::master_ui(lab);
         if cx.printer.is_json() {

@@ -83,7 +83,8 @@ fn print_summary(cx: &LabCx<'_>, summary: &Summary, took: Duration, provision: b
     let width = lab.nodes.iter().map(|n| n.name.len()).max().unwrap_or(6);
     for n in &lab.nodes {
         let role = if n.role == crate::spec::Role::Master {
-            format!("master  {}  web UI {}", spark::master_url(lab), spark::master_ui(lab))
+            let ui = if cx.provider.reaches_nodes(lab, &cx.sd) { spark::master_ui(lab) } else { "through `lab ui --forward`".into() };
+            format!("master  {}  web UI {ui}", spark::master_url(lab))
         } else {
             "worker".to_string()
         };

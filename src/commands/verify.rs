@@ -13,7 +13,7 @@ pub fn run(cx: &LabCx<'_>) -> Result<i32> {
     let keys = cx.keys()?;
     let (sessions, errors) = cx.connect_all(&keys, Duration::from_secs(10))?;
     let token = if lab.spark.connect.is_some() { cx.sd.connect_token()? } else { String::new() };
-    let checks = cx.rt()?.block_on(crate::verify::run(lab, &sessions, &errors, &token, cx.provider.patience(lab)));
+    let checks = cx.rt()?.block_on(crate::verify::run(lab, &sessions, &errors, &token, cx.provider.patience(lab), cx.provider.reaches_nodes(lab, &cx.sd)));
     cx.close(sessions);
     let failed: Vec<&crate::verify::Check> = checks.iter().filter(|c| !c.ok).collect();
     let p = cx.printer.paint();

@@ -17,6 +17,8 @@ pub struct QemuSignals {
     pub accel: Result<(String, String), String>,
     /// aarch64: the edk2 firmware found, or what to install.
     pub firmware: Result<Option<PathBuf>, (String, String)>,
+    /// The lab network new nodes get (`LAB_QEMU_NETWORK`, else by root), or why none.
+    pub net: Result<crate::provider::qemu::net::Net, (String, String)>,
 }
 
 impl QemuSignals {
@@ -33,7 +35,8 @@ impl QemuSignals {
             Err(format!("{program} is not installed"))
         };
         let firmware = crate::provider::qemu::firmware(lab.host_arch).map_err(|e| (e.to_string(), e.hint().unwrap_or_default()));
-        Self { qemu_img: crate::proc::find_program("qemu-img").is_some(), program, version, accel, firmware }
+        let net = crate::provider::qemu::Qemu::new().net().map_err(|e| (e.to_string(), e.hint().unwrap_or_default()));
+        Self { qemu_img: crate::proc::find_program("qemu-img").is_some(), program, version, accel, firmware, net }
     }
 }
 
@@ -61,5 +64,9 @@ pub fn findings(s: &Signals) -> Vec<Finding> {
         Ok(None) => Finding::ok("firmware", "not needed (x86_64 guests boot with QEMU's SeaBIOS)"),
         Err((problem, fix)) => Finding::problem("firmware", problem.clone(), fix.clone()),
     };
-    vec![programs, accel, firmware]
+    let net = match &q.net {
+        Ok(n) => Finding::ok("network", format!("{}: {}", n.word(), n.describe())),
+        Err((problem, fix)) => Finding::problem("network", problem.clone(), fix.clone()),
+    };
+    vec![programs, accel, firmware, net]
 }

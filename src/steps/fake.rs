@@ -17,7 +17,7 @@ use crate::steps::{Cx, Machines, Options, Step};
 pub struct FakeWeb<F>(pub F);
 
 impl<F: Fn() -> Result<crate::spark::MasterJson> + Send + Sync> crate::steps::Web for FakeWeb<F> {
-    fn master_json(&self, _: &Lab) -> Result<crate::spark::MasterJson> {
+    fn master_json(&self, _: &Lab, _: Option<&crate::remote::Target>) -> Result<crate::spark::MasterJson> {
         (self.0)()
     }
 }

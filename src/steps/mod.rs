@@ -259,7 +259,11 @@ impl<'a> Cx<'a> {
 
     /// The master's `/json/`, from its web UI.
     pub fn master_json(&self) -> Result<crate::spark::MasterJson> {
-        self.web.master_json(self.lab)
+        if self.machines.reaches_nodes(self.lab, self.sd) {
+            return self.web.master_json(self.lab, None);
+        }
+        let target = self.machines.target(self.lab, self.sd, &self.keys()?, self.lab.master())?;
+        self.web.master_json(self.lab, Some(&target))
     }
 
     /// Runs a future to completion from a step (steps run on plain threads).

@@ -28,6 +28,13 @@ pub trait Machines: Send + Sync {
         })
     }
 
+    /// Whether this computer reaches the nodes at their static addresses (it holds
+    /// `network.host` on the lab network). Where it does not (the qemu provider without root),
+    /// lab reads the nodes' web UIs through its SSH session to the node.
+    fn reaches_nodes(&self, _lab: &Lab, _sd: &StateDir) -> bool {
+        true
+    }
+
     /// How many times longer than on ordinary machines lab waits for things on the nodes (a
     /// daemon to listen, workers to register): the qemu provider's guests under software
     /// emulation run a JVM's start 10 to 20 times slower.
@@ -44,24 +51,42 @@ pub trait Machines: Send + Sync {
 
 /// The master's web UI, as steps ask it (the one seam for it: step tests answer with a fake).
 pub trait Web: Send + Sync {
-    /// The master's `/json/`: its status and the workers it lists.
-    fn master_json(&self, lab: &Lab) -> Result<crate::spark::MasterJson>;
+    /// The master's `/json/`: its status and the workers it lists; at the master's address, or
+    /// through the SSH session to `via` (the master, when this computer is off the lab network).
+    fn master_json(&self, lab: &Lab, via: Option<&Target>) -> Result<crate::spark::MasterJson>;
 }
 
 /// The master's web UI over HTTP from this computer.
 pub struct SparkWeb {
     rt: tokio::runtime::Handle,
+    /// The local end of the forward to the master's UI, made on first use (its session lives
+    /// as long as the forward's task).
+    forward: Mutex<Option<std::net::SocketAddr>>,
 }
 
 impl SparkWeb {
     pub fn new(rt: tokio::runtime::Handle) -> Self {
-        Self { rt }
+        Self { rt, forward: Mutex::new(None) }
     }
 }
 
 impl Web for SparkWeb {
-    fn master_json(&self, lab: &Lab) -> Result<crate::spark::MasterJson> {
-        self.rt.block_on(crate::spark::master_json(lab))
+    fn master_json(&self, lab: &Lab, via: Option<&Target>) -> Result<crate::spark::MasterJson> {
+        let Some(target) = via else { return self.rt.block_on(crate::spark::master_json(lab)) };
+        let mut forward = self.forward.lock().map_err(|_| Error::Internal("the web forward's lock poisoned".into()))?;
+        let local = match *forward {
+            Some(a) => a,
+            None => {
+                let a = self.rt.block_on(async {
+                    let s = std::sync::Arc::new(crate::remote::Session::connect(target, Duration::from_secs(30)).await?);
+                    crate::remote::forward::listen(s, 0, &lab.master().ip.to_string(), crate::spark::MASTER_UI_PORT).await
+                })?;
+                *forward = Some(a);
+                a
+            }
+        };
+        drop(forward);
+        self.rt.block_on(crate::spark::master_json_at(&format!("http://{local}")))
     }
 }
 

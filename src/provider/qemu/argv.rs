@@ -50,6 +50,10 @@ impl Accel {
 pub enum LabNic {
     /// A tap device (made by QEMU as root, plugged into the lab's bridge by lab).
     Tap(String),
+    /// lab's switch (no root; Linux and macOS): QEMU binds `local` and sends every frame to `switch` (net/dgram.c
+    /// in QEMU 7.2 and later).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Switch { local: std::path::PathBuf, switch: std::path::PathBuf },
 }
 
 /// Everything one node's QEMU is started with.
@@ -73,6 +77,8 @@ pub struct VmSpec<'a> {
     /// says `internet: false`.
     pub nat_mac: String,
     pub internet: bool,
+    /// The port on 127.0.0.1 QEMU forwards to the guest's SSH (lab's switch network).
+    pub ssh_forward: Option<u16>,
     pub lab_mac: String,
     pub lab_nic: LabNic,
 }
@@ -128,10 +134,16 @@ pub fn run(s: &VmSpec<'_>) -> Vec<String> {
     push(&["-drive", &format!("file={},if=none,id=seed,format=raw,readonly=on,media=cdrom", p(s.seed))]);
     push(&["-device", "scsi-cd,drive=seed,bus=scsi0.0"]);
     let restrict = if s.internet { "off" } else { "on" };
-    push(&["-netdev", &format!("user,id=nat,restrict={restrict}")]);
+    // `restrict=on` cuts the guest off from everything but QEMU's own DHCP and DNS; forwards
+    // from this computer's loopback still reach it.
+    let forward = s.ssh_forward.map(|port| format!(",hostfwd=tcp:127.0.0.1:{port}-:22")).unwrap_or_default();
+    push(&["-netdev", &format!("user,id=nat,restrict={restrict}{forward}")]);
     push(&["-device", &format!("virtio-net-pci,netdev=nat,mac={}", s.nat_mac)]);
     match &s.lab_nic {
         LabNic::Tap(tap) => push(&["-netdev", &format!("tap,id=lab,ifname={tap},script=no,downscript=no")]),
+        LabNic::Switch { local, switch } => {
+            push(&["-netdev", &format!("dgram,id=lab,local.type=unix,local.path={},remote.type=unix,remote.path={}", p(local), p(switch))]);
+        }
     }
     push(&["-device", &format!("virtio-net-pci,netdev=lab,mac={}", s.lab_mac)]);
     push(&["-device", "virtio-rng-pci"]);

@@ -66,11 +66,18 @@ pub struct VmRecord {
     /// Lab started its QEMU and has not stopped it since: with no QEMU running, it died.
     #[serde(default)]
     pub up: bool,
+    /// The port on 127.0.0.1 QEMU forwards to its SSH (lab's switch network): kept across boots,
+    /// so `lab ssh-config`'s lines stay true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
 }
 
 /// What lab made for a lab with QEMU, in `state.json` (`made`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Records {
+    /// The network the nodes were made on (a lab keeps it until `lab destroy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<super::net::Net>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vms: BTreeMap<String, VmRecord>,
 }
@@ -211,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_qemu_that_ended_without_lab_is_stopped_and_says_what_its_console_said() {
-        let rec = |up| VmRecord { instance: "i-1".into(), image: "d".into(), booted: true, up };
+        let rec = |up| VmRecord { instance: "i-1".into(), image: "d".into(), booted: true, up, ssh_port: None };
         let (up, down) = (rec(true), rec(false));
         let tail = || "Kernel panic - not syncing: Out of memory".to_string();
         let m = machine("node1", &Seen { running: false, disk: true, record: Some(&up) }, tail);

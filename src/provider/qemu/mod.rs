@@ -11,16 +11,21 @@
 pub mod accel;
 pub mod argv;
 mod files;
+pub mod net;
 pub mod qmp;
 mod steps;
+#[cfg(unix)]
+pub mod switch;
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use super::{Machine, Provider, Snapshots};
 use crate::download::Cached;
 use crate::error::{Error, Result};
-use crate::spec::Lab;
-use crate::state::{HostKey, State, StateDir};
+use crate::remote::Target;
+use crate::spec::{Lab, Node};
+use crate::state::{HostKey, Keys, State, StateDir};
 use crate::steps::{Machines, Slot, Steps};
 use files::Files;
 
@@ -32,6 +37,19 @@ pub struct Qemu {
 impl Qemu {
     pub fn new() -> Self {
         Self { accel: Slot::new(None), image: Slot::new(None) }
+    }
+
+    /// The network of this run's new nodes (`net::decide`).
+    pub fn net(&self) -> Result<net::Net> {
+        net::decide(std::env::var(net::ENV).ok().as_deref(), net::linux_root())
+    }
+
+    /// The network of the lab's nodes: the one they were made on, else this run's.
+    pub fn net_of(&self, sd: &StateDir) -> Result<net::Net> {
+        match files::Records::load(sd).ok().and_then(|r| r.net) {
+            Some(n) => Ok(n),
+            None => self.net(),
+        }
     }
 
     /// The accelerator of this run (decided once; the KVM probe runs at most once).
@@ -51,6 +69,19 @@ impl Machines for Qemu {
     fn host_keys(&self, lab: &Lab, sd: &StateDir) -> Result<BTreeMap<String, HostKey>> {
         sd.ensure_host_keys(lab)
     }
+    /// Through lab's switch, SSH is reached at the port recorded for the node on 127.0.0.1.
+    fn target(&self, lab: &Lab, sd: &StateDir, keys: &Keys, node: &Node) -> Result<Target> {
+        let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
+        let forward = files::Records::load(sd).ok().and_then(|r| r.vms.get(&node.name).and_then(|v| v.ssh_port));
+        let addr = match forward {
+            Some(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            None => SocketAddr::from((node.ip, lab.ssh_port())),
+        };
+        Ok(Target { node: node.name.clone(), addr, user: lab.user.clone(), key: sd.client_key_path(), host_keys: host.keys.clone() })
+    }
+    fn reaches_nodes(&self, _lab: &Lab, sd: &StateDir) -> bool {
+        self.net_of(sd).is_ok_and(|n| n == net::Net::Bridge)
+    }
     /// Emulated guests start a JVM in minutes, not seconds.
     fn patience(&self, lab: &Lab) -> u32 {
         if self.accel(lab).is_ok_and(|c| c.accel == argv::Accel::Tcg) { 5 } else { 1 }
@@ -69,23 +100,11 @@ impl Provider for Qemu {
     fn available(&self, lab: &Lab) -> Result<()> {
         if cfg!(windows) {
             return Err(Error::Preflight {
-                problem: "the qemu provider runs on Linux (and macOS next), not on Windows".into(),
+                problem: "the qemu provider runs on Linux and macOS, not on Windows".into(),
                 fix: "use `provider: virtualbox` on Windows".into(),
             });
         }
-        if !cfg!(target_os = "linux") {
-            return Err(Error::Preflight {
-                problem: "the qemu provider's lab network needs Linux for now (a bridge and taps); macOS's is not built yet".into(),
-                fix: "use `provider: virtualbox` on this Mac".into(),
-            });
-        }
-        #[cfg(target_os = "linux")]
-        if !nix::unistd::geteuid().is_root() {
-            return Err(Error::Preflight {
-                problem: "the qemu provider puts the nodes on a bridge with taps, which needs root (a network without root is not built yet)".into(),
-                fix: "run it as root: sudo lab up".into(),
-            });
-        }
+        let net = self.net()?;
         let system = argv::program(lab.host_arch);
         for (prog, package) in
             [(system, "qemu-system-x86 (Debian, Ubuntu) or qemu-kvm (Fedora, EL)"), ("qemu-img", "qemu-utils (Debian, Ubuntu) or qemu-img (Fedora, EL)")]
@@ -94,7 +113,7 @@ impl Provider for Qemu {
                 return Err(Error::Preflight { problem: format!("`{prog}` is not installed"), fix: format!("install {package}") });
             }
         }
-        if crate::proc::find_program("ip").is_none() {
+        if net == net::Net::Bridge && crate::proc::find_program("ip").is_none() {
             return Err(Error::Preflight { problem: "`ip` is not installed".into(), fix: "install iproute2".into() });
         }
         Ok(())
@@ -140,6 +159,14 @@ impl Provider for Qemu {
             let f = Files::new(sd, &node);
             if f.dir.exists() {
                 found.push(format!("disk and seed of node {node} ({})", f.dir.display()));
+            }
+        }
+        #[cfg(unix)]
+        {
+            let dir = switch::dir(sd);
+            found.extend(switch::ours(&dir, &files::processes()).iter().map(|p| format!("lab's network switch, process {p}")));
+            if dir.exists() {
+                found.push(format!("the network switch's folder {}", dir.display()));
             }
         }
         #[cfg(target_os = "linux")]
@@ -207,3 +234,6 @@ fn nodes_found(lab: &Lab, sd: &StateDir, state: Option<&State>) -> Vec<String> {
     files::running(sd).into_iter().map(|p| p.node).for_each(add);
     nodes
 }
+
+#[cfg(test)]
+mod tests;

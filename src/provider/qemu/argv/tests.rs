@@ -23,6 +23,7 @@ fn spec<'a>(arch: Arch, accel: Accel, f: &'a [PathBuf; 5], fw: Option<&'a Path>)
         firmware: fw,
         nat_mac: "08:00:27:aa:bb:cc".into(),
         internet: false,
+        ssh_forward: None,
         lab_mac: "08:00:27:dd:ee:ff".into(),
         lab_nic: LabNic::Tap("lq-0123456789ab".into()),
     }
@@ -102,4 +103,20 @@ fn a_nodes_disk_is_an_overlay_on_the_image_of_the_size_asked() {
     );
     assert_eq!(snapshot('c', Some("before"), Path::new("/l/disk.qcow2")), ["snapshot", "-c", "before", "/l/disk.qcow2"]);
     assert_eq!(info(Path::new("/l/d.qcow2")), ["info", "--output=json", "-U", "/l/d.qcow2"]);
+}
+
+#[test]
+fn without_root_the_lab_nic_is_on_labs_switch_and_ssh_is_forwarded_from_the_loopback() {
+    let f = files("/l/.lab/spark/qemu/master");
+    let mut s = spec(Arch::X86_64, Accel::Tcg, &f, None);
+    s.lab_nic = LabNic::Switch { local: PathBuf::from("/l/.lab/spark/qemu/net/master.sock"), switch: PathBuf::from("/l/.lab/spark/qemu/net/switch.sock") };
+    s.ssh_forward = Some(40022);
+    let a = run(&s);
+    let netdevs = after(&a, "-netdev");
+    assert_eq!(netdevs[0], "user,id=nat,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22");
+    assert_eq!(
+        netdevs[1],
+        "dgram,id=lab,local.type=unix,local.path=/l/.lab/spark/qemu/net/master.sock,remote.type=unix,remote.path=/l/.lab/spark/qemu/net/switch.sock"
+    );
+    assert!(after(&a, "-device").contains(&"virtio-net-pci,netdev=lab,mac=08:00:27:dd:ee:ff"), "{a:?}");
 }

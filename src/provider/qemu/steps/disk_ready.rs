@@ -57,11 +57,11 @@ impl Step for DiskReady<'_> {
             }
             std::fs::rename(&tmp, &f.disk).map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))?;
             // A new disk is a new instance: cloud-init runs its first-boot modules on it.
-            record = Some(VmRecord { instance: new_instance(), image: image.digest.clone(), booted: false, up: false });
+            record = Some(VmRecord { instance: new_instance(), image: image.digest.clone(), booted: false, up: false, ssh_port: None });
         }
         // A disk lab kept without its record (the state file lost): the same disk, a new
         // instance to cloud-init, so it takes the seed's identity again.
-        let record = record.unwrap_or_else(|| VmRecord { instance: new_instance(), image: String::new(), booted: false, up: false });
+        let record = record.unwrap_or_else(|| VmRecord { instance: new_instance(), image: String::new(), booted: false, up: false, ssh_port: None });
         let keys = cx.keys()?;
         let seed = crate::seed::build(cx.lab, node, &keys, &record.instance)?;
         fsx::write_atomic(&f.seed, &seed, Access::Private)?;

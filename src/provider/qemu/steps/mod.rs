@@ -6,6 +6,8 @@ mod disk_ready;
 mod image_ready;
 pub mod snapshot;
 mod stop;
+#[cfg(unix)]
+mod switch;
 mod vm_halted;
 mod vm_removed;
 mod vm_running;
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use super::Qemu;
 use super::argv::Accel;
+use super::net::Net;
 use crate::spec::Lab;
 use crate::state::StateDir;
 use crate::steps::Steps;
@@ -37,8 +40,15 @@ pub(super) fn tap(sd: &StateDir, node: &str) -> String {
 
 pub fn up<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
     let mut steps: Steps<'a> = vec![image_ready::step(q, lab)];
-    #[cfg(target_os = "linux")]
-    steps.push(crate::provider::sandbox::bridge_step(lab));
+    // (`available` refused a network this computer cannot make before any plan.)
+    match q.net().unwrap_or(Net::Switch) {
+        #[cfg(target_os = "linux")]
+        Net::Bridge => steps.push(crate::provider::sandbox::bridge_step(lab)),
+        #[cfg(unix)]
+        Net::Switch => steps.push(switch::running()),
+        #[allow(unreachable_patterns)]
+        _ => {}
+    }
     for n in &lab.nodes {
         steps.push(disk_ready::step(q, n));
         steps.push(vm_running::step(q, n));
@@ -46,15 +56,25 @@ pub fn up<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
     steps
 }
 
+/// Every node shut down, then lab's switch (which has nothing left to carry).
 pub fn halt<'a>(q: &'a Qemu, lab: &Lab) -> Steps<'a> {
-    lab.nodes.iter().map(|n| vm_halted::step(q, &n.name)).collect()
+    #[cfg_attr(not(unix), allow(unused_mut))] // (the qemu provider is refused on Windows)
+    let mut steps: Steps<'a> = lab.nodes.iter().map(|n| vm_halted::step(q, &n.name)).collect();
+    #[cfg(unix)]
+    steps.push(switch::stopped());
+    steps
 }
 
+/// Every node found removed, then the lab network, whichever kind it was: the switch and its
+/// folder, the bridge (Linux).
 pub fn destroy(_lab: &Lab, nodes: &[String]) -> Steps<'static> {
-    let steps = nodes.iter().map(|n| vm_removed::step(n));
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut steps: Steps<'static> = nodes.iter().map(|n| vm_removed::step(n)).collect();
+    #[cfg(unix)]
+    steps.push(switch::stopped());
     #[cfg(target_os = "linux")]
-    let steps = steps.chain(std::iter::once(crate::provider::sandbox::bridge_removed_step()));
-    steps.collect()
+    steps.push(crate::provider::sandbox::bridge_removed_step());
+    steps
 }
 
 /// The lab's bridge, when lab's mark is on it.

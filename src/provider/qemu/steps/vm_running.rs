@@ -9,6 +9,7 @@ use crate::proc::{Cmd, Runner, System};
 use crate::provider::qemu::Qemu;
 use crate::provider::qemu::argv::{self, LabNic, VmSpec};
 use crate::provider::qemu::files::{self, Files, Records};
+use crate::provider::qemu::net::Net;
 use crate::spec::Node;
 use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
@@ -20,8 +21,15 @@ pub struct VmRunning<'a> {
 }
 
 pub fn step<'a>(q: &'a Qemu, n: &Node) -> Box<dyn Step + 'a> {
-    Box::new(VmRunning { q, node: n.name.clone(), head: Head::node("vm_running", Stage::Machines, &n.name, format!("QEMU runs it, SSH answers at {}", n.ip)) })
+    let at = match q.net() {
+        Ok(Net::Switch) => format!("through a forward on 127.0.0.1 (lab network {} on lab's switch)", n.ip),
+        _ => format!("at {}", n.ip),
+    };
+    Box::new(VmRunning { q, node: n.name.clone(), head: Head::node("vm_running", Stage::Machines, &n.name, format!("QEMU runs it, SSH answers {at}")) })
 }
+
+/// QEMU's words when a forward's port is taken (net/slirp.c, `slirp_hostfwd`).
+const PORT_TAKEN: &str = "Could not set up host forwarding rule";
 
 impl Step for VmRunning<'_> {
     fn head(&self) -> &Head {
@@ -44,10 +52,13 @@ impl Step for VmRunning<'_> {
             let _ = std::fs::remove_file(stale);
         }
         let (nat, lab_mac) = crate::identity::macs(cx.lab, &self.node);
+        let net = self.q.net()?;
+        let mut ssh_port = self.network(cx, net)?;
         let tap = super::tap(cx.sd, &self.node);
+        let lab_nic = lab_nic(cx, net, &self.node, &tap)?;
         let name = cx.lab.machine_name(&self.node);
         let firmware = super::super::firmware(cx.lab.host_arch)?;
-        let spec = VmSpec {
+        let mut spec = VmSpec {
             arch: cx.lab.host_arch,
             accel: choice.accel,
             name: &name,
@@ -61,11 +72,19 @@ impl Step for VmRunning<'_> {
             firmware: firmware.as_deref(),
             nat_mac: nat.to_string(),
             internet: cx.lab.qemu.internet,
+            ssh_forward: ssh_port,
             lab_mac: lab_mac.to_string(),
-            lab_nic: LabNic::Tap(tap.clone()),
+            lab_nic,
         };
         let program = argv::program(cx.lab.host_arch);
-        let out = System.run(&Cmd::new(program).args(argv::run(&spec)).timeout(Duration::from_secs(60)))?;
+        let mut out = System.run(&Cmd::new(program).args(argv::run(&spec)).timeout(Duration::from_secs(60)))?;
+        if !out.success() && ssh_port.is_some() && out.stderr.contains(PORT_TAKEN) {
+            // The recorded port was taken by another program since: another one, recorded.
+            ssh_port = Some(crate::provider::qemu::net::free_port()?);
+            spec.ssh_forward = ssh_port;
+            Records::update_vm(cx.sd, &self.node, |v| v.ssh_port = ssh_port)?;
+            out = System.run(&Cmd::new(program).args(argv::run(&spec)).timeout(Duration::from_secs(60)))?;
+        }
         if !out.success() {
             return Err(Error::node_hint(
                 &self.node,
@@ -74,14 +93,71 @@ impl Step for VmRunning<'_> {
             ));
         }
         Records::update_vm(cx.sd, &self.node, |v| v.up = true)?;
-        plug(cx, &tap)?;
+        if net == Net::Bridge {
+            plug(cx, &tap)?;
+        }
         let label = if choice.accel == argv::Accel::Tcg { "booting under software emulation: waiting for sshd" } else { "booting: waiting for sshd" };
         cx.reporter.phase(&self.node, label);
         let deadline = super::boot_deadline(choice.accel);
-        wait_ssh(cx.sd, &self.node, SocketAddr::from((node.ip, 22)), deadline, &f)?;
+        let addr = match ssh_port {
+            Some(port) => SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
+            None => SocketAddr::from((node.ip, 22)),
+        };
+        wait_ssh(cx.sd, &self.node, addr, deadline, &f)?;
         Records::update_vm(cx.sd, &self.node, |v| v.booted = true)?;
         Ok(Outcome::Applied)
     }
+}
+
+impl VmRunning<'_> {
+    /// Records the network this node starts on, and (lab's switch) the port on 127.0.0.1 that
+    /// QEMU forwards to its SSH: the one recorded before, else a free one. A node never joins
+    /// other running nodes on another network.
+    fn network(&self, cx: &Cx<'_>, net: Net) -> Result<Option<u16>> {
+        let records = Records::load(cx.sd)?;
+        if let Some(was) = records.net.filter(|was| *was != net)
+            && files::running(cx.sd).iter().any(|p| p.node != self.node)
+        {
+            return Err(Error::node_hint(
+                &self.node,
+                format!("the other nodes run on the {} network; this run would start it on the {}", was.word(), net.word()),
+                format!(
+                    "`lab halt` first, then `lab up` starts every node on the {} network (or set {} as before)",
+                    net.word(),
+                    crate::provider::qemu::net::ENV
+                ),
+            ));
+        }
+        let ssh_port = match net {
+            Net::Switch => Some(records.vms.get(&self.node).and_then(|v| v.ssh_port).map_or_else(crate::provider::qemu::net::free_port, Ok)?),
+            Net::Bridge => None,
+        };
+        Records::update(cx.sd, |r| {
+            r.net = Some(net);
+            if let Some(v) = r.vms.get_mut(&self.node) {
+                v.ssh_port = ssh_port;
+            }
+        })?;
+        Ok(ssh_port)
+    }
+}
+
+/// Where NIC2 plugs in: the node's tap, or its socket by lab's switch.
+fn lab_nic(cx: &Cx<'_>, net: Net, node: &str, tap: &str) -> Result<LabNic> {
+    Ok(match net {
+        Net::Bridge => LabNic::Tap(tap.to_string()),
+        #[cfg(unix)]
+        Net::Switch => {
+            use crate::provider::qemu::switch;
+            let dir = switch::dir(cx.sd);
+            LabNic::Switch { local: switch::node_sock(&dir, node), switch: dir.join(switch::SWITCH_SOCK) }
+        }
+        #[cfg(not(unix))]
+        Net::Switch => {
+            let _ = (cx, node);
+            return Err(Error::Internal("lab's switch runs on Linux and macOS".into()));
+        }
+    })
 }
 
 /// Puts the node's tap (QEMU made it) on the lab's bridge, marked as lab's.
