@@ -6,7 +6,9 @@
 //! Spark job are left out for CI's time: each costs minutes under emulation, sandbox nodes prove
 //! both, and the real guests proved them on Spark 3.5 before), and the guests reach nothing
 //! beyond this test's own hosts (QEMU's user network with `restrict=on`: `internet: false`).
-//! Needs root (the lab's bridge and taps; building the image).
+//! The lab runs on the network lab makes without root (`LAB_QEMU_NETWORK=switch`: lab's switch
+//! for the lab network, SSH through forwards on 127.0.0.1, the web UIs and Spark Connect through
+//! lab's SSH), the one Mac users and Linux users without root get. Building the image needs root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,15 +46,53 @@ struct QemuLab {
     lab: SandboxLab,
 }
 
+impl QemuLab {
+    /// `lab ...` on the network without root.
+    fn lab(&self) -> crate::support::Lab {
+        self.lab.lab().env("LAB_QEMU_NETWORK", "switch")
+    }
+
+    /// `cmd` on `node` through OpenSSH with `lab ssh-config`'s lines (the forward on 127.0.0.1,
+    /// the pinned host key).
+    fn ssh(&self, node: &str, cmd: &str) -> crate::support::Output {
+        let config = self.lab.dir.path().join("ssh_config");
+        std::fs::write(&config, self.lab().args(["ssh-config"]).run().ok().stdout).expect("ssh_config");
+        let out = Command::new("ssh")
+            .args(["-F", config.to_str().expect("utf-8"), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"])
+            .arg(format!("lab-{}-{node}", self.lab.name))
+            .arg(cmd)
+            .output()
+            .expect("ssh");
+        crate::support::Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            argv: vec!["ssh".into(), node.into(), cmd.into()],
+        }
+    }
+}
+
+/// This machine's processes whose command line contains each of `words`.
+fn processes(words: &[&str]) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let cmdline = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
+            words.iter().all(|w| cmdline.contains(w))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 impl Drop for QemuLab {
     fn drop(&mut self) {
-        let _ = self.lab.lab().args(["destroy", "--yes"]).run();
+        let _ = self.lab().args(["destroy", "--yes"]).run();
         let dir = self.lab.dir.path().display().to_string();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let cmdline = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
-            if cmdline.starts_with("qemu-system") && cmdline.contains(&dir) {
-                let _ = Command::new("kill").args(["-9", &e.file_name().to_string_lossy()]).status();
-            }
+        // Only this test runs QEMUs and lab's switch (one cluster at a time).
+        for pid in processes(&["qemu-system", &dir]).into_iter().chain(processes(&[" qemu-switch "])) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
         }
     }
 }
@@ -87,16 +127,25 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
     std::fs::write(lab.dir.path().join("lab.yaml"), text).expect("lab.yaml");
     let cache_env = cache.path().to_str().expect("utf-8").to_string();
 
-    let doctor = lab.lab().args(["doctor"]).run();
+    let doctor = q.lab().args(["doctor"]).run();
     assert!(doctor.stdout.contains("qemu") && doctor.stdout.contains("accelerator"), "{}", doctor.stdout);
+    assert!(doctor.stdout.contains("switch: lab's switch (no root)"), "{}", doctor.stdout);
 
-    let up = lab.lab().env("LAB_CACHE_DIR", &cache_env).args(["up"]).run().ok();
+    let up = q.lab().env("LAB_CACHE_DIR", &cache_env).args(["up"]).run().ok();
     eprintln!("{}", up.stderr.lines().rev().take(4).collect::<Vec<_>>().join("\n"));
+    assert!(up.stderr.contains("web UI through `lab ui --forward`"), "{}", up.stderr);
+    // No bridge, no tap: nothing of the lab's on this computer's own networks.
+    let links = String::from_utf8_lossy(&Command::new("ip").args(["-o", "link"]).output().expect("ip").stdout).into_owned();
+    assert!(!links.contains(&format!("lab:{}", lab.dir.path().display())), "{links}");
+    assert_eq!(processes(&[" qemu-switch "]).len(), 1, "lab's switch runs once");
+    // `lab ssh-config` says the forward: OpenSSH reaches each node there with the pinned key.
+    let config = q.lab().args(["ssh-config"]).run().ok().stdout;
+    assert!(config.contains("HostName 127.0.0.1") && !config.contains(&lab.ip(10)), "{config}");
     // Each node: its name from the seed, the pinned host key (the ssh client checks it),
     // cloud-init finished, /etc/hosts ending with a newline, the lab's time zone (São Paulo's
     // clocks are 3 hours behind UTC), one cloud-init instance.
-    for (host, name) in [(10, "master"), (11, "node1")] {
-        let out = lab.ssh(host, "hostname; cloud-init status --long; tail -c 1 /etc/hosts | od -An -tx1; date +%z; ls /var/lib/cloud/instances | wc -l").ok();
+    for name in ["master", "node1"] {
+        let out = q.ssh(name, "hostname; cloud-init status --long; tail -c 1 /etc/hosts | od -An -tx1; date +%z; ls /var/lib/cloud/instances | wc -l").ok();
         let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
         assert_eq!(lines.first(), Some(&name), "{}", out.stdout);
         assert!(lines.contains(&"status: done"), "cloud-init on {name}:\n{}", out.stdout);
@@ -104,46 +153,52 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
         assert!(lines.contains(&"-0300"), "{name} is not on the lab's time zone:\n{}", out.stdout);
         assert_eq!(lines.last(), Some(&"1"), "{}", out.stdout);
     }
-    // The nodes reach each other at their static addresses, and nothing beyond.
-    let reach = lab.ssh(11, &format!("exec 3<>/dev/tcp/{}/22 && head -c 4 <&3", lab.ip(10))).ok();
+    // The nodes reach each other at their static addresses (through lab's switch), and nothing
+    // beyond.
+    let reach = q.ssh("node1", &format!("exec 3<>/dev/tcp/{}/22 && head -c 4 <&3", lab.ip(10))).ok();
     assert_eq!(reach.stdout, "SSH-", "{}", up.stderr);
-    let out = lab.ssh(11, "timeout 5 bash -c 'exec 3<>/dev/tcp/10.0.2.2/22' 2>/dev/null && echo out || echo cut").ok();
+    let out = q.ssh("node1", "timeout 5 bash -c 'exec 3<>/dev/tcp/10.0.2.2/22' 2>/dev/null && echo out || echo cut").ok();
     assert_eq!(out.stdout.trim(), "cut", "a guest reached this computer through QEMU's user network");
 
-    let verify = lab.lab().args(["--json", "verify"]).run();
+    // Verify: the master's UI read through lab's SSH, Spark Connect through its forward.
+    let verify = q.lab().args(["--json", "verify"]).run();
     let v: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap_or_else(|e| panic!("verify --json: {e}\n{}\n{}", verify.stdout, verify.stderr));
     assert_eq!(verify.code, 0, "{v:#}\n{}", verify.stderr);
     let checks = v["checks"].as_array().expect("checks");
     for id in ["spark_connect", "master_ui", "master_ssh", "jps"] {
         assert!(checks.iter().any(|c| c["check"] == id && c["ok"] == true), "no passing {id}: {v:#}");
     }
+    let status = q.lab().args(["status"]).run().ok();
+    assert!(status.stdout.contains("master web UI:  through `lab ui --forward`"), "{}", status.stdout);
 
-    // Halt: each guest powers off through ACPI (its console says so), no QEMU left.
+    // Halt: each guest powers off through ACPI (its console says so), no QEMU left, and lab's
+    // switch ends with them.
     let key_before = std::fs::read_to_string(lab.state().join("known_hosts")).expect("known_hosts");
-    lab.lab().args(["ssh", "node1", "--", "echo kept > /home/spark/precious"]).run().ok();
-    lab.lab().args(["halt"]).run().ok();
+    q.lab().args(["ssh", "node1", "--", "echo kept > /home/spark/precious"]).run().ok();
+    q.lab().args(["halt"]).run().ok();
     for node in ["master", "node1"] {
         let serial = std::fs::read_to_string(lab.state().join("qemu").join(node).join("serial.log")).expect("serial log");
         assert!(serial.contains("reboot: Power down"), "{node} did not power off through ACPI:\n{}", &serial[serial.len().saturating_sub(2000)..]);
     }
-    let status = lab.lab().args(["status"]).run().ok();
+    assert!(processes(&[" qemu-switch "]).is_empty(), "lab's switch outlived the halted nodes");
+    let status = q.lab().args(["status"]).run().ok();
     assert_eq!(status.stdout.matches("halted").count(), 2, "{}", status.stdout);
     // A snapshot of the halted nodes' disks (they stay halted).
-    lab.lab().args(["snapshot", "save", "working"]).run().ok();
-    assert_eq!(lab.lab().args(["snapshot", "list"]).run().ok().stdout, "working\n");
+    q.lab().args(["snapshot", "save", "working"]).run().ok();
+    assert_eq!(q.lab().args(["snapshot", "list"]).run().ok().stdout, "working\n");
 
     // Up again: the same machines boot, the same host keys, still one cloud-init instance.
-    lab.lab().env("LAB_CACHE_DIR", &cache_env).args(["up", "--no-provision"]).run().ok();
+    q.lab().env("LAB_CACHE_DIR", &cache_env).args(["up", "--no-provision"]).run().ok();
     assert_eq!(std::fs::read_to_string(lab.state().join("known_hosts")).expect("known_hosts"), key_before);
-    for host in [10, 11] {
-        assert_eq!(lab.ssh(host, "ls /var/lib/cloud/instances | wc -l").ok().stdout.trim(), "1");
+    for name in ["master", "node1"] {
+        assert_eq!(q.ssh(name, "ls /var/lib/cloud/instances | wc -l").ok().stdout.trim(), "1");
     }
 
     // The snapshot restored (the nodes halted, their disks put back, booted again): a file
     // made after it is gone, one removed after it is back.
-    lab.lab().args(["ssh", "node1", "--", "rm /home/spark/precious; touch /home/spark/junk"]).run().ok();
-    lab.lab().args(["snapshot", "restore", "working"]).run().ok();
-    let back = lab.lab().args(["ssh", "node1", "--", "cat /home/spark/precious; test ! -e /home/spark/junk && echo no-junk"]).run().ok();
+    q.lab().args(["ssh", "node1", "--", "rm /home/spark/precious; touch /home/spark/junk"]).run().ok();
+    q.lab().args(["snapshot", "restore", "working"]).run().ok();
+    let back = q.lab().args(["ssh", "node1", "--", "cat /home/spark/precious; test ! -e /home/spark/junk && echo no-junk"]).run().ok();
     assert_eq!(back.stdout, "kept\nno-junk\n");
 
     // A QEMU that dies shows as a stopped node with its console's last lines.
@@ -152,18 +207,18 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
         Command::new("kill").args(["-9", pid.trim()]).status().expect("kill");
     }
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = lab.lab().args(["status"]).run().ok();
+    let status = q.lab().args(["status"]).run().ok();
     assert!(status.stdout.contains("stopped") && status.stdout.contains("node1: its QEMU ended without lab stopping it"), "{}", status.stdout);
     assert!(status.stdout.contains("login:") || status.stdout.contains("Debian"), "no console lines:\n{}", status.stdout);
-    // Halted as asked: no longer reported as a crash.
-    lab.lab().args(["halt"]).run().ok();
-    let status = lab.lab().args(["status"]).run().ok();
-    assert_eq!(status.stdout.matches("halted").count(), 2, "{}", status.stdout);
-    assert!(!status.stdout.contains("without lab stopping it"), "{}", status.stdout);
-
-    // Destroy: no QEMU, disk, tap or bridge left (SandboxLab's drop checks every trace too).
-    lab.lab().args(["destroy", "--yes"]).run().ok();
+    // Destroy, with the switch still running (nothing stopped it): no QEMU, disk, switch or
+    // forward left (SandboxLab's drop checks every trace too).
+    assert_eq!(processes(&[" qemu-switch "]).len(), 1, "lab's switch runs");
+    q.lab().args(["destroy", "--yes"]).run().ok();
     assert!(!lab.state().exists());
-    let links = String::from_utf8_lossy(&Command::new("ip").args(["-o", "link"]).output().expect("ip").stdout).into_owned();
-    assert!(!links.contains(&format!("lab:{}", lab.dir.path().display())), "{links}");
+    assert!(processes(&["qemu-system", &lab.dir.path().display().to_string()]).is_empty(), "a QEMU outlived destroy");
+    assert!(processes(&[" qemu-switch "]).is_empty(), "lab's switch outlived destroy");
+    assert!(
+        std::fs::read_dir(std::env::temp_dir()).expect("tmp").flatten().all(|e| !e.file_name().to_string_lossy().starts_with("lab-net-")),
+        "a switch folder is left"
+    );
 }

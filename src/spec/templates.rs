@@ -29,7 +29,7 @@ pub const ALL: &[Template] = &[
     },
     Template {
         name: "qemu",
-        summary: "master + 2 workers as QEMU VMs from CentOS Stream 9's cloud image (Linux, root), no VirtualBox",
+        summary: "master + 2 workers as QEMU VMs from CentOS Stream 9's cloud image (Linux, macOS; no root needed), no VirtualBox",
         text: include_str!("../../labs/qemu.yaml"),
     },
 ];
