@@ -3,6 +3,7 @@
 use crate::download::{Cached, Downloader};
 use crate::error::{Error, Result};
 use crate::provider::qemu::Qemu;
+use crate::spec::artifact::ChecksumAlgo;
 use crate::spec::{Artifact, Lab};
 use crate::steps::{Check, Cx, Head, Stage, Step};
 use crate::ui::Outcome;
@@ -26,8 +27,12 @@ fn artifact(lab: &Lab) -> Result<&Artifact> {
 /// The image in the download cache, when its digest is known here (pinned, or read from its
 /// checksum file before) and the file with that digest is there.
 fn cached(dl: &Downloader, art: &Artifact) -> Option<Cached> {
-    let (algo, hex) = dl.known_digest(art)?;
-    let path = dl.cached_path(&algo, &hex);
+    dl.known_digest(art).and_then(|(algo, hex)| in_cache(dl, &algo, &hex))
+}
+
+/// The file of digest `algo-hex` in the download cache, when it is there.
+fn in_cache(dl: &Downloader, algo: &ChecksumAlgo, hex: &str) -> Option<Cached> {
+    let path = dl.cached_path(algo, hex);
     path.is_file().then(|| Cached { path, digest: format!("{algo}-{hex}") })
 }
 
@@ -52,10 +57,10 @@ impl Step for ImageReady<'_> {
     fn check(&self, cx: &Cx<'_>) -> Result<Check> {
         let dl = Downloader::new(cx.reporter)?;
         let art = artifact(cx.lab)?;
-        Ok(match (cached(&dl, art), dl.known_digest(art)) {
-            (Some(_), _) => Check::Satisfied,
-            (None, Some(_)) => Check::Needed("not in the download cache".into()),
-            (None, None) => Check::Needed("its digest is read from its checksum file first".into()),
+        Ok(match dl.known_digest(art) {
+            Some((algo, hex)) if in_cache(&dl, &algo, &hex).is_some() => Check::Satisfied,
+            Some(_) => Check::Needed("not in the download cache".into()),
+            None => Check::Needed("its digest is read from its checksum file first".into()),
         })
     }
     fn apply(&self, cx: &Cx<'_>) -> Result<Outcome> {
