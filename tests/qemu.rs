@@ -8,7 +8,8 @@
 //! beyond this test's own hosts (QEMU's user network with `restrict=on`: `internet: false`).
 //! The lab runs on the network lab makes without root (`LAB_QEMU_NETWORK=switch`: lab's switch
 //! for the lab network, SSH through forwards on 127.0.0.1, the web UIs and Spark Connect through
-//! lab's SSH), the one Mac users and Linux users without root get. Building the image needs root.
+//! lab's SSH), the one Mac users and Linux users without root get; `LAB_TEST_QEMU_NETWORK=bridge`
+//! runs it on the bridge and taps lab makes as root instead. Building the image needs root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,10 +22,22 @@ use crate::support::{digest_in, fixtures};
 /// forward as a student's notebook reaches it.
 const SPARK: &str = "4.3.0";
 
+/// How the test image's cloud-init renders the network: NetworkManager, as the EL9 cloud images
+/// lab's users boot do (`LAB_TEST_GUEST_RENDERER=eni` for ifupdown, as Debian's own images do:
+/// lab's seed is the same for both).
+fn renderer() -> String {
+    std::env::var("LAB_TEST_GUEST_RENDERER").unwrap_or_else(|_| "networkmanager".into())
+}
+
+/// The lab network the test's lab runs on: `switch` (no root), or `bridge`.
+fn network() -> String {
+    std::env::var("LAB_TEST_QEMU_NETWORK").unwrap_or_else(|_| "switch".into())
+}
+
 /// The test image, built (once per recipe, kept outside the clone) by the recipe script.
 fn guest_image() -> PathBuf {
     let script = crate::support::repo().join("tests/tools/make_guest_image.sh");
-    let out = Command::new("bash").arg(&script).output().expect("bash");
+    let out = Command::new("bash").arg(&script).arg(renderer()).output().expect("bash");
     assert!(
         out.status.success(),
         "building the guest image failed (run `sudo bash {}` to see why; it needs root, debootstrap and Debian's mirror):\n{}",
@@ -49,7 +62,7 @@ struct QemuLab {
 impl QemuLab {
     /// `lab ...` on the network without root.
     fn lab(&self) -> crate::support::Lab {
-        self.lab.lab().env("LAB_QEMU_NETWORK", "switch")
+        self.lab.lab().env("LAB_QEMU_NETWORK", &network())
     }
 
     /// `cmd` on `node` through OpenSSH with `lab ssh-config`'s lines (the forward on 127.0.0.1,
@@ -129,18 +142,23 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
 
     let doctor = q.lab().args(["doctor"]).run();
     assert!(doctor.stdout.contains("qemu") && doctor.stdout.contains("accelerator"), "{}", doctor.stdout);
-    assert!(doctor.stdout.contains("switch: lab's switch (no root)"), "{}", doctor.stdout);
+    let switch = network() == "switch";
+    let said = if switch { "switch: lab's switch (no root)" } else { "bridge: a bridge and taps (root)" };
+    assert!(doctor.stdout.contains(said), "{}", doctor.stdout);
+    let ui = if switch { "through `lab ui --forward`".to_string() } else { format!("http://{}:8080", lab.ip(10)) };
 
     let up = q.lab().env("LAB_CACHE_DIR", &cache_env).args(["up"]).run().ok();
     eprintln!("{}", up.stderr.lines().rev().take(4).collect::<Vec<_>>().join("\n"));
-    assert!(up.stderr.contains("web UI through `lab ui --forward`"), "{}", up.stderr);
-    // No bridge, no tap: nothing of the lab's on this computer's own networks.
+    assert!(up.stderr.contains(&format!("web UI {ui}")), "{}", up.stderr);
+    // On the switch, no bridge, no tap: nothing of the lab's on this computer's own networks.
     let links = String::from_utf8_lossy(&Command::new("ip").args(["-o", "link"]).output().expect("ip").stdout).into_owned();
-    assert!(!links.contains(&format!("lab:{}", lab.dir.path().display())), "{links}");
-    assert_eq!(processes(&[" qemu-switch "]).len(), 1, "lab's switch runs once");
-    // `lab ssh-config` says the forward: OpenSSH reaches each node there with the pinned key.
+    assert_eq!(links.contains(&format!("lab:{}", lab.dir.path().display())), !switch, "{links}");
+    assert_eq!(processes(&[" qemu-switch "]).len(), usize::from(switch), "lab's switch runs once, and only on its network");
+    // `lab ssh-config` says where SSH answers (the forward on the switch): OpenSSH reaches each
+    // node there with the pinned key.
     let config = q.lab().args(["ssh-config"]).run().ok().stdout;
-    assert!(config.contains("HostName 127.0.0.1") && !config.contains(&lab.ip(10)), "{config}");
+    let host = if switch { "127.0.0.1".to_string() } else { lab.ip(10) };
+    assert!(config.contains(&format!("HostName {host}")), "{config}");
     // Each node: its name from the seed, the pinned host key (the ssh client checks it),
     // cloud-init finished, /etc/hosts ending with a newline, the lab's time zone (São Paulo's
     // clocks are 3 hours behind UTC), one cloud-init instance.
@@ -152,6 +170,12 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
         assert!(lines.contains(&"0a"), "/etc/hosts on {name} does not end with a newline:\n{}", out.stdout);
         assert!(lines.contains(&"-0300"), "{name} is not on the lab's time zone:\n{}", out.stdout);
         assert_eq!(lines.last(), Some(&"1"), "{}", out.stdout);
+    }
+    // cloud-init rendered NIC2 for the image's own network stack (NetworkManager's keyfile, as
+    // on EL9).
+    if renderer() == "networkmanager" {
+        let nm = q.ssh("node1", "sudo ls /etc/NetworkManager/system-connections/").ok();
+        assert!(nm.stdout.contains("cloud-init"), "no NetworkManager connection from cloud-init: {}", nm.stdout);
     }
     // The nodes reach each other at their static addresses (through lab's switch), and nothing
     // beyond.
@@ -169,7 +193,7 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
         assert!(checks.iter().any(|c| c["check"] == id && c["ok"] == true), "no passing {id}: {v:#}");
     }
     let status = q.lab().args(["status"]).run().ok();
-    assert!(status.stdout.contains("master web UI:  through `lab ui --forward`"), "{}", status.stdout);
+    assert!(status.stdout.contains(&format!("master web UI:  {ui}")), "{}", status.stdout);
 
     // Halt: each guest powers off through ACPI (its console says so), no QEMU left, and lab's
     // switch ends with them.
@@ -212,7 +236,7 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
     assert!(status.stdout.contains("login:") || status.stdout.contains("Debian"), "no console lines:\n{}", status.stdout);
     // Destroy, with the switch still running (nothing stopped it): no QEMU, disk, switch or
     // forward left (SandboxLab's drop checks every trace too).
-    assert_eq!(processes(&[" qemu-switch "]).len(), 1, "lab's switch runs");
+    assert_eq!(processes(&[" qemu-switch "]).len(), usize::from(switch), "lab's switch runs");
     q.lab().args(["destroy", "--yes"]).run().ok();
     assert!(!lab.state().exists());
     assert!(processes(&["qemu-system", &lab.dir.path().display().to_string()]).is_empty(), "a QEMU outlived destroy");
@@ -221,4 +245,6 @@ fn a_master_and_a_worker_boot_for_real_provision_verify_halt_boot_again_and_snap
         std::fs::read_dir(std::env::temp_dir()).expect("tmp").flatten().all(|e| !e.file_name().to_string_lossy().starts_with("lab-net-")),
         "a switch folder is left"
     );
+    let links = String::from_utf8_lossy(&Command::new("ip").args(["-o", "link"]).output().expect("ip").stdout).into_owned();
+    assert!(!links.contains(&format!("lab:{}", lab.dir.path().display())), "a bridge or tap is left: {links}");
 }

@@ -27,8 +27,8 @@ command -v ksvalidator >/dev/null || { echo "ksvalidator is not on PATH after in
 say "building the test fixtures (Spark and JDK tarballs, served from 127.0.0.1)"
 bash tests/tools/make_fixtures.sh >/dev/null
 
-say "building the real guests' image (Debian 12 by debootstrap, kept in /var/cache/lab-tests by recipe)"
-bash tests/tools/make_guest_image.sh >/dev/null
+say "building the real guests' image (Debian 12 by debootstrap, NetworkManager as on EL9, kept in /var/cache/lab-tests by recipe)"
+bash tests/tools/make_guest_image.sh "${LAB_TEST_GUEST_RENDERER:-networkmanager}" >/dev/null
 
 say "checking formatting and lints (cargo fmt, cargo clippy -D warnings)"
 for c in rustfmt clippy; do
