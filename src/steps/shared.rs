@@ -21,11 +21,17 @@ pub trait Machines: Send + Sync {
         let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
         Ok(Target {
             node: node.name.clone(),
-            addr: std::net::SocketAddr::from((node.ip, lab.ssh_port())),
+            addr: self.ssh_addr(lab, sd, node),
             user: lab.user.clone(),
             key: sd.client_key_path(),
             host_keys: host.keys.clone(),
         })
+    }
+
+    /// Where `node`'s SSH answers from this computer: its static address, unless the provider
+    /// forwards it (the qemu provider without root).
+    fn ssh_addr(&self, lab: &Lab, _sd: &StateDir, node: &Node) -> std::net::SocketAddr {
+        std::net::SocketAddr::from((node.ip, lab.ssh_port()))
     }
 
     /// Whether this computer reaches the nodes at their static addresses (it holds

@@ -23,9 +23,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use super::{Machine, Provider, Snapshots};
 use crate::download::Cached;
 use crate::error::{Error, Result};
-use crate::remote::Target;
 use crate::spec::{Lab, Node};
-use crate::state::{HostKey, Keys, State, StateDir};
+use crate::state::{HostKey, State, StateDir};
 use crate::steps::{Machines, Slot, Steps};
 use files::Files;
 
@@ -70,14 +69,11 @@ impl Machines for Qemu {
         sd.ensure_host_keys(lab)
     }
     /// Through lab's switch, SSH is reached at the port recorded for the node on 127.0.0.1.
-    fn target(&self, lab: &Lab, sd: &StateDir, keys: &Keys, node: &Node) -> Result<Target> {
-        let host = keys.hosts.get(&node.name).ok_or_else(|| Error::node_hint(&node.name, "no host key is known for it", "run `lab up` first"))?;
-        let forward = files::Records::load(sd).ok().and_then(|r| r.vms.get(&node.name).and_then(|v| v.ssh_port));
-        let addr = match forward {
+    fn ssh_addr(&self, lab: &Lab, sd: &StateDir, node: &Node) -> SocketAddr {
+        match files::Records::load(sd).ok().and_then(|r| r.vms.get(&node.name).and_then(|v| v.ssh_port)) {
             Some(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             None => SocketAddr::from((node.ip, lab.ssh_port())),
-        };
-        Ok(Target { node: node.name.clone(), addr, user: lab.user.clone(), key: sd.client_key_path(), host_keys: host.keys.clone() })
+        }
     }
     fn reaches_nodes(&self, _lab: &Lab, sd: &StateDir) -> bool {
         self.net_of(sd).is_ok_and(|n| n == net::Net::Bridge)

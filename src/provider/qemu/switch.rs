@@ -84,7 +84,8 @@ pub fn serve(sock: &UnixDatagram, dir: &Path) -> Result<()> {
     loop {
         let (n, from) = sock.recv_from(&mut buf).map_err(|e| Error::io("reading the lab network's switch socket", e))?;
         let from = from.as_pathname().map(Path::to_path_buf);
-        // The folder is read again when a node it did not know sends, and at most once a second.
+        // The folder is read again when a node it did not know sends, and once a second has passed
+        // since it was last read.
         if from.as_ref().is_some_and(|f| !known.contains(f)) || looked.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
             known = peers(dir);
             looked = Some(Instant::now());

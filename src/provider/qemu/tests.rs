@@ -1,5 +1,6 @@
 use super::*;
 use crate::spec::{HostFacts, parse};
+use crate::state::Keys;
 
 /// The qemu template's lab in a folder of its own, its state folder made.
 fn world() -> (tempfile::TempDir, Lab, StateDir, Qemu) {

@@ -6,14 +6,20 @@ fn bound(dir: &Path, name: &str) -> UnixDatagram {
     s
 }
 
-#[test]
-fn a_frame_from_one_node_reaches_every_other_node_and_not_its_sender() {
+/// A switch serving its own folder (on a thread, for the test's life).
+fn serving() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
     make_dir(&dir).expect("dir");
     let switch = bind(&dir).expect("switch");
     let d = dir.clone();
     std::thread::spawn(move || serve(&switch, &d));
+    (tmp, dir)
+}
+
+#[test]
+fn a_frame_from_one_node_reaches_every_other_node_and_not_its_sender() {
+    let (_tmp, dir) = serving();
     let (master, node1, node2) = (bound(&dir, "master.sock"), bound(&dir, "node1.sock"), bound(&dir, "node2.sock"));
     master.send_to(b"arp who-has node1", dir.join(SWITCH_SOCK)).expect("send");
     let mut buf = [0u8; 64];
@@ -32,12 +38,7 @@ fn a_frame_from_one_node_reaches_every_other_node_and_not_its_sender() {
 
 #[test]
 fn a_node_that_does_not_read_never_stops_the_others() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("net");
-    make_dir(&dir).expect("dir");
-    let switch = bind(&dir).expect("switch");
-    let d = dir.clone();
-    std::thread::spawn(move || serve(&switch, &d));
+    let (_tmp, dir) = serving();
     let (master, _deaf, node2) = (bound(&dir, "master.sock"), bound(&dir, "deaf.sock"), bound(&dir, "node2.sock"));
     let mut buf = [0u8; 64];
     // Far more frames than a socket's queue holds: the deaf node's queue fills, node2 gets each.
